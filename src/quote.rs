@@ -1,0 +1,228 @@
+//! A fetched price and the exact decimal arithmetic behind it.
+//!
+//! Prices are money. Sources send them as decimal TEXT (a JSON number for Yahoo, a JSON
+//! string for Coinbase); [`parse_price`] turns that text into a `Decimal` holding exactly
+//! the same value, never passing through `f64`, and refuses text it cannot hold exactly
+//! (a wrong price is worse than no price). [`format_price`] rounds half-to-even, as
+//! Python's `Decimal.quantize` does, and prints exactly the requested decimals.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::ticker::Ticker;
+
+/// The most decimals `--precision` accepts.
+pub const MAX_PRECISION: u32 = 10;
+
+/// One ticker's price, as reported by a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    pub symbol: Ticker,
+    /// The source's short name: `yahoo`, `coinbase`.
+    pub source: &'static str,
+    /// The exact price as sent; rounding happens only when it is written out.
+    pub price: Decimal,
+    /// ISO currency code as the source writes it (`USD`, or `GBp` for pence); may be absent.
+    pub currency: Option<String>,
+    /// When the price was set, in Unix seconds (Yahoo's `regularMarketTime`).
+    pub time: Option<i64>,
+    pub previous_close: Option<Decimal>,
+    pub name: Option<String>,
+    pub exchange: Option<String>,
+}
+
+/// Why a number's text is not a price we can hold exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    #[error("{0:?} is not a decimal number")]
+    NotANumber(String),
+    #[error("{0:?} has more digits than can be held exactly")]
+    TooPrecise(String),
+    #[error("{0:?} is too large")]
+    TooLarge(String),
+}
+
+/// The most significant digits a `Decimal` holds exactly.
+const MAX_DIGITS: usize = 28;
+
+/// Parse a decimal number's text (JSON number grammar: `-220.003`, `42`, `1.23456e2`,
+/// `4.2e-7`) into the `Decimal` of exactly that value.
+pub fn parse_price(text: &str) -> Result<Decimal, PriceError> {
+    let not_a_number = || PriceError::NotANumber(shorten(text));
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => {
+            let exp = &unsigned[at + 1..];
+            let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(not_a_number());
+            }
+            // An exponent beyond any representable value is "too large" or "too precise"
+            // below; clamp so that parsing it cannot overflow.
+            let value: i64 = digits.parse().unwrap_or(i64::MAX / 4).min(10_000);
+            (
+                &unsigned[..at],
+                if exp.starts_with('-') { -value } else { value },
+            )
+        }
+        None => (unsigned, 0),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) if !f.is_empty() => (i, f),
+        Some(_) => return Err(not_a_number()),
+        None => (mantissa, ""),
+    };
+    let is_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty() || !is_digits(int_part) || !is_digits(frac_part) {
+        return Err(not_a_number());
+    }
+    // value = digits × 10^(exponent − scale), with leading and trailing zeros dropped so
+    // that only significant digits count against the 28 a Decimal can hold.
+    let all: String = [int_part, frac_part].concat();
+    let mut scale = frac_part.len() as i64 - exponent;
+    let trimmed_end = all.trim_end_matches('0');
+    scale -= (all.len() - trimmed_end.len()) as i64;
+    let significant = trimmed_end.trim_start_matches('0');
+    if significant.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    if significant.len() > MAX_DIGITS {
+        return Err(PriceError::TooPrecise(shorten(text)));
+    }
+    let mut mantissa: i128 = significant.parse().map_err(|_| not_a_number())?;
+    if scale < 0 {
+        let factor = 10i128
+            .checked_pow((-scale) as u32)
+            .ok_or_else(|| PriceError::TooLarge(shorten(text)))?;
+        mantissa = mantissa
+            .checked_mul(factor)
+            .ok_or_else(|| PriceError::TooLarge(shorten(text)))?;
+        scale = 0;
+    }
+    if scale > MAX_DIGITS as i64 {
+        return Err(PriceError::TooPrecise(shorten(text)));
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, scale as u32)
+        .map_err(|_| PriceError::TooLarge(shorten(text)))
+}
+
+/// Round half-to-even to `places` decimals (2.675 → 2.68, 0.125 → 0.12, 1.005 → 1.00).
+pub fn round(value: Decimal, places: u32) -> Decimal {
+    let mut rounded = value.round_dp_with_strategy(places, RoundingStrategy::MidpointNearestEven);
+    if rounded.is_zero() {
+        // -0.001 rounds to zero; print it as 0.00, not -0.00.
+        rounded.set_sign_positive(true);
+    }
+    rounded
+}
+
+/// The price rounded half-to-even and written with exactly `places` decimals.
+pub fn format_price(value: Decimal, places: u32) -> String {
+    let text = round(value, places).to_string();
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
+    if places == 0 {
+        return int_part.to_string();
+    }
+    let mut out = String::with_capacity(int_part.len() + 1 + places as usize);
+    out.push_str(int_part);
+    out.push('.');
+    out.push_str(frac_part);
+    for _ in frac_part.len()..places as usize {
+        out.push('0');
+    }
+    out
+}
+
+/// Error messages quote the offending text; keep a 10,000-digit number from filling a line.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two(text: &str) -> String {
+        format_price(parse_price(text).unwrap(), 2)
+    }
+
+    #[test]
+    fn rounds_the_documented_cases_half_to_even() {
+        for (input, want) in [
+            ("2.675", "2.68"),
+            ("0.125", "0.12"),
+            ("0.135", "0.14"),
+            ("1.005", "1.00"),
+            ("42", "42.00"),
+            ("1.23456e2", "123.46"),
+            ("4.2e-7", "0.00"),
+            ("123456789.987654", "123456789.99"),
+            ("-37.63", "-37.63"),
+            ("220.003", "220.00"),
+            ("9489.0", "9489.00"),
+            ("164.32000732421875", "164.32"),
+            ("1E+2", "100.00"),
+            ("-0.001", "0.00"),
+            ("0", "0.00"),
+        ] {
+            assert_eq!(two(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn parses_exactly_without_floating_point() {
+        // 0.1 + 0.2 style artefacts would show up here if f64 were involved.
+        assert_eq!(parse_price("0.1").unwrap().to_string(), "0.1");
+        assert_eq!(
+            parse_price("59465.39029629").unwrap().to_string(),
+            "59465.39029629"
+        );
+        assert_eq!(parse_price("1.23456e2").unwrap().to_string(), "123.456");
+        assert_eq!(parse_price("4.2e-7").unwrap().to_string(), "0.00000042");
+    }
+
+    #[test]
+    fn other_precisions() {
+        let p = parse_price("2.675").unwrap();
+        assert_eq!(format_price(p, 0), "3");
+        assert_eq!(format_price(p, 1), "2.7");
+        assert_eq!(format_price(p, 3), "2.675");
+        assert_eq!(format_price(p, 10), "2.6750000000");
+        assert_eq!(format_price(parse_price("2.5").unwrap(), 0), "2");
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_hold_exactly() {
+        for bad in [
+            "", "-", ".5", "5.", "1e", "1e+", "abc", "1.2.3", "0x10", "NaN", "Infinity", "1,5",
+            " 1", "+1", "--1",
+        ] {
+            assert!(
+                matches!(parse_price(bad), Err(PriceError::NotANumber(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse_price("0.125000000000000000000000000001"),
+            Err(PriceError::TooPrecise(_))
+        ));
+        assert!(matches!(parse_price("1e400"), Err(PriceError::TooLarge(_))));
+        assert!(matches!(
+            parse_price("1e-400"),
+            Err(PriceError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            parse_price("1e99999999999999999999999"),
+            Err(PriceError::TooLarge(_))
+        ));
+    }
+}

@@ -1,0 +1,67 @@
+//! Where prices come from: one trait, one file per API.
+//!
+//! A source knows two things: the URL that asks for one ticker's price, and how to read
+//! the answer. Everything else — the shared client, the `--jobs` bound, retries, timeouts,
+//! the body-size limit, 429 handling — lives in `fetch` and is the same for every source.
+//! Adding a source means one new file here implementing [`Source`], plus its tests.
+
+pub mod yahoo;
+
+use crate::error::FetchError;
+use crate::quote::Quote;
+use crate::ticker::Ticker;
+
+pub use yahoo::Yahoo;
+
+/// One price API.
+pub trait Source: Send + Sync {
+    /// The short name used in output and prefixes: `yahoo`.
+    fn name(&self) -> &'static str;
+
+    /// The name shown to people in messages: `Yahoo`.
+    fn display_name(&self) -> &'static str;
+
+    /// The full URL that asks for `ticker`'s latest price.
+    fn url(&self, ticker: &Ticker) -> String;
+
+    /// Read a complete response. Called for every status except the transient ones the
+    /// fetcher handles itself (429, 500, 502, 503, 504).
+    fn parse(&self, ticker: &Ticker, status: u16, body: &[u8]) -> Result<Quote, FetchError>;
+}
+
+/// Check a base URL given by flag or environment variable: scheme, host and optional port
+/// (and optional path prefix), without a trailing slash.
+pub fn normalize_base_url(name: &str, url: &str) -> Result<String, String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("{name} {url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{name} {url:?} must start with http:// or https://"
+        ));
+    }
+    if parsed.host_str().is_none() {
+        return Err(format!("{name} {url:?} has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("{name} {url:?} must not have a query or fragment"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// A one-line excerpt of a body that is not what we expected, for error messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.trim().lines().next().unwrap_or("").trim();
+    let mut out: String = line.chars().filter(|c| !c.is_control()).take(80).collect();
+    if line.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+/// Whether a body is an HTML page (a captive portal, a consent page, a proxy's error).
+pub fn looks_like_html(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<')
+}
