@@ -190,7 +190,9 @@ impl Fetcher {
                 after: self.settings.timeout,
             };
         }
-        if err.is_decode() {
+        // A body cut short surfaces as a decode error too (the gzip layer wraps the body);
+        // only data that arrived but cannot be decoded is the server's malformed answer.
+        if err.is_decode() && root_io_kind(err) == Some(std::io::ErrorKind::InvalidData) {
             return FetchError::Malformed {
                 api: source.display_name(),
                 detail: format!("could not decode the body: {cause}"),
@@ -241,6 +243,19 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<V
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The kind of the innermost `io::Error` in an error's chain, if there is one.
+fn root_io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut current = Some(err);
+    let mut kind = None;
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+        }
+        current = e.source();
+    }
+    kind
 }
 
 /// The innermost cause of an error, in plain words: "connection refused", not

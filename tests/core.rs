@@ -1,0 +1,586 @@
+//! Integration tests for the core command (issue 2): the real `quotes` binary against a
+//! local server that speaks Yahoo's chart format. Nothing here touches the internet.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use support::{Reply, Server, chart_body};
+
+const T: i64 = 1_763_672_400; // 2025-11-20T21:00:00Z
+
+/// `quotes` pointed at `server`, with no colour or terminal tricks leaking in.
+fn quotes(server: &Server) -> Command {
+    let mut cmd = Command::cargo_bin("quotes").unwrap();
+    cmd.env("QUOTES_YAHOO_URL", server.url())
+        .env_remove("QUOTES_COINBASE_URL")
+        .env("NO_COLOR", "1")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn price_server(prices: &'static [(&'static str, &'static str)]) -> Server {
+    Server::start(move |req| {
+        let symbol = req.symbol();
+        match prices.iter().find(|(s, _)| *s == symbol) {
+            Some((s, p)) => Reply::chart(s, p, Some("USD"), T),
+            None => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
+        }
+    })
+}
+
+#[test]
+fn prints_recorded_fixtures_in_input_order() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "AAPL" => Reply::fixture(200, "yahoo_chart_AAPL.json"),
+        "QQQ" => Reply::fixture(200, "yahoo_chart_QQQ.json"),
+        "OCDO.L" => Reply::fixture(200, "yahoo_chart_OCDO.L.json"),
+        "BTC-USD" => Reply::fixture(200, "yahoo_chart_BTC-USD.json"),
+        _ => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
+    });
+    quotes(&server)
+        .args(["qqq", "AAPL", "OCDO.L", "btc-usd"])
+        .assert()
+        .success()
+        .stderr("")
+        .stdout(
+            "QQQ        539.52  USD\n\
+             AAPL       220.00  USD\n\
+             OCDO.L     305.30  GBp\n\
+             BTC-USD  97208.17  USD\n",
+        );
+}
+
+#[test]
+fn order_is_kept_when_responses_finish_out_of_order() {
+    // The first ticker answers last, the last answers first.
+    let server = Server::start(|req| {
+        let symbol = req.symbol();
+        let n: u64 = symbol[1..].parse().unwrap_or(0);
+        Reply::chart(&symbol, &format!("{n}.5"), Some("USD"), T)
+            .with_delay(Duration::from_millis(40 * (8 - n)))
+    });
+    let tickers: Vec<String> = (1..=8).map(|n| format!("T{n}")).collect();
+    let out = quotes(&server).args(&tickers).assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let symbols: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(symbols, tickers);
+    let prices: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        prices,
+        [
+            "1.50", "2.50", "3.50", "4.50", "5.50", "6.50", "7.50", "8.50"
+        ]
+    );
+}
+
+#[test]
+fn rounds_half_to_even_on_the_exact_decimal_text() {
+    static CASES: &[(&str, &str, &str)] = &[
+        ("R1", "2.675", "2.68"),
+        ("R2", "0.125", "0.12"),
+        ("R3", "0.135", "0.14"),
+        ("R4", "1.005", "1.00"),
+        ("R5", "42", "42.00"),
+        ("R6", "1.23456e2", "123.46"),
+        ("R7", "4.2e-7", "0.00"),
+        ("R8", "123456789.987654", "123456789.99"),
+        ("R9", "-37.63", "-37.63"),
+        ("R10", "9489.0", "9489.00"),
+    ];
+    let server = Server::start(|req| {
+        let symbol = req.symbol();
+        let (_, text, _) = CASES.iter().find(|c| c.0 == symbol).expect("known case");
+        Reply::chart(&symbol, text, Some("USD"), T)
+    });
+    let out = quotes(&server)
+        .args(CASES.iter().map(|c| c.0))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let got: Vec<(String, String)> = stdout
+        .lines()
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect();
+    let want: Vec<(String, String)> = CASES
+        .iter()
+        .map(|c| (c.0.to_string(), c.2.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn price_column_is_right_aligned_for_awk() {
+    let server = price_server(&[("A", "1.5"), ("LONGER", "12345.678")]);
+    quotes(&server)
+        .args(["A", "LONGER"])
+        .assert()
+        .success()
+        .stdout("A           1.50  USD\nLONGER  12345.68  USD\n");
+}
+
+#[test]
+fn not_found_fails_that_ticker_only() {
+    let server = price_server(&[("AAPL", "220.003")]);
+    quotes(&server)
+        .args(["NOPE", "AAPL"])
+        .assert()
+        .code(1)
+        .stdout("AAPL  220.00  USD\n")
+        .stderr(
+            predicate::str::starts_with("quotes: NOPE: not found on Yahoo")
+                .and(predicate::str::contains("symbol may be delisted"))
+                .and(predicate::str::ends_with("\n"))
+                .and(predicate::function(|s: &str| s.lines().count() == 1)),
+        );
+    assert_eq!(server.hits("NOPE"), 1, "a 404 must not be retried");
+}
+
+#[test]
+fn missing_price_is_an_error_and_null_currency_is_not() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "NOPRICE" => Reply::json(
+            200,
+            r#"{"chart":{"result":[{"meta":{"currency":"USD","symbol":"NOPRICE","regularMarketTime":1}}],"error":null}}"#,
+        ),
+        _ => Reply::chart("NULLCUR", "12.345", None, T),
+    });
+    quotes(&server)
+        .args(["NOPRICE", "NULLCUR"])
+        .assert()
+        .code(1)
+        .stdout("NULLCUR  12.34\n")
+        .stderr("quotes: NOPRICE: no price in the response from Yahoo\n");
+}
+
+#[test]
+fn malformed_json_and_html_bodies_are_reported_not_retried() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "BROKEN" => Reply::json(200, r#"{"chart":{"result":[{"meta":"#),
+        _ => Reply::text(200, "<!DOCTYPE html><html><body>Consent</body></html>")
+            .with_header("content-type", "text/html"),
+    });
+    let out = quotes(&server)
+        .args(["BROKEN", "HTML"])
+        .assert()
+        .code(1)
+        .stdout("");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("quotes: BROKEN: malformed response from Yahoo"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("quotes: HTML: malformed response from Yahoo"),
+        "{stderr}"
+    );
+    assert!(lines[1].contains("HTML page"), "{stderr}");
+    assert_eq!(server.hits("BROKEN"), 1);
+    assert_eq!(server.hits("HTML"), 1);
+}
+
+#[test]
+fn rate_limit_then_success_is_retried() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let server = Server::start(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::fixture(429, "yahoo_too_many_requests.429.txt")
+                .with_header("content-type", "text/plain")
+        } else {
+            Reply::fixture(200, "yahoo_chart_QQQ.json")
+        }
+    });
+    quotes(&server)
+        .arg("QQQ")
+        .assert()
+        .success()
+        .stdout("QQQ  539.52  USD\n")
+        .stderr("");
+    assert_eq!(server.hits("QQQ"), 2);
+}
+
+#[test]
+fn persistent_rate_limit_says_so() {
+    let server = Server::start(|_| {
+        Reply::fixture(429, "yahoo_too_many_requests.429.txt")
+            .with_header("content-type", "text/plain")
+    });
+    quotes(&server)
+        .args(["--retries", "1", "QQQ"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "quotes: QQQ: rate limited by Yahoo (HTTP 429)",
+        ));
+    assert_eq!(server.hits("QQQ"), 2, "one try plus one retry");
+}
+
+#[test]
+fn retry_after_beyond_30_seconds_fails_at_once() {
+    let server = Server::start(|_| {
+        Reply::text(429, "Edge: Too Many Requests").with_header("retry-after", "120")
+    });
+    quotes(&server).arg("QQQ").assert().code(1).stderr(
+        predicate::str::contains("rate limited by Yahoo (HTTP 429)")
+            .and(predicate::str::contains("120 s")),
+    );
+    assert_eq!(
+        server.hits("QQQ"),
+        1,
+        "must not retry before the server allows it"
+    );
+}
+
+#[test]
+fn persistent_503_is_retried_then_reported() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "DOWN" => Reply::text(503, "Service Unavailable"),
+        _ => Reply::chart("UP", "1", Some("USD"), T),
+    });
+    quotes(&server)
+        .args(["--retries", "2", "DOWN", "UP"])
+        .assert()
+        .code(1)
+        .stdout("UP  1.00  USD\n")
+        .stderr("quotes: DOWN: HTTP 503 from Yahoo\n");
+    assert_eq!(server.hits("DOWN"), 3, "one try plus two retries");
+    assert_eq!(server.hits("UP"), 1);
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_that_ticker_only() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "STALL" => Reply::Stall,
+        _ => Reply::chart("FINE", "3.14159", Some("EUR"), T),
+    });
+    quotes(&server)
+        .args(["--timeout", "0.5", "--retries", "0", "STALL", "FINE"])
+        .assert()
+        .code(1)
+        .stdout("FINE  3.14  EUR\n")
+        .stderr(predicate::str::starts_with(
+            "quotes: STALL: timed out after 0.5 s",
+        ));
+}
+
+#[test]
+fn a_body_cut_short_is_retried_then_reported() {
+    let server = Server::start(|req| Reply::Truncated {
+        body: chart_body(&req.symbol(), "1.0", Some("USD"), T).into_bytes(),
+        sent: 20,
+    });
+    quotes(&server)
+        .args(["--retries", "1", "HALF"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "quotes: HALF: connection to Yahoo closed mid-response",
+        ));
+    assert_eq!(server.hits("HALF"), 2, "a cut connection is transient");
+}
+
+#[test]
+fn a_connection_closed_before_responding_is_reported() {
+    let server = Server::start(|_| Reply::Close);
+    quotes(&server)
+        .args(["--retries", "0", "GONE"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "quotes: GONE: connection to Yahoo closed before responding",
+        ));
+}
+
+#[test]
+fn refused_connection_says_could_not_connect() {
+    // Bind then drop: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .env("QUOTES_YAHOO_URL", format!("http://127.0.0.1:{port}"))
+        .args(["--retries", "0", "AAPL"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: AAPL: could not connect to 127.0.0.1:{port}: connection refused\n"
+        ));
+}
+
+#[test]
+fn an_oversized_body_fails_without_reading_it_all() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "HUGE" => Reply::Endless {
+            total: 64 * 1024 * 1024,
+        },
+        _ => Reply::chart("SMALL", "2", Some("USD"), T),
+    });
+    quotes(&server)
+        .args(["HUGE", "SMALL"])
+        .assert()
+        .code(1)
+        .stdout("SMALL  2.00  USD\n")
+        .stderr(predicate::str::starts_with(
+            "quotes: HUGE: response from Yahoo is larger than 2097152 bytes",
+        ));
+    assert_eq!(server.hits("HUGE"), 1, "an oversized body is not retried");
+}
+
+#[test]
+fn an_oversized_content_length_is_refused_up_front() {
+    let server = Server::start(|_| Reply::json(200, vec![b' '; 3 * 1024 * 1024]));
+    quotes(&server)
+        .arg("BIG")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("larger than 2097152 bytes"));
+}
+
+#[test]
+fn invalid_tickers_never_reach_the_server() {
+    let server = Server::start(|_| Reply::chart("X", "1", None, T)).expect_no_requests();
+    let long = "A".repeat(10_000);
+    let bad = [
+        "", "A B", "A/B", "A?B", "A#B", "A%2F", "..", ".", "A..B", "ÄPFEL", &long,
+    ];
+    let out = quotes(&server).args(bad).assert().code(1).stdout("");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), bad.len(), "{stderr}");
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("quotes: ") && line.contains("invalid ticker"),
+            "{line}"
+        );
+        assert!(line.len() < 200, "message not shortened: {line}");
+    }
+}
+
+#[test]
+fn symbols_are_uppercased_and_percent_encoded() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "5000", Some("USD"), T));
+    quotes(&server)
+        .args(["^gspc", "eurusd=x", "brk-b"])
+        .assert()
+        .success()
+        .stdout("^GSPC     5000.00  USD\nEURUSD=X  5000.00  USD\nBRK-B     5000.00  USD\n");
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        paths.contains(&"/v8/finance/chart/%5EGSPC".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"/v8/finance/chart/EURUSD%3DX".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"/v8/finance/chart/BRK-B".to_string()),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn sends_a_user_agent_and_honours_the_override() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T));
+    quotes(&server).arg("A").assert().success();
+    quotes(&server)
+        .args(["--user-agent", "ledger-bot/2", "B"])
+        .assert()
+        .success();
+    let agents: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("user-agent").map(str::to_string))
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            Some(format!("quotes/{}", env!("CARGO_PKG_VERSION"))),
+            Some("ledger-bot/2".to_string())
+        ]
+    );
+}
+
+#[test]
+fn fifty_tickers_with_one_job_share_one_connection() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T));
+    let tickers: Vec<String> = (0..50).map(|n| format!("K{n}")).collect();
+    quotes(&server)
+        .arg("-j")
+        .arg("1")
+        .args(&tickers)
+        .assert()
+        .success();
+    assert_eq!(server.request_count(), 50);
+    assert_eq!(
+        server.connections(),
+        1,
+        "keep-alive must reuse the connection"
+    );
+}
+
+#[test]
+fn jobs_bounds_requests_in_flight() {
+    let server = Server::start(|req| {
+        Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(150))
+    });
+    let tickers: Vec<String> = (0..12).map(|n| format!("J{n}")).collect();
+    quotes(&server)
+        .args(["-j", "3"])
+        .args(&tickers)
+        .assert()
+        .success();
+    assert_eq!(server.max_in_flight(), 3);
+}
+
+#[test]
+fn all_tickers_are_in_flight_together_by_default() {
+    // 20 tickers that each take 300 ms: with the default --jobs they all go at once.
+    let server = Server::start(|req| {
+        Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(300))
+    });
+    let tickers: Vec<String> = (0..20).map(|n| format!("C{n}")).collect();
+    quotes(&server).args(&tickers).assert().success();
+    assert_eq!(server.max_in_flight(), 20);
+}
+
+#[test]
+fn a_ticker_given_twice_is_fetched_once_and_printed_twice() {
+    let server = price_server(&[("VTSAX", "135.716"), ("IJS", "99.999")]);
+    quotes(&server)
+        .args(["VTSAX", "IJS", "vtsax"])
+        .assert()
+        .success()
+        .stdout("VTSAX  135.72  USD\nIJS    100.00  USD\nVTSAX  135.72  USD\n");
+    assert_eq!(server.hits("VTSAX"), 1);
+}
+
+#[test]
+fn exit_status_2_for_usage_errors() {
+    let server = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&server)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("no tickers given"));
+    quotes(&server)
+        .args(["--no-such-flag", "AAPL"])
+        .assert()
+        .code(2)
+        .stdout("");
+    quotes(&server).args(["-j", "0", "AAPL"]).assert().code(2);
+    quotes(&server)
+        .args(["--timeout", "-1", "AAPL"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_bad_base_url_is_a_usage_error() {
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .env("QUOTES_YAHOO_URL", "ftp://example")
+        .arg("AAPL")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("QUOTES_YAHOO_URL"));
+}
+
+#[test]
+fn base_url_flag_and_trailing_slash() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "7", None, T));
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .env_remove("QUOTES_YAHOO_URL")
+        .args(["--yahoo-url", &format!("{}/", server.url()), "Z"])
+        .assert()
+        .success()
+        .stdout("Z  7.00\n");
+    assert_eq!(server.requests()[0].path, "/v8/finance/chart/Z");
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Exit status")
+                .and(predicate::str::contains("0  every ticker printed"))
+                .and(predicate::str::contains("2  usage error")),
+        );
+}
+
+#[test]
+fn broken_pipe_is_quiet_and_successful() {
+    // The reader goes away before quotes writes anything (the server answers after 300 ms).
+    let server = Server::start(|req| {
+        Reply::chart(&req.symbol(), "1", Some("USD"), T).with_delay(Duration::from_millis(300))
+    });
+    let tickers: Vec<String> = (0..200).map(|n| format!("P{n}")).collect();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+        .env("QUOTES_YAHOO_URL", server.url())
+        .args(&tickers)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -0`
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(stderr, "");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn head_dash_1_in_a_real_shell_pipeline_exits_0_quietly() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), T));
+    let tickers: Vec<String> = (0..3000).map(|n| format!("H{n}")).collect();
+    let bin = assert_cmd::cargo::cargo_bin("quotes");
+    let script = format!(
+        "set -o pipefail; {} {} 2>err.txt | head -1; echo \"status=$?\"; cat err.txt",
+        bin.display(),
+        tickers.join(" ")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = StdCommand::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir.path())
+        .env("QUOTES_YAHOO_URL", server.url())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, "H0     1.00  USD\nstatus=0\n");
+}
