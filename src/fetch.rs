@@ -15,8 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::FetchError;
 use crate::quote::Quote;
-use crate::source::Source;
-use crate::ticker::Ticker;
+use crate::source::{Query, Source};
 
 /// The largest body read for one ticker (issue 2: 2 MiB). A chart body is about 1 KiB.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
@@ -37,11 +36,11 @@ pub struct Settings {
     pub user_agent: String,
 }
 
-/// One thing to fetch: a validated ticker and the source to ask.
+/// One thing to fetch: what to ask, and the source to ask.
 #[derive(Clone)]
 pub struct Job {
     pub source: Arc<dyn Source>,
-    pub ticker: Ticker,
+    pub query: Query,
 }
 
 pub struct Fetcher {
@@ -73,12 +72,12 @@ impl Fetcher {
     /// A ticker asked for twice (same source) is fetched once and reported at each place.
     pub async fn fetch_all(&self, jobs: &[Job]) -> Vec<Result<Quote, FetchError>> {
         let mut unique: Vec<&Job> = Vec::new();
-        let mut slot_of: HashMap<(&str, &Ticker), usize> = HashMap::new();
+        let mut slot_of: HashMap<(&str, &Query), usize> = HashMap::new();
         let slots: Vec<usize> = jobs
             .iter()
             .map(|job| {
                 *slot_of
-                    .entry((job.source.name(), &job.ticker))
+                    .entry((job.source.name(), &job.query))
                     .or_insert_with(|| {
                         unique.push(job);
                         unique.len() - 1
@@ -126,7 +125,7 @@ impl Fetcher {
 
     async fn attempt(&self, job: &Job) -> Result<Quote, FetchError> {
         let source = job.source.as_ref();
-        let url = source.url(&job.ticker);
+        let url = source.url(&job.query);
         let response = self
             .client
             .get(&url)
@@ -154,7 +153,7 @@ impl Fetcher {
                 status,
                 detail: String::new(),
             }),
-            _ => source.parse(&job.ticker, status, &body),
+            _ => source.parse(&job.query, status, &body),
         }
     }
 

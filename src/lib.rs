@@ -81,7 +81,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         .filter_map(|t| t.as_ref().ok())
         .map(|ticker| Job {
             source: Arc::clone(&yahoo),
-            ticker: ticker.clone(),
+            query: source::Query {
+                ticker: ticker.clone(),
+                date: None,
+            },
         })
         .collect();
     let mut fetched = fetcher.fetch_all(&jobs).await.into_iter();

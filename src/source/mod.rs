@@ -21,12 +21,20 @@ pub trait Source: Send + Sync {
     /// The name shown to people in messages: `Yahoo`.
     fn display_name(&self) -> &'static str;
 
-    /// The full URL that asks for `ticker`'s latest price.
-    fn url(&self, ticker: &Ticker) -> String;
+    /// The full URL that asks for the price `query` wants.
+    fn url(&self, query: &Query) -> String;
 
     /// Read a complete response. Called for every status except the transient ones the
     /// fetcher handles itself (429, 500, 502, 503, 504).
-    fn parse(&self, ticker: &Ticker, status: u16, body: &[u8]) -> Result<Quote, FetchError>;
+    fn parse(&self, query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError>;
+}
+
+/// What is asked of a source for one ticker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Query {
+    pub ticker: Ticker,
+    /// `--date`: the close of that day instead of the latest price.
+    pub date: Option<jiff::civil::Date>,
 }
 
 /// Check a base URL given by flag or environment variable: scheme, host and optional port

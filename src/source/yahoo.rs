@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Source, excerpt, looks_like_html};
+use super::{Query, Source, excerpt, looks_like_html};
 use crate::error::FetchError;
 use crate::quote::{Quote, parse_price};
 use crate::ticker::Ticker;
@@ -36,17 +36,17 @@ impl Source for Yahoo {
         NAME
     }
 
-    fn url(&self, ticker: &Ticker) -> String {
+    fn url(&self, query: &Query) -> String {
         // range=1d&interval=1d keeps the body to ~1 KiB: only meta and one bar.
         format!(
             "{}/v8/finance/chart/{}?range=1d&interval=1d",
             self.base_url,
-            ticker.path_segment()
+            query.ticker.path_segment()
         )
     }
 
-    fn parse(&self, ticker: &Ticker, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
-        parse_chart(ticker, status, body)
+    fn parse(&self, query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+        parse_chart(&query.ticker, status, body)
     }
 }
 
