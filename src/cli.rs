@@ -1,12 +1,18 @@
 //! The command line: clap derive, where doc comments ARE the `--help` text.
 //!
-//! House rules (after xh): a short flag only where it is worth a letter (`-j`); every
-//! option that takes a value has an uppercase `value_name`; exit codes are documented in
-//! `long_about` and kept in step with `lib::ExitStatus`.
+//! House rules (after xh): a short flag only where it is worth a letter (`-j`, `-f`,
+//! `-o`); every option that takes a value has an uppercase `value_name`; exit codes are
+//! documented in `long_about` and kept in step with `lib::ExitStatus`. Options are
+//! grouped under headings by task.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+use crate::input::Input;
+use crate::output::Format;
+use crate::output::fields::{self, FieldList};
 
 const ABOUT: &str =
     "Print the latest price of each ticker, fetched concurrently, in the order given.";
@@ -15,51 +21,160 @@ const LONG_ABOUT: &str = "\
 Print the latest price of each ticker, fetched concurrently, in the order given.
 
 stdout carries data only: one line per ticker (symbol, price rounded half-to-even, currency).
-A ticker that fails prints no line on stdout and one line on stderr saying why.
+A ticker that fails prints no line on stdout (JSON formats carry an error object) and one
+line on stderr saying why.
+
+Tickers come from the arguments, from standard input (`-`, or when no tickers are given
+and stdin is not a terminal) and from --file; lists are separated by whitespace, commas or
+newlines, and `#` starts a comment.
 
 Exit status:
   0  every ticker printed
   1  at least one ticker failed (all others were still printed)
-  2  usage error (no tickers, unknown flag, bad option value)";
+  2  usage error (no tickers, unknown flag or field, bad option value)";
 
 const AFTER_HELP: &str = "\
-Examples:
-  quotes VTSAX VTIAX IJS              prices in a terminal
-  price=$(quotes VTSAX | awk '{print $2}')
-                                      one price into a shell variable
-  quotes -j 8 $(cat watchlist)        a watchlist, at most 8 requests at once";
+Examples, at a terminal:
+  quotes VTSAX VTIAX IJS                  latest prices
+  quotes -o symbol,price,change_percent,name AAPL MSFT
+                                          choose the columns
+Examples, in scripts:
+  price=$(quotes -o price VTSAX)          one price into a variable
+  quotes -j 8 --file watchlist.txt        a watchlist, 8 requests at a time
+  grep -v '^#' funds | quotes -f csv > prices.csv
+  quotes -f ledger VTSAX >> prices.ledger hledger / ledger price directives
+  quotes -f json AAPL NOPE | jq '.[] | select(.error)'";
 
 #[derive(Debug, Parser)]
 #[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Ticker symbols, e.g. VTSAX BRK-B ^GSPC EURUSD=X (case-insensitive)
+    /// Ticker symbols, e.g. VTSAX BRK-B ^GSPC EURUSD=X (case-insensitive); `-` reads
+    /// standard input
     #[arg(value_name = "TICKER")]
     pub tickers: Vec<String>,
+
+    /// Read tickers from a file (repeatable): whitespace, commas or newlines separate,
+    /// `#` starts a comment
+    #[arg(long = "file", value_name = "PATH", help_heading = "Input")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(short = 'f', long, value_name = "FORMAT", value_enum, default_value_t = Format::Table,
+          help_heading = "Output")]
+    pub format: Format,
+
+    /// Columns for table, tsv and csv, comma-separated, from: symbol, price, currency,
+    /// time, change, change_percent, previous_close, name, exchange, source
+    #[arg(short = 'o', long, value_name = "LIST", default_value = "symbol,price,currency",
+          value_parser = fields::parse_field_list, help_heading = "Output")]
+    pub fields: FieldList,
+
+    /// Decimals in prices, 0 to 10, rounded half-to-even
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=crate::quote::MAX_PRECISION as i64),
+          help_heading = "Output")]
+    pub precision: u32,
+
+    /// Colour the day's change in the table: auto means on a terminal and NO_COLOR unset
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto,
+          help_heading = "Output")]
+    pub color: ColorChoice,
+
+    /// Print a shell completion script and exit
+    #[arg(
+        long,
+        value_name = "SHELL",
+        value_enum,
+        exclusive = true,
+        help_heading = "Setup"
+    )]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit
+    #[arg(long, exclusive = true, help_heading = "Setup")]
+    pub man: bool,
 
     /// Most requests in flight at once. The default sends a typical watchlist in one
     /// round trip; over HTTPS Yahoo multiplexes them on one HTTP/2 connection.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 50,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
+          value_parser = clap::value_parser!(u16).range(1..=1000), help_heading = "Network")]
     pub jobs: u16,
 
     /// Seconds to wait for each request (connecting takes at most 10 of them)
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds,
+          help_heading = "Network")]
     pub timeout: Duration,
 
     /// Retries for connection failures, timeouts, 429 and 5xx answers, with exponential
     /// backoff and jitter; a Retry-After of up to 30 s is honoured
     #[arg(long, value_name = "N", default_value_t = 2,
-          value_parser = clap::value_parser!(u32).range(0..=10))]
+          value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Network")]
     pub retries: u32,
 
     /// User-Agent header to send [default: quotes/VERSION]
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", help_heading = "Network")]
     pub user_agent: Option<String>,
 
     /// Base URL of the Yahoo chart API: scheme, host and port
     #[arg(long, value_name = "URL", env = "QUOTES_YAHOO_URL",
-          default_value = crate::source::yahoo::DEFAULT_BASE_URL, hide_default_value = true)]
+          default_value = crate::source::yahoo::DEFAULT_BASE_URL, hide_default_value = true,
+          help_heading = "Network")]
     pub yahoo_url: String,
+
+    /// Tickers, stdin and files in command-line order (filled by `parse`).
+    #[arg(skip)]
+    pub inputs: Vec<Input>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// Parse the process's arguments; usage errors exit 2 with clap's message.
+    pub fn parse_args() -> Cli {
+        Cli::parse_matches(Cli::command().get_matches())
+    }
+
+    /// Parse `args` (the first is the program name), for tests.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.inputs = ordered_inputs(&matches);
+        Ok(cli)
+    }
+
+    fn parse_matches(matches: ArgMatches) -> Cli {
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        cli.inputs = ordered_inputs(&matches);
+        cli
+    }
+}
+
+/// Ticker arguments and `--file`s interleaved as they were given.
+fn ordered_inputs(matches: &ArgMatches) -> Vec<Input> {
+    let mut placed: Vec<(usize, Input)> = Vec::new();
+    if let (Some(values), Some(indices)) = (
+        matches.get_many::<String>("tickers"),
+        matches.indices_of("tickers"),
+    ) {
+        placed.extend(indices.zip(values.map(|v| Input::Arg(v.clone()))));
+    }
+    if let (Some(values), Some(indices)) = (
+        matches.get_many::<PathBuf>("files"),
+        matches.indices_of("files"),
+    ) {
+        placed.extend(indices.zip(values.map(|v| Input::File(v.clone()))));
+    }
+    placed.sort_by_key(|(index, _)| *index);
+    placed.into_iter().map(|(_, input)| input).collect()
 }
 
 /// A positive number of seconds, fractions allowed, at most a day.
@@ -76,10 +191,19 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--completions SHELL`: the completion script on `out`.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "quotes", out);
+}
+
+/// `--man`: the man page in roff on `out`.
+pub fn write_man(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(Cli::command()).render(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_configuration_is_consistent() {
@@ -92,5 +216,28 @@ mod tests {
         for bad in ["0", "-1", "nan", "inf", "x", "", "1e9"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn files_and_arguments_keep_command_line_order() {
+        let cli =
+            Cli::try_parse_args(["quotes", "A", "--file", "f1", "B", "--file", "f2", "-"]).unwrap();
+        assert_eq!(
+            cli.inputs,
+            [
+                Input::Arg("A".into()),
+                Input::File("f1".into()),
+                Input::Arg("B".into()),
+                Input::File("f2".into()),
+                Input::Arg("-".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_a_usage_error_listing_valid_ones() {
+        let err = Cli::try_parse_args(["quotes", "-o", "price,nope", "X"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("change_percent"), "{err}");
     }
 }

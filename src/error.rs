@@ -53,6 +53,10 @@ pub enum FetchError {
     #[error("response from {api} is larger than {limit} bytes; refusing to read more")]
     TooLarge { api: &'static str, limit: usize },
 
+    /// The price was fetched, but the chosen output format cannot express it.
+    #[error("{0}")]
+    Unrepresentable(String),
+
     #[error("request failed: {0}")]
     Other(String),
 }
@@ -71,6 +75,7 @@ impl FetchError {
             FetchError::Disconnected { .. } => "disconnected",
             FetchError::Malformed { .. } => "malformed_response",
             FetchError::TooLarge { .. } => "response_too_large",
+            FetchError::Unrepresentable(_) => "unrepresentable",
             FetchError::Other(_) => "other",
         }
     }

@@ -14,6 +14,7 @@ use futures::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::error::FetchError;
+use crate::progress::Progress;
 use crate::quote::Quote;
 use crate::source::{Query, Source};
 
@@ -70,7 +71,11 @@ impl Fetcher {
 
     /// Fetch every job concurrently; the result at index `i` belongs to `jobs[i]`.
     /// A ticker asked for twice (same source) is fetched once and reported at each place.
-    pub async fn fetch_all(&self, jobs: &[Job]) -> Vec<Result<Quote, FetchError>> {
+    pub async fn fetch_all(
+        &self,
+        jobs: &[Job],
+        progress: Option<&Progress>,
+    ) -> Vec<Result<Quote, FetchError>> {
         let mut unique: Vec<&Job> = Vec::new();
         let mut slot_of: HashMap<(&str, &Query), usize> = HashMap::new();
         let slots: Vec<usize> = jobs
@@ -84,7 +89,17 @@ impl Fetcher {
                     })
             })
             .collect();
-        let results = join_all(unique.iter().map(|job| self.fetch_one(job))).await;
+        if let Some(p) = progress {
+            p.set_total(unique.len());
+        }
+        let results = join_all(unique.iter().map(|job| async move {
+            let result = self.fetch_one(job).await;
+            if let Some(p) = progress {
+                p.record(result.is_ok());
+            }
+            result
+        }))
+        .await;
         slots.into_iter().map(|i| results[i].clone()).collect()
     }
 
@@ -153,7 +168,13 @@ impl Fetcher {
                 status,
                 detail: String::new(),
             }),
-            _ => source.parse(&job.query, status, &body),
+            _ => source.parse(&job.query, status, &body).map(|mut quote| {
+                // A source without a timestamp (Coinbase spot) priced it just now.
+                quote
+                    .time
+                    .get_or_insert_with(|| jiff::Timestamp::now().as_second());
+                quote
+            }),
         }
     }
 

@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use quotes::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(); // usage errors exit 2 here, with clap's message
+    let cli = Cli::parse_args(); // usage errors exit 2 here, with clap's message
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

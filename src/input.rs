@@ -1,0 +1,115 @@
+//! Where tickers come from: arguments, standard input and `--file`, in command-line order.
+//!
+//! Arguments are taken verbatim (an argument with a space is an invalid ticker, not two).
+//! Standard input (`-`, or implicitly when no tickers are given and stdin is not a
+//! terminal) and files are lists: tickers separated by whitespace, commas or newlines,
+//! `#` starting a comment, blank lines ignored.
+
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+/// One place tickers come from, in the order given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Arg(String),
+    Stdin,
+    File(PathBuf),
+}
+
+/// Why the ticker list could not be read (a usage error: exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {}: {source}", .path.display())]
+    File { path: PathBuf, source: io::Error },
+    #[error("cannot read standard input: {0}")]
+    Stdin(io::Error),
+}
+
+/// Every ticker from every input, in order. Standard input is read once, however often
+/// `-` is given. With no inputs at all, reads stdin when it is not a terminal.
+pub fn collect(inputs: &[Input]) -> Result<Vec<String>, InputError> {
+    let implicit_stdin = inputs.is_empty() && !io::stdin().is_terminal();
+    let mut tickers = Vec::new();
+    let mut stdin_read = false;
+    let mut read_stdin = |tickers: &mut Vec<String>| -> Result<(), InputError> {
+        if !stdin_read {
+            stdin_read = true;
+            let mut text = String::new();
+            io::stdin()
+                .lock()
+                .read_to_string(&mut text)
+                .map_err(InputError::Stdin)?;
+            tickers.extend(split_list(&text));
+        }
+        Ok(())
+    };
+    if implicit_stdin {
+        read_stdin(&mut tickers)?;
+    }
+    for input in inputs {
+        match input {
+            Input::Arg(arg) if arg == "-" => read_stdin(&mut tickers)?,
+            Input::Arg(arg) => tickers.push(arg.clone()),
+            Input::Stdin => read_stdin(&mut tickers)?,
+            Input::File(path) => tickers.extend(split_list(&read_file(path)?)),
+        }
+    }
+    Ok(tickers)
+}
+
+fn read_file(path: &Path) -> Result<String, InputError> {
+    let bytes = std::fs::read(path).map_err(|source| InputError::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Invalid UTF-8 becomes U+FFFD and then an invalid-ticker error naming it, rather
+    // than failing the whole list.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Split a watchlist: whitespace, commas and newlines separate; `#` starts a comment.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or(""))
+        .flat_map(|line| line.split(|c: char| c == ',' || c.is_whitespace()))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_whitespace_commas_and_newlines_with_comments() {
+        let text = "# my funds\nVTSAX, VTIAX\n\n  IJS\tBRK-B # value\r\n,,coinbase:BTC-USD\n";
+        assert_eq!(
+            split_list(text),
+            ["VTSAX", "VTIAX", "IJS", "BRK-B", "coinbase:BTC-USD"]
+        );
+    }
+
+    #[test]
+    fn arguments_are_verbatim_and_files_keep_their_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list.txt");
+        std::fs::write(&file, "B C\n# D\n").unwrap();
+        let got = collect(&[
+            Input::Arg("A".into()),
+            Input::File(file),
+            Input::Arg("x y".into()),
+        ])
+        .unwrap();
+        assert_eq!(got, ["A", "B", "C", "x y"]);
+    }
+
+    #[test]
+    fn a_missing_file_names_itself() {
+        let err = collect(&[Input::File("/no/such/list".into())]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot read /no/such/list: "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! The fields of `-o/--fields`, and how each is written as text.
+//!
+//! One place decides what `price`, `time` or `change_percent` look like, so table, tsv,
+//! csv and the JSON formats cannot disagree.
+
+use rust_decimal::Decimal;
+
+use super::Style;
+use crate::quote::{Quote, format_price};
+
+/// One column of table, tsv and csv output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Symbol,
+    Price,
+    Currency,
+    Time,
+    Change,
+    ChangePercent,
+    PreviousClose,
+    Name,
+    Exchange,
+    Source,
+}
+
+/// `symbol,price,currency`: what the core command prints.
+pub const DEFAULT: [Field; 3] = [Field::Symbol, Field::Price, Field::Currency];
+
+pub const ALL: [Field; 10] = [
+    Field::Symbol,
+    Field::Price,
+    Field::Currency,
+    Field::Time,
+    Field::Change,
+    Field::ChangePercent,
+    Field::PreviousClose,
+    Field::Name,
+    Field::Exchange,
+    Field::Source,
+];
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Symbol => "symbol",
+            Field::Price => "price",
+            Field::Currency => "currency",
+            Field::Time => "time",
+            Field::Change => "change",
+            Field::ChangePercent => "change_percent",
+            Field::PreviousClose => "previous_close",
+            Field::Name => "name",
+            Field::Exchange => "exchange",
+            Field::Source => "source",
+        }
+    }
+
+    /// Numbers are right-aligned in the table.
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Field::Price | Field::Change | Field::ChangePercent | Field::PreviousClose
+        )
+    }
+
+    /// The field's text for one quote; `None` when the source did not say.
+    pub fn value(self, quote: &Quote, style: &Style) -> Option<String> {
+        let p = style.precision;
+        match self {
+            Field::Symbol => Some(quote.symbol.to_string()),
+            Field::Price => Some(format_price(quote.price, p)),
+            Field::Currency => quote.currency.clone(),
+            Field::Time => quote.time.and_then(rfc3339),
+            Field::Change => change(quote).map(|c| format_price(c, p)),
+            Field::ChangePercent => change_percent(quote).map(|c| format_price(c, 2)),
+            Field::PreviousClose => quote.previous_close.map(|c| format_price(c, p)),
+            Field::Name => quote.name.clone(),
+            Field::Exchange => quote.exchange.clone(),
+            Field::Source => Some(quote.source.to_string()),
+        }
+    }
+}
+
+/// The value of `-o/--fields` (a newtype, so clap takes the list as one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldList(pub Vec<Field>);
+
+/// Parse `-o/--fields`: a comma-separated list of field names.
+pub fn parse_field_list(text: &str) -> Result<FieldList, String> {
+    parse_list(text).map(FieldList)
+}
+
+/// Parse a comma-separated list of field names.
+pub fn parse_list(text: &str) -> Result<Vec<Field>, String> {
+    let mut fields = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        match ALL.iter().find(|f| f.name().eq_ignore_ascii_case(name)) {
+            Some(field) => fields.push(*field),
+            None => {
+                let valid: Vec<&str> = ALL.iter().map(|f| f.name()).collect();
+                return Err(format!(
+                    "unknown field {name:?}; valid fields: {}",
+                    valid.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// The day's change: price minus the previous close, exact.
+pub fn change(quote: &Quote) -> Option<Decimal> {
+    quote
+        .previous_close
+        .and_then(|prev| quote.price.checked_sub(prev))
+}
+
+/// The day's change in percent of the previous close.
+pub fn change_percent(quote: &Quote) -> Option<Decimal> {
+    let prev = quote.previous_close.filter(|p| !p.is_zero())?;
+    change(quote)?
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .checked_div(prev)
+}
+
+/// Unix seconds as RFC 3339 in UTC: `2026-11-20T21:00:00Z`.
+pub fn rfc3339(secs: i64) -> Option<String> {
+    jiff::Timestamp::from_second(secs)
+        .ok()
+        .map(|t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::test_rows::quote;
+    use crate::quote::parse_price;
+
+    #[test]
+    fn parses_lists_and_names_valid_fields_on_error() {
+        assert_eq!(
+            parse_list("price,symbol").unwrap(),
+            [Field::Price, Field::Symbol]
+        );
+        let err = parse_list("price,bogus").unwrap_err();
+        assert!(
+            err.contains("\"bogus\"") && err.contains("change_percent"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn change_and_percent_are_exact() {
+        let mut q = quote("X", "110.5", Some("USD"));
+        q.previous_close = Some(parse_price("100").unwrap());
+        let style = Style::default();
+        assert_eq!(Field::Change.value(&q, &style).unwrap(), "10.50");
+        assert_eq!(Field::ChangePercent.value(&q, &style).unwrap(), "10.50");
+        assert_eq!(
+            Field::Time.value(&q, &style).unwrap(),
+            "2025-11-20T21:00:00Z"
+        );
+        q.previous_close = None;
+        assert_eq!(Field::Change.value(&q, &style), None);
+    }
+}

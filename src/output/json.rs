@@ -1,0 +1,137 @@
+//! `json` (one array) and `jsonl` (one object per line): an element per requested ticker,
+//! in input order, failures included as `{"symbol", "error": {"kind", "message"}}`.
+//!
+//! `price` is a JSON number carrying exactly `--precision` decimals (`135.70`, not
+//! `135.7`): it is written from the rounded decimal's text through `RawValue`, never
+//! through a float. Every field that is known is present; unknown ones are left out.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::fields::{self, Field};
+use super::{Row, Style};
+use crate::quote::format_price;
+
+#[derive(Serialize)]
+struct Success<'a> {
+    symbol: &'a str,
+    price: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_percent: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_close: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<&'a str>,
+    source: &'a str,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    symbol: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    kind: &'a str,
+    message: String,
+}
+
+/// A decimal's text as a JSON number. Our formatter only ever produces `-?\d+(\.\d+)?`,
+/// which is valid JSON; should that ever break, fall back to a string rather than panic.
+fn number(text: String) -> Box<RawValue> {
+    RawValue::from_string(text.clone()).unwrap_or_else(|_| {
+        RawValue::from_string(serde_json::Value::String(text).to_string())
+            .unwrap_or_else(|_| RawValue::NULL.to_owned())
+    })
+}
+
+fn to_json(row: &Row, style: &Style) -> String {
+    let text = match &row.result {
+        Ok(q) => {
+            let p = style.precision;
+            serde_json::to_string(&Success {
+                symbol: q.symbol.as_str(),
+                price: number(format_price(q.price, p)),
+                currency: q.currency.as_deref(),
+                time: Field::Time.value(q, style),
+                change: fields::change(q).map(|c| number(format_price(c, p))),
+                change_percent: fields::change_percent(q).map(|c| number(format_price(c, 2))),
+                previous_close: q.previous_close.map(|c| number(format_price(c, p))),
+                name: q.name.as_deref(),
+                exchange: q.exchange.as_deref(),
+                source: q.source,
+            })
+        }
+        Err(e) => serde_json::to_string(&Failure {
+            symbol: &row.input,
+            source: row.source,
+            error: ErrorBody {
+                kind: e.kind(),
+                message: e.to_string(),
+            },
+        }),
+    };
+    // Serializing these plain structs cannot fail; keep the output valid JSON regardless.
+    text.unwrap_or_else(|_| "null".to_string())
+}
+
+pub fn write_array(rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "[]");
+    }
+    writeln!(out, "[")?;
+    for (i, row) in rows.iter().enumerate() {
+        let comma = if i + 1 < rows.len() { "," } else { "" };
+        writeln!(out, "  {}{comma}", to_json(row, style))?;
+    }
+    writeln!(out, "]")
+}
+
+pub fn write_lines(rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
+    for row in rows {
+        writeln!(out, "{}", to_json(row, style))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FetchError;
+    use crate::output::test_rows::{failed, ok, quote};
+
+    #[test]
+    fn price_keeps_its_trailing_zeros_and_failures_are_objects() {
+        let rows = vec![
+            ok(quote("VTSAX", "135.7", Some("USD"))),
+            failed(
+                "NOPE",
+                FetchError::NotFound {
+                    api: "Yahoo",
+                    detail: "gone".into(),
+                },
+            ),
+        ];
+        let mut out = Vec::new();
+        write_array(&rows, &Style::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#""price":135.70,"#), "{text}");
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed[0]["time"], "2025-11-20T21:00:00Z");
+        assert_eq!(parsed[1]["error"]["kind"], "not_found");
+        assert_eq!(parsed[1]["symbol"], "NOPE");
+    }
+}
