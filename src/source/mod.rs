@@ -5,12 +5,15 @@
 //! the body-size limit, 429 handling — lives in `fetch` and is the same for every source.
 //! Adding a source means one new file here implementing [`Source`], plus its tests.
 
+pub mod coinbase;
 pub mod yahoo;
+pub mod yahoo_history;
 
 use crate::error::FetchError;
 use crate::quote::Quote;
 use crate::ticker::Ticker;
 
+pub use coinbase::Coinbase;
 pub use yahoo::Yahoo;
 
 /// One price API.

@@ -1,0 +1,462 @@
+//! Coinbase's public price API: `GET /v2/prices/{BASE}-{QUOTE}/spot[?date=YYYY-MM-DD]`.
+//!
+//! This file is the whole of the Coinbase source, and the model for the next one: adding a
+//! source means one new file in `src/source/` implementing [`Source`], plus its tests, and
+//! one line registering it. Nothing here knows about the client, `--jobs`, retries or
+//! output.
+//!
+//! The answer is `{"data":{"base":"BTC","currency":"USD","amount":"48691.23"}}`. The amount
+//! is a JSON STRING with anywhere from 2 to 16 decimals; its text goes to [`parse_price`]
+//! as sent, so `"59465.39029629"` stays exact to the last digit. Errors answer
+//! `{"errors":[{"id":"not_found","message":"Invalid base currency"}]}` with 404 or 400.
+//! Spot prices carry no timestamp: the latest price has `time: None` (the caller stamps
+//! it "now"), a `--date` price is stamped at 00:00 UTC of that day.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Query, Source, excerpt, looks_like_html};
+use crate::error::FetchError;
+use crate::quote::{Quote, parse_price};
+use crate::ticker::Ticker;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.coinbase.com";
+const NAME: &str = "Coinbase";
+
+pub struct Coinbase {
+    base_url: String,
+}
+
+impl Coinbase {
+    /// `base_url` is scheme, host, port (and optional path prefix), with no trailing slash.
+    pub fn new(base_url: String) -> Coinbase {
+        Coinbase { base_url }
+    }
+}
+
+impl Source for Coinbase {
+    fn name(&self) -> &'static str {
+        "coinbase"
+    }
+
+    fn display_name(&self) -> &'static str {
+        NAME
+    }
+
+    fn url(&self, query: &Query) -> String {
+        let mut url = format!(
+            "{}/v2/prices/{}/spot",
+            self.base_url,
+            query.ticker.path_segment()
+        );
+        if let Some(date) = query.date {
+            // jiff writes a civil date as ISO 8601 `YYYY-MM-DD`, the form Coinbase expects.
+            url.push_str(&format!("?date={date}"));
+        }
+        url
+    }
+
+    fn parse(&self, query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+        parse_spot(query, status, body)
+    }
+}
+
+/// Check that a ticker is a Coinbase currency pair, `BASE-QUOTE` with both parts made of
+/// letters and digits (`BTC-USD`, `ETH-EUR`). Call it before any request: `AAPL` or
+/// `BRK-B.X` would only earn a 404 that says less than this does.
+pub fn check_pair(ticker: &Ticker) -> Result<(), FetchError> {
+    let is_currency = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    match ticker.as_str().split_once('-') {
+        Some((base, quote)) if is_currency(base) && is_currency(quote) => Ok(()),
+        _ => Err(FetchError::InvalidTicker(format!(
+            "{ticker} is not a currency pair; Coinbase tickers are currency pairs like BTC-USD"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    data: Option<Spot<'a>>,
+    #[serde(default)]
+    errors: Option<Vec<ApiError>>,
+}
+
+#[derive(Deserialize)]
+struct Spot<'a> {
+    #[serde(default)]
+    currency: Option<String>,
+    /// A JSON string as documented; a JSON number is taken by its raw text too.
+    #[serde(borrow, default)]
+    amount: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Read one spot-price response. Public for the property tests and fuzz targets: it must
+/// return an error, never panic, whatever the bytes.
+pub fn parse_spot(query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+    let malformed = |detail: String| FetchError::Malformed { api: NAME, detail };
+    if looks_like_html(body) {
+        return Err(if status == 200 {
+            malformed(
+                "expected JSON but got an HTML page (a proxy, captive portal or consent page?)"
+                    .into(),
+            )
+        } else {
+            http_error(status, String::new())
+        });
+    }
+    let envelope: Envelope = match serde_json::from_slice(body) {
+        Ok(envelope) => envelope,
+        Err(_) if status == 404 => return Err(not_found(excerpt(body))),
+        Err(_) if status != 200 => return Err(http_error(status, excerpt(body))),
+        Err(e) => return Err(malformed(format!("not the spot-price format ({e})"))),
+    };
+    if let Some(error) = envelope.errors.and_then(|e| e.into_iter().next()) {
+        return Err(api_error(status, error));
+    }
+    if status != 200 {
+        return Err(http_error(status, String::new()));
+    }
+    let Some(spot) = envelope.data else {
+        return Err(malformed("neither data nor errors".into()));
+    };
+    let raw_amount = spot.amount.ok_or_else(|| FetchError::NoPrice {
+        api: NAME,
+        detail: String::new(),
+    })?;
+    let text = amount_text(raw_amount).map_err(|e| malformed(format!("amount {e}")))?;
+    let price = parse_price(&text).map_err(|e| malformed(format!("amount {e}")))?;
+    Ok(Quote {
+        symbol: query.ticker.clone(),
+        source: "coinbase",
+        price,
+        currency: spot.currency.filter(|c| !c.is_empty()),
+        time: query.date.map(midnight_utc),
+        previous_close: None,
+        name: None,
+        exchange: None,
+    })
+}
+
+/// The decimal text of `amount`: the contents of a JSON string (unescaped), or the raw
+/// text of a JSON number. Anything else is not a price.
+fn amount_text(raw: &RawValue) -> Result<String, String> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text).map_err(|e| e.to_string()),
+        Some(b'-' | b'0'..=b'9') => Ok(text.to_string()),
+        _ => Err(format!(
+            "{} is not a decimal string",
+            excerpt(text.as_bytes())
+        )),
+    }
+}
+
+/// Unix seconds of 00:00 UTC on `date`. `duration_since` is total over jiff's date range,
+/// so unlike a time-zone conversion this cannot fail.
+fn midnight_utc(date: jiff::civil::Date) -> i64 {
+    date.duration_since(jiff::civil::date(1970, 1, 1)).as_secs()
+}
+
+/// Map Coinbase's `errors[0]` to what the user can act on.
+///
+/// An unknown currency is "not found" whichever status carries it: Coinbase says
+/// `not_found` / "Invalid base currency" with 404 for an unknown base, but
+/// `invalid_request` / "Invalid currency (X)" with 400 for an unknown quote currency. Both
+/// mean the pair does not exist, so both are `NotFound`; any other 400 stays an HTTP error
+/// with Coinbase's message.
+fn api_error(status: u16, error: ApiError) -> FetchError {
+    let id = error.id.unwrap_or_default();
+    let message = error.message.unwrap_or_default();
+    let detail = if message.is_empty() {
+        id.clone()
+    } else {
+        message.clone()
+    };
+    let lower = message.to_ascii_lowercase();
+    let unknown_currency = lower.contains("invalid") && lower.contains("currency");
+    if status == 429 || id == "rate_limit_exceeded" {
+        FetchError::RateLimited {
+            api: NAME,
+            retry_after: None,
+        }
+    } else if status == 404 || id == "not_found" || unknown_currency {
+        not_found(detail)
+    } else if status != 200 {
+        http_error(status, detail)
+    } else {
+        FetchError::Malformed {
+            api: NAME,
+            detail: format!("error {id}: {message}"),
+        }
+    }
+}
+
+fn not_found(detail: String) -> FetchError {
+    FetchError::NotFound {
+        api: NAME,
+        detail: if detail.is_empty() {
+            "no such currency pair".into()
+        } else {
+            detail
+        },
+    }
+}
+
+fn http_error(status: u16, detail: String) -> FetchError {
+    FetchError::Http {
+        api: NAME,
+        status,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPOT: &[u8] = include_bytes!("../../tests/fixtures/coinbase_spot_BTC-USD.json");
+    const WITH_WARNINGS: &[u8] =
+        include_bytes!("../../tests/fixtures/coinbase_spot_BTC-USD_with_warnings.json");
+    const NOT_FOUND_404: &[u8] =
+        include_bytes!("../../tests/fixtures/coinbase_spot_error_invalid_base_currency.404.json");
+    const INVALID_CURRENCY_400: &[u8] =
+        include_bytes!("../../tests/fixtures/coinbase_error_invalid_currency.400.json");
+
+    fn query(ticker: &str) -> Query {
+        Query {
+            ticker: Ticker::parse(ticker).unwrap(),
+            date: None,
+        }
+    }
+
+    fn on(ticker: &str, date: &str) -> Query {
+        Query {
+            date: Some(date.parse().unwrap()),
+            ..query(ticker)
+        }
+    }
+
+    fn source() -> Coinbase {
+        Coinbase::new("http://127.0.0.1:8080".into())
+    }
+
+    #[test]
+    fn url_for_the_latest_price() {
+        assert_eq!(
+            source().url(&query("btc-usd")),
+            "http://127.0.0.1:8080/v2/prices/BTC-USD/spot"
+        );
+    }
+
+    #[test]
+    fn url_for_a_date() {
+        assert_eq!(
+            source().url(&on("BTC-USD", "2024-03-05")),
+            "http://127.0.0.1:8080/v2/prices/BTC-USD/spot?date=2024-03-05"
+        );
+    }
+
+    #[test]
+    fn url_percent_encodes_the_pair() {
+        // check_pair rejects this, but url() must still never build another path.
+        assert_eq!(
+            source().url(&query("A^B")),
+            "http://127.0.0.1:8080/v2/prices/A%5EB/spot"
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(source().name(), "coinbase");
+        assert_eq!(source().display_name(), "Coinbase");
+    }
+
+    #[test]
+    fn check_pair_accepts_currency_pairs() {
+        for ok in ["BTC-USD", "eth-eur", "USDC-USD", "1INCH-USD"] {
+            assert!(check_pair(&Ticker::parse(ok).unwrap()).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn check_pair_rejects_other_tickers_with_a_hint() {
+        for bad in [
+            "AAPL",
+            "BTC-",
+            "-USD",
+            "BTC-USD-EUR",
+            "BTC.X-USD",
+            "BTC-US^D",
+            "BTC_USD",
+        ] {
+            let err = check_pair(&Ticker::parse(bad).unwrap()).unwrap_err();
+            assert_eq!(err.kind(), "invalid_ticker", "{bad}");
+            assert!(
+                err.to_string().contains("currency pairs like BTC-USD"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_amount_and_currency() {
+        let q = parse_spot(&query("BTC-USD"), 200, SPOT).unwrap();
+        assert_eq!(q.price.to_string(), "48691.23");
+        assert_eq!(q.currency.as_deref(), Some("USD"));
+        assert_eq!(q.source, "coinbase");
+        assert_eq!(q.symbol.as_str(), "BTC-USD");
+        assert_eq!(q.time, None, "spot has no timestamp; the caller stamps it");
+        assert_eq!((q.previous_close, q.name, q.exchange), (None, None, None));
+    }
+
+    #[test]
+    fn keeps_every_digit_of_a_long_amount() {
+        let b = br#"{"data":{"amount":"59465.39029629","currency":"USD","base":"BTC"}}"#;
+        let q = parse_spot(&query("BTC-USD"), 200, b).unwrap();
+        assert_eq!(q.price.to_string(), "59465.39029629");
+    }
+
+    #[test]
+    fn integral_amount_with_zero_decimals() {
+        // "8125.00": parse_price keeps the value, not the trailing zeros; the writer pads.
+        let q = parse_spot(&query("BTC-USD"), 200, WITH_WARNINGS).unwrap();
+        assert_eq!(q.price, rust_decimal::Decimal::from(8125));
+    }
+
+    #[test]
+    fn warnings_and_other_keys_are_ignored() {
+        let q = parse_spot(&query("BTC-USD"), 200, WITH_WARNINGS).unwrap();
+        assert_eq!(q.currency.as_deref(), Some("USD"));
+        let b = br#"{"warnings":[],"data":{"currency":"EUR","extra":{"x":1},"amount":"1.5"},"meta":null}"#;
+        let q = parse_spot(&query("BTC-EUR"), 200, b).unwrap();
+        assert_eq!(q.price.to_string(), "1.5");
+        assert_eq!(q.currency.as_deref(), Some("EUR"));
+    }
+
+    #[test]
+    fn a_json_number_amount_is_read_by_its_text() {
+        let b = br#"{"data":{"base":"BTC","currency":"USD","amount":59465.39029629}}"#;
+        let q = parse_spot(&query("BTC-USD"), 200, b).unwrap();
+        assert_eq!(q.price.to_string(), "59465.39029629");
+    }
+
+    #[test]
+    fn a_dated_price_is_stamped_at_midnight_utc() {
+        let q = parse_spot(&on("BTC-USD", "2024-03-05"), 200, SPOT).unwrap();
+        // 2024-03-05T00:00:00Z
+        assert_eq!(q.time, Some(1709596800));
+    }
+
+    #[test]
+    fn unknown_base_404_is_not_found() {
+        let err = parse_spot(&query("XRP-USD"), 404, NOT_FOUND_404).unwrap_err();
+        assert_eq!(err.kind(), "not_found");
+        assert!(err.to_string().contains("Invalid base currency"), "{err}");
+    }
+
+    #[test]
+    fn unknown_currency_400_is_not_found() {
+        let err = parse_spot(&query("BTC-X"), 400, INVALID_CURRENCY_400).unwrap_err();
+        assert_eq!(err.kind(), "not_found");
+        assert!(err.to_string().contains("Invalid currency (X)"), "{err}");
+    }
+
+    #[test]
+    fn other_400_is_an_http_error_with_the_message() {
+        let b = br#"{"errors":[{"id":"invalid_request","message":"date is in the future"}]}"#;
+        let err = parse_spot(&query("BTC-USD"), 400, b).unwrap_err();
+        assert_eq!(
+            err,
+            FetchError::Http {
+                api: "Coinbase",
+                status: 400,
+                detail: "date is in the future".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rate_limit_body_is_rate_limited() {
+        let b = br#"{"errors":[{"id":"rate_limit_exceeded","message":"Too many requests"}]}"#;
+        let err = parse_spot(&query("BTC-USD"), 429, b).unwrap_err();
+        assert_eq!(err.kind(), "rate_limited");
+    }
+
+    #[test]
+    fn non_json_error_bodies_keep_their_status() {
+        let err = parse_spot(&query("BTC-USD"), 404, b"Not Found").unwrap_err();
+        assert_eq!(err.kind(), "not_found");
+        let err = parse_spot(&query("BTC-USD"), 403, b"Forbidden").unwrap_err();
+        assert_eq!(err.kind(), "http_status");
+        assert!(err.to_string().contains("Forbidden"), "{err}");
+    }
+
+    #[test]
+    fn a_200_without_amount_is_no_price() {
+        for b in [
+            r#"{"data":{"base":"BTC","currency":"USD"}}"#,
+            r#"{"data":{"base":"BTC","currency":"USD","amount":null}}"#,
+        ] {
+            let err = parse_spot(&query("BTC-USD"), 200, b.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), "no_price", "{b}");
+        }
+    }
+
+    #[test]
+    fn html_is_malformed_on_200_and_an_http_error_otherwise() {
+        let page = b"\n  <!DOCTYPE html><html>Attention Required! | Cloudflare</html>";
+        let err = parse_spot(&query("BTC-USD"), 200, page).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert!(err.to_string().contains("HTML"), "{err}");
+        let err = parse_spot(&query("BTC-USD"), 403, page).unwrap_err();
+        assert_eq!(err.kind(), "http_status");
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for b in [
+            "",
+            "{",
+            "null",
+            "[]",
+            "{}",
+            "\"48691.23\"",
+            r#"{"data":{"amount":"abc"}}"#,
+            r#"{"data":{"amount":""}}"#,
+            r#"{"data":{"amount":" 1.5"}}"#,
+            r#"{"data":{"amount":true}}"#,
+            r#"{"data":{"amount":{"value":"1"}}}"#,
+            r#"{"data":{"amount":"1e400"}}"#,
+            r#"{"data":{"amount":"1.5","currency":7}}"#,
+        ] {
+            let err = parse_spot(&query("BTC-USD"), 200, b.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), "malformed_response", "{b}");
+        }
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_bytes() {
+        let mut samples: Vec<Vec<u8>> = vec![
+            vec![0xff, 0xfe, 0x00],
+            b"{\"data\":{\"amount\":\"\xff\"}}".to_vec(),
+            b"{\"data\":{\"amount\":\"\\u0031.5\"}}".to_vec(),
+        ];
+        for cut in 0..SPOT.len() {
+            samples.push(SPOT[..cut].to_vec());
+        }
+        for b in &samples {
+            for status in [200, 400, 404, 429, 500] {
+                let _ = parse_spot(&query("BTC-USD"), status, b);
+            }
+        }
+    }
+}
