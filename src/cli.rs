@@ -80,6 +80,34 @@ pub struct Cli {
           help_heading = "Output")]
     pub color: ColorChoice,
 
+    /// Source for tickers without a `source:` prefix (yahoo, coinbase)
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "yahoo",
+        help_heading = "Prices"
+    )]
+    pub source: String,
+
+    /// Price at the close of a past day (YYYY-MM-DD) instead of the latest; a day without
+    /// trading gives the last close before it, within 7 days
+    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "Prices",
+          conflicts_with_all = ["max_age", "watch"])]
+    pub date: Option<jiff::civil::Date>,
+
+    /// Fail a ticker whose price is older than this, e.g. 3d, 12h, 30m, 90s
+    #[arg(long, value_name = "DURATION", value_parser = parse_age, help_heading = "Prices")]
+    pub max_age: Option<Duration>,
+
+    /// Fetch again every SECONDS (at least 1) until Ctrl-C: the table redraws in place on
+    /// a terminal; other formats append each round (not json: use jsonl)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_watch, help_heading = "Prices")]
+    pub watch: Option<Duration>,
+
+    /// Stop --watch after N rounds (for tests and scripts)
+    #[arg(long, value_name = "N", hide = true, requires = "watch")]
+    pub watch_rounds: Option<u64>,
+
     /// Print a shell completion script and exit
     #[arg(
         long,
@@ -120,6 +148,12 @@ pub struct Cli {
           default_value = crate::source::yahoo::DEFAULT_BASE_URL, hide_default_value = true,
           help_heading = "Network")]
     pub yahoo_url: String,
+
+    /// Base URL of the Coinbase price API: scheme, host and port
+    #[arg(long, value_name = "URL", env = "QUOTES_COINBASE_URL",
+          default_value = crate::source::coinbase::DEFAULT_BASE_URL, hide_default_value = true,
+          help_heading = "Network")]
+    pub coinbase_url: String,
 
     /// Tickers, stdin and files in command-line order (filled by `parse`).
     #[arg(skip)]
@@ -191,6 +225,59 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--date`: a calendar date, `YYYY-MM-DD`, not after today (UTC).
+pub fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
+    let well_formed = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let date: jiff::civil::Date = text
+        .parse()
+        .ok()
+        .filter(|_| well_formed)
+        .ok_or_else(|| format!("{text:?} is not a date; use YYYY-MM-DD, e.g. 2026-11-20"))?;
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    if date > today {
+        return Err(format!("{date} is in the future (today is {today} UTC)"));
+    }
+    Ok(date)
+}
+
+/// `--max-age`: a number with a unit, s, m, h or d (`3d`, `90m`); a bare number is seconds.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration; use a number and s, m, h or d, e.g. 3d");
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(seconds)
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
+}
+
+/// `--watch`: seconds between rounds, at least 1.
+pub fn parse_watch(text: &str) -> Result<Duration, String> {
+    let every = parse_seconds(text)?;
+    if every < Duration::from_secs(1) {
+        return Err(format!(
+            "{text:?} is too often; --watch takes at least 1 second"
+        ));
+    }
+    Ok(every)
+}
+
 /// `--completions SHELL`: the completion script on `out`.
 pub fn write_completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) {
     clap_complete::generate(shell, &mut Cli::command(), "quotes", out);
@@ -216,6 +303,30 @@ mod tests {
         for bad in ["0", "-1", "nan", "inf", "x", "", "1e9"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn dates_ages_and_watch_intervals() {
+        assert_eq!(parse_date("2024-02-29").unwrap().to_string(), "2024-02-29");
+        for bad in [
+            "2023-02-29",
+            "2024-2-1",
+            "20240201",
+            "yesterday",
+            "2024-02-01T00:00",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        let future = parse_date("2999-01-01").unwrap_err();
+        assert!(future.contains("future"), "{future}");
+        assert_eq!(parse_age("3d").unwrap(), Duration::from_secs(3 * 86_400));
+        assert_eq!(parse_age("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_age("15m").unwrap(), Duration::from_secs(900));
+        for bad in ["", "d", "3w", "-1d", "0s", "1.5h", "99999999999999999999d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+        assert!(parse_watch("0.5").is_err());
+        assert_eq!(parse_watch("2").unwrap(), Duration::from_secs(2));
     }
 
     #[test]

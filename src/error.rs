@@ -15,8 +15,12 @@ pub enum FetchError {
     #[error("invalid ticker: {0}")]
     InvalidTicker(String),
 
-    #[error("not found on {api} ({detail}); check the symbol and its exchange suffix, e.g. VOD.L")]
+    #[error("not found on {api} ({detail}); {}", not_found_hint(.api))]
     NotFound { api: &'static str, detail: String },
+
+    /// `--max-age`: the price is older than the user accepts.
+    #[error("stale: last price is from {as_of}, older than --max-age {max_age}")]
+    Stale { as_of: String, max_age: String },
 
     #[error("no price in the response from {api}{}", detail_suffix(.detail))]
     NoPrice { api: &'static str, detail: String },
@@ -67,6 +71,7 @@ impl FetchError {
         match self {
             FetchError::InvalidTicker(_) => "invalid_ticker",
             FetchError::NotFound { .. } => "not_found",
+            FetchError::Stale { .. } => "stale",
             FetchError::NoPrice { .. } => "no_price",
             FetchError::RateLimited { .. } => "rate_limited",
             FetchError::Http { .. } => "http_status",
@@ -91,6 +96,13 @@ impl FetchError {
             FetchError::Http { status, .. } => matches!(status, 500 | 502 | 503 | 504),
             _ => false,
         }
+    }
+}
+
+fn not_found_hint(api: &str) -> &'static str {
+    match api {
+        "Coinbase" => "check the pair, e.g. BTC-USD",
+        _ => "check the symbol and its exchange suffix, e.g. VOD.L",
     }
 }
 

@@ -6,7 +6,8 @@
 //! - `cli`: the command line; `input`: tickers from arguments, stdin and files;
 //! - `ticker`: what a valid symbol is;
 //! - `fetch`: the one HTTP client, the `--jobs` bound, retries, timeouts;
-//! - `source`: one file per price API (`source/yahoo.rs`);
+//! - `source`: one file per price API (`source/yahoo.rs`, `source/coinbase.rs`);
+//! - `watch`: `--watch`, fetching again every few seconds;
 //! - `quote`: a price and its exact rounding;
 //! - `output`: the formats; `progress`: the terminal progress line;
 //! - `error`: what a user can see go wrong for one ticker.
@@ -20,17 +21,19 @@ pub mod progress;
 pub mod quote;
 pub mod source;
 pub mod ticker;
+pub mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cli::{Cli, ColorChoice};
 use crate::error::FetchError;
 use crate::fetch::{Fetcher, Job, Settings};
 use crate::output::{Format, Row, Style, label_for_input};
 use crate::progress::Progress;
-use crate::source::{Query, Source, Yahoo, normalize_base_url};
-use crate::ticker::Ticker;
+use crate::quote::Quote;
+use crate::source::{Coinbase, Query, Sources, Yahoo, normalize_base_url};
 
 /// How a run ended; `main` turns it into the process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     if cli.man {
-        return Ok(finish_stdout(cli::write_man(&mut io::stdout().lock())));
+        return Ok(finish_stdout(cli::write_man(&mut io::stdout().lock())).0);
     }
     let inputs = input::collect(&cli.inputs).map_err(|e| UsageError(e.to_string()))?;
     if inputs.is_empty() {
@@ -72,9 +75,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
-    let yahoo_url =
-        normalize_base_url("--yahoo-url/QUOTES_YAHOO_URL", &cli.yahoo_url).map_err(UsageError)?;
-    let yahoo: Arc<dyn Source> = Arc::new(Yahoo::new(yahoo_url));
+    if cli.watch.is_some() && cli.format == Format::Json {
+        return Err(UsageError(
+            "--watch appends a round at a time, which one JSON array cannot do; use -f jsonl"
+                .into(),
+        )
+        .into());
+    }
+    let base = |name, url: &str| normalize_base_url(name, url).map_err(UsageError);
+    let sources = Sources::new(vec![
+        Arc::new(Yahoo::new(base(
+            "--yahoo-url/QUOTES_YAHOO_URL",
+            &cli.yahoo_url,
+        )?)),
+        Arc::new(Coinbase::new(base(
+            "--coinbase-url/QUOTES_COINBASE_URL",
+            &cli.coinbase_url,
+        )?)),
+    ]);
+    if sources.get(&cli.source).is_none() {
+        return Err(UsageError(format!(
+            "unknown --source {:?}; known sources: {}",
+            cli.source,
+            sources.names()
+        ))
+        .into());
+    }
 
     let fetcher = Fetcher::new(Settings {
         jobs: usize::from(cli.jobs),
@@ -85,80 +111,145 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             .clone()
             .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION"))),
     })?;
-    let progress = Progress::default();
-    let show_progress = io::stderr().is_terminal();
-    let mut rows = progress::while_running(
-        &progress,
-        show_progress,
-        fetch_rows(&fetcher, &yahoo, &inputs, &progress),
-    )
-    .await;
-
-    output::check_representable(cli.format, &mut rows);
+    let plan = Plan::new(&sources, &inputs, &cli.source, cli.date, cli.max_age);
     let style = Style {
         precision: cli.precision,
         fields: cli.fields.0.clone(),
         color: cli.format == Format::Table && use_color(cli.color),
+        header: true,
     };
+    if let Some(every) = cli.watch {
+        return Ok(watch::run(&fetcher, &plan, cli.format, style, every, cli.watch_rounds).await);
+    }
+    let progress = Progress::default();
+    let rows = progress::while_running(
+        &progress,
+        io::stderr().is_terminal(),
+        plan.fetch(&fetcher, Some(&progress)),
+    )
+    .await;
+    Ok(emit(cli.format, rows, &style).0)
+}
+
+/// Every input resolved once to a source and a validated ticker; what each round fetches.
+pub struct Plan {
+    inputs: Vec<String>,
+    resolved: Vec<Result<Job, FetchError>>,
+    max_age: Option<Duration>,
+}
+
+impl Plan {
+    pub fn new(
+        sources: &Sources,
+        inputs: &[String],
+        default_source: &str,
+        date: Option<jiff::civil::Date>,
+        max_age: Option<Duration>,
+    ) -> Plan {
+        // Validate at the edge: an invalid ticker never reaches a server.
+        let resolved = inputs
+            .iter()
+            .map(|input| {
+                sources
+                    .resolve(input, default_source)
+                    .map(|(source, ticker)| Job {
+                        source,
+                        query: Query { ticker, date },
+                    })
+            })
+            .collect();
+        Plan {
+            inputs: inputs.to_vec(),
+            resolved,
+            max_age,
+        }
+    }
+
+    /// Fetch every valid ticker and put the results back in input order.
+    pub async fn fetch(&self, fetcher: &Fetcher, progress: Option<&Progress>) -> Vec<Row> {
+        let jobs: Vec<Job> = self
+            .resolved
+            .iter()
+            .filter_map(|j| j.as_ref().ok())
+            .cloned()
+            .collect();
+        let mut fetched = fetcher.fetch_all(&jobs, progress).await.into_iter();
+        let now = jiff::Timestamp::now().as_second();
+        self.inputs
+            .iter()
+            .zip(&self.resolved)
+            .map(|(input, resolved)| match resolved {
+                Ok(job) => Row {
+                    input: input.clone(),
+                    label: job.query.ticker.to_string(),
+                    source: Some(job.source.name()),
+                    // fetch_all returns one result per job; jobs are the valid inputs in order.
+                    result: fetched
+                        .next()
+                        .unwrap_or_else(|| {
+                            Err(FetchError::Other("internal: result missing".into()))
+                        })
+                        .and_then(|quote| self.check_age(quote, now)),
+                },
+                Err(e) => Row {
+                    input: input.clone(),
+                    label: label_for_input(input),
+                    source: None,
+                    result: Err(e.clone()),
+                },
+            })
+            .collect()
+    }
+
+    /// `--max-age`: a price older than that is an error, so a script never books an old
+    /// mutual-fund NAV as today's.
+    fn check_age(&self, quote: Quote, now: i64) -> Result<Quote, FetchError> {
+        let (Some(max_age), Some(time)) = (self.max_age, quote.time) else {
+            return Ok(quote);
+        };
+        let age = now.saturating_sub(time);
+        if age > 0 && age.unsigned_abs() > max_age.as_secs() {
+            let as_of = jiff::Timestamp::from_second(time)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|_| time.to_string());
+            return Err(FetchError::Stale {
+                as_of,
+                max_age: humanize(max_age),
+            });
+        }
+        Ok(quote)
+    }
+}
+
+/// `3d`, `12h`, `90s`: a duration the way `--max-age` takes it.
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if s % size == 0 {
+            return format!("{}{unit}", s / size);
+        }
+    }
+    format!("{s}s")
+}
+
+/// Write one round: the rows to stdout in `format`, failures to stderr. Returns the exit
+/// status and whether stdout is gone (a closed pipe: nothing more to write, ever).
+pub fn emit(format: Format, mut rows: Vec<Row>, style: &Style) -> (ExitStatus, bool) {
+    output::check_representable(format, &mut rows);
     let mut status = if rows.iter().all(|r| r.result.is_ok()) {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let written = output::write(cli.format, &rows, &style, &mut out).and_then(|()| out.flush());
-    if finish_stdout(written) == ExitStatus::Failure {
+    let written = output::write(format, &rows, style, &mut out).and_then(|()| out.flush());
+    let (write_status, gone) = finish_stdout(written);
+    if write_status == ExitStatus::Failure {
         status = ExitStatus::Failure;
     }
     // stderr may be closed too; there is nobody left to tell.
     let _ = output::report_errors(&rows, &mut io::stderr().lock());
-    Ok(status)
-}
-
-/// Validate every input, fetch the valid ones, and put the results back in input order.
-async fn fetch_rows(
-    fetcher: &Fetcher,
-    yahoo: &Arc<dyn Source>,
-    inputs: &[String],
-    progress: &Progress,
-) -> Vec<Row> {
-    // Validate at the edge: an invalid ticker never reaches a server.
-    let parsed: Vec<Result<Job, FetchError>> = inputs
-        .iter()
-        .map(|input| {
-            Ticker::parse(input).map(|ticker| Job {
-                source: Arc::clone(yahoo),
-                query: Query { ticker, date: None },
-            })
-        })
-        .collect();
-    let jobs: Vec<Job> = parsed
-        .iter()
-        .filter_map(|j| j.as_ref().ok())
-        .cloned()
-        .collect();
-    let mut fetched = fetcher.fetch_all(&jobs, Some(progress)).await.into_iter();
-    inputs
-        .iter()
-        .zip(parsed)
-        .map(|(input, parsed)| match parsed {
-            Ok(job) => Row {
-                input: input.clone(),
-                label: job.query.ticker.to_string(),
-                source: Some(job.source.name()),
-                // fetch_all returns one result per job, and jobs are the valid inputs in order.
-                result: fetched
-                    .next()
-                    .unwrap_or_else(|| Err(FetchError::Other("internal: result missing".into()))),
-            },
-            Err(e) => Row {
-                input: input.clone(),
-                label: label_for_input(input),
-                source: None,
-                result: Err(e),
-            },
-        })
-        .collect()
+    (status, gone)
 }
 
 /// `--color`: auto means stdout is a terminal and `NO_COLOR` is unset or empty
@@ -173,16 +264,16 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// What a write to stdout means for the exit status. A broken pipe means the reader
-/// (`head -1`) has what it wanted: quiet, and not a failure (ripgrep does the same).
-/// Anything else (a full disk, `> /dev/full`) is reported.
-fn finish_stdout(result: io::Result<()>) -> ExitStatus {
+/// What a write to stdout means for the exit status, and whether stdout is gone. A
+/// broken pipe means the reader (`head -1`) has what it wanted: quiet, and not a failure
+/// (ripgrep does the same). Anything else (a full disk, `> /dev/full`) is reported.
+fn finish_stdout(result: io::Result<()>) -> (ExitStatus, bool) {
     match result {
-        Ok(()) => ExitStatus::Success,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
+        Ok(()) => (ExitStatus::Success, false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => (ExitStatus::Success, true),
         Err(e) => {
             let _ = writeln!(io::stderr(), "quotes: error writing output: {e}");
-            ExitStatus::Failure
+            (ExitStatus::Failure, true)
         }
     }
 }

@@ -23,14 +23,9 @@ pub fn write_tsv(rows: &[Row], style: &Style, out: &mut impl Write) -> io::Resul
     Ok(())
 }
 
-/// `header`: false for `--watch` rounds after the first, so a log has one header.
-pub fn write_csv(
-    rows: &[Row],
-    style: &Style,
-    out: &mut impl Write,
-    header: bool,
-) -> io::Result<()> {
-    if header {
+/// `style.header` is false for `--watch` rounds after the first, so a log has one header.
+pub fn write_csv(rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
+    if style.header {
         let names: Vec<String> = style.fields.iter().map(|f| csv_cell(f.name())).collect();
         write!(out, "{}\r\n", names.join(","))?;
     }

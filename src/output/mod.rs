@@ -63,6 +63,8 @@ pub struct Style {
     pub fields: Vec<Field>,
     /// Colour the day's change (table on a terminal only).
     pub color: bool,
+    /// Write csv's header row (false for `--watch` rounds after the first).
+    pub header: bool,
 }
 
 impl Default for Style {
@@ -71,6 +73,7 @@ impl Default for Style {
             precision: 2,
             fields: fields::DEFAULT.to_vec(),
             color: false,
+            header: true,
         }
     }
 }
@@ -92,7 +95,7 @@ pub fn write(format: Format, rows: &[Row], style: &Style, out: &mut impl Write) 
     match format {
         Format::Table => table::write(rows, style, out),
         Format::Tsv => delimited::write_tsv(rows, style, out),
-        Format::Csv => delimited::write_csv(rows, style, out, true),
+        Format::Csv => delimited::write_csv(rows, style, out),
         Format::Json => json::write_array(rows, style, out),
         Format::Jsonl => json::write_lines(rows, style, out),
         Format::Ledger | Format::Beancount => ledger::write(format, rows, style, out),

@@ -43,6 +43,10 @@ impl Source for Coinbase {
         NAME
     }
 
+    fn check(&self, ticker: &Ticker) -> Result<(), FetchError> {
+        check_pair(ticker)
+    }
+
     fn url(&self, query: &Query) -> String {
         let mut url = format!(
             "{}/v2/prices/{}/spot",

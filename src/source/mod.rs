@@ -9,6 +9,8 @@ pub mod coinbase;
 pub mod yahoo;
 pub mod yahoo_history;
 
+use std::sync::Arc;
+
 use crate::error::FetchError;
 use crate::quote::Quote;
 use crate::ticker::Ticker;
@@ -24,6 +26,12 @@ pub trait Source: Send + Sync {
     /// The name shown to people in messages: `Yahoo`.
     fn display_name(&self) -> &'static str;
 
+    /// Refuse, before any request, a ticker this source cannot price (a Coinbase ticker
+    /// must be a currency pair). Most sources take any valid ticker.
+    fn check(&self, _ticker: &Ticker) -> Result<(), FetchError> {
+        Ok(())
+    }
+
     /// The full URL that asks for the price `query` wants.
     fn url(&self, query: &Query) -> String;
 
@@ -38,6 +46,51 @@ pub struct Query {
     pub ticker: Ticker,
     /// `--date`: the close of that day instead of the latest price.
     pub date: Option<jiff::civil::Date>,
+}
+
+/// The sources a run can use, by the name a ticker prefix or `--source` gives.
+pub struct Sources {
+    all: Vec<Arc<dyn Source>>,
+}
+
+impl Sources {
+    pub fn new(all: Vec<Arc<dyn Source>>) -> Sources {
+        Sources { all }
+    }
+
+    /// The source called `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Source>> {
+        self.all
+            .iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// `yahoo, coinbase`: for messages.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.all.iter().map(|s| s.name()).collect();
+        names.join(", ")
+    }
+
+    /// Resolve one input (`VTSAX`, `coinbase:BTC-USD`) to its source and validated ticker.
+    /// `default` is `--source`, used when the input has no prefix.
+    pub fn resolve(
+        &self,
+        input: &str,
+        default: &str,
+    ) -> Result<(Arc<dyn Source>, Ticker), FetchError> {
+        // `:` is not in the ticker alphabet, so the first one always ends a prefix.
+        let (name, symbol) = input.split_once(':').unwrap_or((default, input));
+        let source = self.get(name).ok_or_else(|| {
+            let shown: String = name.chars().take(20).collect();
+            FetchError::InvalidTicker(format!(
+                "unknown source {shown:?}; known sources: {}",
+                self.names()
+            ))
+        })?;
+        let ticker = Ticker::parse(symbol)?;
+        source.check(&ticker)?;
+        Ok((Arc::clone(source), ticker))
+    }
 }
 
 /// Check a base URL given by flag or environment variable: scheme, host and optional port

@@ -37,6 +37,9 @@ impl Source for Yahoo {
     }
 
     fn url(&self, query: &Query) -> String {
+        if let Some(date) = query.date {
+            return super::yahoo_history::history_url(&self.base_url, &query.ticker, date);
+        }
         // range=1d&interval=1d keeps the body to ~1 KiB: only meta and one bar.
         format!(
             "{}/v8/finance/chart/{}?range=1d&interval=1d",
@@ -46,7 +49,11 @@ impl Source for Yahoo {
     }
 
     fn parse(&self, query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
-        parse_chart(&query.ticker, status, body)
+        match query.date {
+            // A past date's price is that day's close, never meta.regularMarketPrice.
+            Some(date) => super::yahoo_history::parse_history(query, date, status, body),
+            None => parse_chart(&query.ticker, status, body),
+        }
     }
 }
 
