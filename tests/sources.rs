@@ -1,0 +1,457 @@
+//! Integration tests for issue 4: Coinbase beside Yahoo, `--date`, `--max-age` and
+//! `--watch`, each against local servers for both sources.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use support::{Reply, Server, coinbase_body};
+
+fn quotes(yahoo: &Server, coinbase: &Server) -> Command {
+    let mut cmd = Command::cargo_bin("quotes").unwrap();
+    cmd.env("QUOTES_YAHOO_URL", yahoo.url())
+        .env("QUOTES_COINBASE_URL", coinbase.url())
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn yahoo_prices() -> Server {
+    Server::start(|req| Reply::chart(&req.symbol(), "100.125", Some("USD"), 1_740_000_000))
+}
+
+fn coinbase_prices() -> Server {
+    Server::start(|req| match req.symbol().as_str() {
+        "BTC-USD" => Reply::json(200, coinbase_body("BTC", "USD", "59465.39029629")),
+        "ETH-EUR" => Reply::fixture(200, "coinbase_spot_BTC-USD_with_warnings.json"),
+        _ => Reply::fixture(404, "coinbase_spot_error_invalid_base_currency.404.json"),
+    })
+}
+
+#[test]
+fn mixed_sources_keep_input_order() {
+    let (yahoo, coinbase) = (yahoo_prices(), coinbase_prices());
+    let out = quotes(&yahoo, &coinbase)
+        .args(["-f", "tsv", "-o", "symbol,price,currency,source"])
+        .args(["VTSAX", "coinbase:BTC-USD", "yahoo:IJS", "COINBASE:eth-eur"])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&out),
+        "VTSAX\t100.12\tUSD\tyahoo\nBTC-USD\t59465.39\tUSD\tcoinbase\nIJS\t100.12\tUSD\tyahoo\nETH-EUR\t8125.00\tUSD\tcoinbase\n"
+    );
+    assert_eq!(coinbase.requests()[0].path, "/v2/prices/BTC-USD/spot");
+    assert_eq!(yahoo.request_count(), 2);
+}
+
+#[test]
+fn json_names_each_tickers_source() {
+    let (yahoo, coinbase) = (yahoo_prices(), coinbase_prices());
+    let out = quotes(&yahoo, &coinbase)
+        .args(["-f", "json", "coinbase:BTC-USD", "VTSAX"])
+        .assert()
+        .success();
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(parsed[0]["source"], "coinbase");
+    assert_eq!(parsed[1]["source"], "yahoo");
+    // Coinbase has no timestamp: the time is when it was fetched, which is about now.
+    let time = parsed[0]["time"].as_str().unwrap();
+    assert!(time.ends_with('Z') && time.len() == 20, "{time}");
+}
+
+#[test]
+fn coinbase_string_amounts_are_exact() {
+    let (yahoo, coinbase) = (yahoo_prices(), coinbase_prices());
+    quotes(&yahoo, &coinbase)
+        .args([
+            "--source",
+            "coinbase",
+            "--precision",
+            "8",
+            "-o",
+            "price",
+            "BTC-USD",
+        ])
+        .assert()
+        .success()
+        .stdout("59465.39029629\n");
+    drop(yahoo.expect_no_requests());
+}
+
+#[test]
+fn coinbase_errors_say_what_to_check() {
+    let (yahoo, coinbase) = (yahoo_prices(), coinbase_prices());
+    quotes(&yahoo, &coinbase)
+        .args(["coinbase:XRP-USD", "VTSAX"])
+        .assert()
+        .code(1)
+        .stdout("VTSAX  100.12  USD\n")
+        .stderr(
+            "quotes: XRP-USD: not found on Coinbase (Invalid base currency); check the pair, e.g. BTC-USD\n",
+        );
+}
+
+#[test]
+fn coinbase_rate_limit_is_retried() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let coinbase = Server::start(move |_| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            Reply::json(
+                429,
+                r#"{"errors":[{"id":"rate_limit_exceeded","message":"Too many requests"}]}"#,
+            )
+        } else {
+            Reply::json(200, coinbase_body("BTC", "USD", "1.5"))
+        }
+    });
+    quotes(&yahoo, &coinbase)
+        .arg("coinbase:BTC-USD")
+        .assert()
+        .success()
+        .stdout("BTC-USD  1.50  USD\n");
+    assert_eq!(coinbase.hits("BTC-USD"), 2);
+}
+
+#[test]
+fn unknown_sources_and_non_pairs_never_reach_a_server() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args(["kraken:BTC-USD", "coinbase:AAPL"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains(
+                "quotes: kraken:BTC-USD: invalid ticker: unknown source \"kraken\"; known sources: yahoo, coinbase",
+            )
+            .and(predicate::str::contains("quotes: coinbase:AAPL: invalid ticker: AAPL is not a currency pair")),
+        );
+    quotes(&yahoo, &coinbase)
+        .args(["--source", "kraken", "BTC-USD"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("known sources: yahoo, coinbase"));
+}
+
+fn tsla_history() -> Server {
+    Server::start(|req| match req.symbol().as_str() {
+        "TSLA" => Reply::fixture(200, "yahoo_chart_TSLA_daily_history.json"),
+        "INR=X" => Reply::fixture(200, "yahoo_chart_INR=X_daily_history_with_null_bar.json"),
+        "AAPL" => Reply::fixture(200, "yahoo_chart_AAPL_period_2020-01-01_2020-01-03.json"),
+        _ => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
+    })
+}
+
+#[test]
+fn date_prints_that_days_close_from_the_bars() {
+    let yahoo = tsla_history();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args([
+            "--date",
+            "2021-01-06",
+            "--precision",
+            "10",
+            "-f",
+            "tsv",
+            "-o",
+            "symbol,price,time",
+            "TSLA",
+        ])
+        .assert()
+        .success()
+        .stdout("TSLA\t251.9933319092\t2021-01-06T14:30:00Z\n");
+    let req = &yahoo.requests()[0];
+    assert_eq!(req.query_param("interval").as_deref(), Some("1d"));
+    let period1: i64 = req.query_param("period1").unwrap().parse().unwrap();
+    let period2: i64 = req.query_param("period2").unwrap().parse().unwrap();
+    // The window covers the day's session-open bar and a week before it.
+    assert!(
+        period1 <= 1_609_943_400 - 7 * 86_400 && period2 > 1_609_943_400,
+        "{period1} {period2}"
+    );
+}
+
+#[test]
+fn date_on_a_weekend_uses_the_last_trading_day_and_says_so() {
+    let yahoo = tsla_history();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    // 2021-01-09 was a Saturday: Friday's close, stamped Friday.
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2021-01-09", "-f", "ledger", "TSLA"])
+        .assert()
+        .success()
+        .stdout("P 2021-01-08 14:30:00 TSLA 293.34 USD\n");
+}
+
+#[test]
+fn date_skips_null_bars_and_never_uses_todays_price() {
+    let yahoo = tsla_history();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    // INR=X's bar for 2017-07-11 (London) is all nulls: the 10th's close is used.
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2017-07-11", "-o", "symbol,price", "INR=X"])
+        .assert()
+        .success()
+        .stdout("INR=X  64.61\n");
+    // The recorded AAPL body has meta.regularMarketPrice 244.87 (the day it was
+    // recorded) and one bar that closed at 75.0875015258789 on 2020-01-02.
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2020-01-02", "-o", "price", "AAPL"])
+        .assert()
+        .success()
+        .stdout("75.09\n");
+}
+
+#[test]
+fn date_with_no_data_is_a_per_ticker_error() {
+    let yahoo = tsla_history();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2021-03-01", "TSLA"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "quotes: TSLA: no price in the response from Yahoo: no trading day between",
+        ));
+}
+
+#[test]
+fn future_and_malformed_dates_are_usage_errors() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2999-01-01", "TSLA"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("in the future"));
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2021-02-30", "TSLA"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("YYYY-MM-DD"));
+}
+
+#[test]
+fn coinbase_date_asks_for_that_day() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let coinbase = Server::start(|_| Reply::json(200, coinbase_body("BTC", "USD", "34000.5")));
+    quotes(&yahoo, &coinbase)
+        .args([
+            "--date",
+            "2021-01-06",
+            "-f",
+            "beancount",
+            "coinbase:BTC-USD",
+        ])
+        .assert()
+        .success()
+        .stdout("2021-01-06 price BTC-USD 34000.50 USD\n");
+    let req = &coinbase.requests()[0];
+    assert_eq!(req.query_param("date").as_deref(), Some("2021-01-06"));
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2021-01-06", "-f", "ledger", "coinbase:BTC-USD"])
+        .assert()
+        .success()
+        .stdout("P 2021-01-06 00:00:00 \"BTC-USD\" 34000.50 USD\n");
+}
+
+#[test]
+fn max_age_fails_old_prices_and_passes_fresh_ones() {
+    let five_days_ago = now() - 5 * 86_400;
+    let yahoo =
+        Server::start(move |req| Reply::chart(&req.symbol(), "10", Some("USD"), five_days_ago));
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    let day = jiff_free_date(five_days_ago);
+    quotes(&yahoo, &coinbase)
+        .args(["--max-age", "3d", "VTSAX"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(format!(
+            "quotes: VTSAX: stale: last price is from {day}"
+        )));
+    quotes(&yahoo, &coinbase)
+        .args(["--max-age", "7d", "VTSAX"])
+        .assert()
+        .success()
+        .stdout("VTSAX  10.00  USD\n");
+}
+
+/// YYYY-MM-DD of a Unix time, computed here independently of the binary's date code.
+fn jiff_free_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[test]
+fn watch_appends_rounds_over_the_same_connection() {
+    let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), 1));
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    let out = quotes(&yahoo, &coinbase)
+        .args([
+            "--watch",
+            "1",
+            "--watch-rounds",
+            "3",
+            "-j",
+            "1",
+            "-f",
+            "jsonl",
+            "A",
+            "B",
+        ])
+        .assert()
+        .success();
+    let text = stdout(&out);
+    let symbols: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["symbol"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(symbols, ["A", "B", "A", "B", "A", "B"]);
+    assert_eq!(yahoo.request_count(), 6);
+    assert_eq!(yahoo.connections(), 1, "rounds must reuse the connection");
+}
+
+#[test]
+fn watch_writes_the_csv_header_once() {
+    let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "2", Some("USD"), 1));
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args([
+            "--watch",
+            "1",
+            "--watch-rounds",
+            "2",
+            "-f",
+            "csv",
+            "-o",
+            "symbol,price",
+            "A",
+        ])
+        .assert()
+        .success()
+        .stdout("symbol,price\r\nA,2.00\r\nA,2.00\r\n");
+}
+
+#[test]
+fn a_failing_round_is_reported_and_the_watch_goes_on() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let yahoo = Server::start(move |req| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply::text(503, "down")
+        } else {
+            Reply::chart(&req.symbol(), "3", Some("USD"), 1)
+        }
+    });
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args([
+            "--watch",
+            "1",
+            "--watch-rounds",
+            "2",
+            "--retries",
+            "0",
+            "-f",
+            "tsv",
+            "A",
+        ])
+        .assert()
+        .success()
+        .stdout("A\t3.00\tUSD\n")
+        .stderr("quotes: A: HTTP 503 from Yahoo\n");
+}
+
+#[test]
+fn watch_refuses_json_arrays_and_too_short_intervals() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args(["--watch", "5", "-f", "json", "A"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("use -f jsonl"));
+    quotes(&yahoo, &coinbase)
+        .args(["--watch", "0.2", "A"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("at least 1 second"));
+}
+
+#[test]
+fn ctrl_c_ends_a_watch_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as StdCommand, Stdio};
+    let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "4", Some("USD"), 1));
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .args(["--watch", "1", "-f", "tsv", "A"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "A\t4.00\tUSD");
+    let killed = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends --watch with status 0");
+}
+
+#[test]
+fn watch_redraws_the_table_in_place_on_a_terminal() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("note: script(1) not installed; terminal behaviour not checked");
+        return;
+    }
+    let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "5", Some("USD"), 1));
+    let bin = assert_cmd::cargo::cargo_bin("quotes");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} --watch 1 --watch-rounds 2 A B", bin.display()),
+            "/dev/null",
+        ])
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(screen.matches("A  5.00  USD").count(), 2, "{screen:?}");
+    assert!(screen.contains("updated "), "{screen:?}");
+    // The second round moves the cursor up over the first (2 rows + status) and clears.
+    assert!(screen.contains("\x1b[3A\x1b[J"), "{screen:?}");
+}
