@@ -29,9 +29,11 @@ and stdin is not a terminal) and from --file; lists are separated by whitespace,
 newlines, and `#` starts a comment.
 
 Exit status:
-  0  every ticker printed
-  1  at least one ticker failed (all others were still printed)
-  2  usage error (no tickers, unknown flag or field, bad option value)";
+  0    every ticker printed
+  1    at least one ticker failed (all others were still printed)
+  2    usage error (no tickers, unknown flag or field, bad option value)
+  130  interrupted by Ctrl-C (what had arrived was printed)
+  143  terminated by SIGTERM (what had arrived was printed)";
 
 const AFTER_HELP: &str = "\
 Examples, at a terminal:
@@ -138,6 +140,16 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Network")]
     pub retries: u32,
+
+    /// Give up on the whole run after SECONDS (for cron jobs): unfinished tickers fail
+    /// with "deadline exceeded", everything finished is printed
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Network")]
+    pub deadline: Option<Duration>,
+
+    /// Also trust the certificates in this PEM file (for a TLS-inspecting proxy); TLS is
+    /// always verified
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    pub cacert: Option<PathBuf>,
 
     /// User-Agent header to send [default: quotes/VERSION]
     #[arg(long, value_name = "STRING", help_heading = "Network")]

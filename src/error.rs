@@ -51,6 +51,21 @@ pub enum FetchError {
         cause: String,
     },
 
+    #[error(
+        "{api} redirected (HTTP {status}) to {location}; quotes follows only redirects to the same host over HTTPS (a consent page or captive portal? try another network, or set HTTPS_PROXY)"
+    )]
+    Redirected {
+        api: &'static str,
+        status: u16,
+        location: String,
+    },
+
+    #[error("deadline exceeded (--deadline {}) before a price arrived", secs(.after))]
+    DeadlineExceeded { after: Duration },
+
+    #[error("interrupted before a price arrived")]
+    Interrupted,
+
     #[error("malformed response from {api}: {detail}")]
     Malformed { api: &'static str, detail: String },
 
@@ -78,6 +93,9 @@ impl FetchError {
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "connect",
             FetchError::Disconnected { .. } => "disconnected",
+            FetchError::Redirected { .. } => "redirected",
+            FetchError::DeadlineExceeded { .. } => "deadline_exceeded",
+            FetchError::Interrupted => "interrupted",
             FetchError::Malformed { .. } => "malformed_response",
             FetchError::TooLarge { .. } => "response_too_large",
             FetchError::Unrepresentable(_) => "unrepresentable",

@@ -4,16 +4,20 @@
 //! ticker becomes one future; `join_all` drives them while a semaphore keeps at most
 //! `--jobs` requests in flight; results come back in input order whatever order they
 //! finish in. A permit is held only while a request is on the wire, never while waiting
-//! to retry, so a backing-off ticker does not starve the others.
+//! to retry, so a backing-off ticker does not starve the others. 429s are handled per
+//! source by `gate`; how the client itself is built lives in `client`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
 use tokio::sync::Semaphore;
 
+use crate::client::{self, ClientOptions};
 use crate::error::FetchError;
+use crate::gate::{Admission, Gate, backoff};
 use crate::progress::Progress;
 use crate::quote::Quote;
 use crate::source::{Query, Source};
@@ -21,20 +25,11 @@ use crate::source::{Query, Source};
 /// The largest body read for one ticker (issue 2: 2 MiB). A chart body is about 1 KiB.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
-/// The longest `Retry-After` honoured; a server asking for more fails the ticker instead
-/// of holding a script for minutes.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// First retry waits about this long; each further retry doubles it (±50% jitter).
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-
-/// How the client behaves; filled from the command line.
+/// How fetching behaves; filled from the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub jobs: usize,
-    pub timeout: Duration,
+    pub client: ClientOptions,
     pub retries: u32,
-    pub user_agent: String,
 }
 
 /// One thing to fetch: what to ask, and the source to ask.
@@ -48,33 +43,30 @@ pub struct Fetcher {
     client: reqwest::Client,
     permits: Semaphore,
     settings: Settings,
+    /// One rate-limit gate per source, shared by all its tickers.
+    gates: Mutex<HashMap<&'static str, Arc<Gate>>>,
 }
 
 impl Fetcher {
     pub fn new(settings: Settings) -> anyhow::Result<Fetcher> {
-        // reqwest is built with rustls and no bundled crypto provider: ring compiles
-        // faster and smaller than aws-lc. Installing twice (tests) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(settings.jobs)
-            .gzip(true)
-            .build()?;
         Ok(Fetcher {
-            client,
-            permits: Semaphore::new(settings.jobs),
+            client: client::build(&settings.client)?,
+            permits: Semaphore::new(settings.client.jobs),
+            gates: Mutex::new(HashMap::new()),
             settings,
         })
     }
 
     /// Fetch every job concurrently; the result at index `i` belongs to `jobs[i]`.
     /// A ticker asked for twice (same source) is fetched once and reported at each place.
+    ///
+    /// If `stop` finishes first (a deadline, a signal), the fetch is abandoned: every
+    /// result already in is kept, and each unfinished ticker gets the error `stop` gives.
     pub async fn fetch_all(
         &self,
         jobs: &[Job],
         progress: Option<&Progress>,
+        stop: impl Future<Output = FetchError>,
     ) -> Vec<Result<Quote, FetchError>> {
         let mut unique: Vec<&Job> = Vec::new();
         let mut slot_of: HashMap<(&str, &Query), usize> = HashMap::new();
@@ -92,48 +84,93 @@ impl Fetcher {
         if let Some(p) = progress {
             p.set_total(unique.len());
         }
-        let results = join_all(unique.iter().map(|job| async move {
+        let done: Vec<Mutex<Option<Result<Quote, FetchError>>>> =
+            unique.iter().map(|_| Mutex::new(None)).collect();
+        let work = join_all(unique.iter().zip(&done).map(|(job, slot)| async move {
             let result = self.fetch_one(job).await;
             if let Some(p) = progress {
                 p.record(result.is_ok());
             }
-            result
-        }))
-        .await;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        }));
+        let stopped = tokio::select! {
+            _ = work => None,
+            reason = stop => Some(reason),
+        };
+        let results: Vec<Result<Quote, FetchError>> = done
+            .into_iter()
+            .map(|slot| {
+                let result = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+                result.unwrap_or_else(|| {
+                    Err(stopped
+                        .clone()
+                        .unwrap_or_else(|| FetchError::Other("internal: no result".into())))
+                })
+            })
+            .collect();
         slots.into_iter().map(|i| results[i].clone()).collect()
     }
 
-    /// One ticker, with retries for transient failures.
+    fn gate(&self, source: &dyn Source) -> Arc<Gate> {
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(
+            gates
+                .entry(source.name())
+                .or_insert_with(|| Arc::new(Gate::new(self.settings.retries))),
+        )
+    }
+
+    /// One ticker, with retries for transient failures. 429s go through the source's
+    /// shared gate; other transient failures back off per ticker.
     pub async fn fetch_one(&self, job: &Job) -> Result<Quote, FetchError> {
+        let source = job.source.as_ref();
+        let gate = self.gate(source);
         let mut attempt = 0;
         loop {
             let result = {
                 // The semaphore is never closed, so acquire cannot fail.
-                let _permit = self
+                let permit = self
                     .permits
                     .acquire()
                     .await
                     .expect("semaphore is never closed");
-                self.attempt(job).await
+                match gate.admit() {
+                    Admission::Go => self.attempt(job).await,
+                    Admission::Wait(until) => {
+                        drop(permit);
+                        tokio::time::sleep_until(until).await;
+                        continue;
+                    }
+                    Admission::RateLimited(retry_after) => {
+                        return Err(FetchError::RateLimited {
+                            api: source.display_name(),
+                            retry_after,
+                        });
+                    }
+                }
             };
             match result {
-                Err(err) if err.is_transient() && attempt < self.settings.retries => {
-                    let wait = match &err {
-                        FetchError::RateLimited {
-                            retry_after: Some(asked),
-                            ..
-                        } => {
-                            if *asked > MAX_RETRY_AFTER {
-                                return Err(err);
-                            }
-                            *asked
-                        }
-                        _ => backoff(attempt),
-                    };
-                    tokio::time::sleep(wait).await;
+                Ok(quote) => {
+                    gate.succeeded();
+                    return Ok(quote);
+                }
+                Err(FetchError::RateLimited { retry_after, .. })
+                    if attempt < self.settings.retries =>
+                {
+                    // The gate decides how long everyone waits, or that we give up.
+                    gate.rate_limited(retry_after);
                     attempt += 1;
                 }
-                other => return other,
+                Err(err) if err.is_transient() && attempt < self.settings.retries => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(err) => {
+                    if let FetchError::RateLimited { retry_after, .. } = &err {
+                        gate.rate_limited(*retry_after);
+                    }
+                    return Err(err);
+                }
             }
         }
     }
@@ -149,6 +186,10 @@ impl Fetcher {
             .map_err(|e| self.classify(&e, source, "before responding"))?;
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| crate::source::excerpt(l.as_bytes()));
         let body = read_limited(response, MAX_BODY)
             .await
             .map_err(|e| match e {
@@ -167,6 +208,13 @@ impl Fetcher {
                 api: source.display_name(),
                 status,
                 detail: String::new(),
+            }),
+            // The client follows only safe redirects; it refused this one (or there were
+            // too many), so the 3xx itself arrives here.
+            300..=399 => Err(FetchError::Redirected {
+                api: source.display_name(),
+                status,
+                location: location.unwrap_or_else(|| "nowhere (no Location header)".into()),
             }),
             _ => source.parse(&job.query, status, &body).map(|mut quote| {
                 // A source without a timestamp (Coinbase spot) priced it just now.
@@ -207,7 +255,7 @@ impl Fetcher {
         if err.is_timeout() {
             return FetchError::Timeout {
                 api: source.display_name(),
-                after: self.settings.timeout,
+                after: self.settings.client.timeout,
             };
         }
         // A body cut short surfaces as a decode error too (the gzip layer wraps the body);
@@ -224,12 +272,6 @@ impl Fetcher {
             cause,
         }
     }
-}
-
-/// Exponential backoff with ±50% jitter, so that many tickers retrying at once spread out.
-fn backoff(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.min(6));
-    exp.mul_f64(0.5 + fastrand::f64())
 }
 
 /// `Retry-After` in seconds (the form Yahoo and Coinbase send).
@@ -301,18 +343,6 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_jittered() {
-        for attempt in 0..4 {
-            let nominal = BACKOFF_BASE * (1 << attempt);
-            let got = backoff(attempt);
-            assert!(
-                got >= nominal / 2 && got <= nominal * 3 / 2,
-                "{attempt}: {got:?}"
-            );
-        }
-    }
 
     #[test]
     fn root_cause_drops_os_error_numbers() {

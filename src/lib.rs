@@ -5,7 +5,8 @@
 //!
 //! - `cli`: the command line; `input`: tickers from arguments, stdin and files;
 //! - `ticker`: what a valid symbol is;
-//! - `fetch`: the one HTTP client, the `--jobs` bound, retries, timeouts;
+//! - `fetch`: the `--jobs` bound, retries, timeouts; `client`: how the one HTTP client is
+//!   built (TLS, redirects, proxies); `gate`: 429s handled per source;
 //! - `source`: one file per price API (`source/yahoo.rs`, `source/coinbase.rs`);
 //! - `watch`: `--watch`, fetching again every few seconds;
 //! - `quote`: a price and its exact rounding;
@@ -13,8 +14,10 @@
 //! - `error`: what a user can see go wrong for one ticker.
 
 pub mod cli;
+pub mod client;
 pub mod error;
 pub mod fetch;
+pub mod gate;
 pub mod input;
 pub mod output;
 pub mod progress;
@@ -28,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{Cli, ColorChoice};
+use crate::client::ClientOptions;
 use crate::error::FetchError;
 use crate::fetch::{Fetcher, Job, Settings};
 use crate::output::{Format, Row, Style, label_for_input};
@@ -42,6 +46,10 @@ pub enum ExitStatus {
     Success,
     /// 1: at least one ticker failed, or output could not be written.
     Failure,
+    /// 130: stopped by Ctrl-C (SIGINT) after printing what had arrived.
+    Interrupted,
+    /// 143: stopped by SIGTERM after printing what had arrived.
+    Terminated,
 }
 
 impl ExitStatus {
@@ -49,7 +57,49 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
+            ExitStatus::Interrupted => 130,
+            ExitStatus::Terminated => 143,
         }
+    }
+}
+
+/// Why a run stopped before every ticker finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Deadline(Duration),
+    Interrupt,
+    Terminate,
+}
+
+/// Finishes when the run must stop early: `--deadline` passed, or SIGINT/SIGTERM arrived.
+/// Records the reason in `why` and returns the error unfinished tickers get.
+async fn stop_signal(limit: Option<Duration>, why: &std::cell::Cell<Option<Stop>>) -> FetchError {
+    let started = tokio::time::Instant::now();
+    let deadline = async {
+        match limit {
+            Some(d) => tokio::time::sleep_until(started + d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let terminate = async {
+        #[cfg(unix)]
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    let reason = tokio::select! {
+        () = deadline => Stop::Deadline(limit.unwrap_or_default()),
+        _ = tokio::signal::ctrl_c() => Stop::Interrupt,
+        () = terminate => Stop::Terminate,
+    };
+    why.set(Some(reason));
+    match reason {
+        Stop::Deadline(after) => FetchError::DeadlineExceeded { after },
+        Stop::Interrupt | Stop::Terminate => FetchError::Interrupted,
     }
 }
 
@@ -102,14 +152,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         .into());
     }
 
+    let extra_roots = match &cli.cacert {
+        Some(path) => client::read_cacert(path).map_err(UsageError)?,
+        None => Vec::new(),
+    };
     let fetcher = Fetcher::new(Settings {
-        jobs: usize::from(cli.jobs),
-        timeout: cli.timeout,
+        client: ClientOptions {
+            jobs: usize::from(cli.jobs),
+            timeout: cli.timeout,
+            user_agent: cli
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION"))),
+            extra_roots,
+            base_urls: sources.base_urls(),
+        },
         retries: cli.retries,
-        user_agent: cli
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION"))),
     })?;
     let plan = Plan::new(&sources, &inputs, &cli.source, cli.date, cli.max_age);
     let style = Style {
@@ -122,13 +180,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         return Ok(watch::run(&fetcher, &plan, cli.format, style, every, cli.watch_rounds).await);
     }
     let progress = Progress::default();
+    let why = std::cell::Cell::new(None);
     let rows = progress::while_running(
         &progress,
         io::stderr().is_terminal(),
-        plan.fetch(&fetcher, Some(&progress)),
+        plan.fetch(&fetcher, Some(&progress), stop_signal(cli.deadline, &why)),
     )
     .await;
-    Ok(emit(cli.format, rows, &style).0)
+    let status = emit(cli.format, rows, &style).0;
+    Ok(match why.get() {
+        Some(Stop::Interrupt) => ExitStatus::Interrupted,
+        Some(Stop::Terminate) => ExitStatus::Terminated,
+        Some(Stop::Deadline(_)) | None => status,
+    })
 }
 
 /// Every input resolved once to a source and a validated ticker; what each round fetches.
@@ -166,14 +230,19 @@ impl Plan {
     }
 
     /// Fetch every valid ticker and put the results back in input order.
-    pub async fn fetch(&self, fetcher: &Fetcher, progress: Option<&Progress>) -> Vec<Row> {
+    pub async fn fetch(
+        &self,
+        fetcher: &Fetcher,
+        progress: Option<&Progress>,
+        stop: impl std::future::Future<Output = FetchError>,
+    ) -> Vec<Row> {
         let jobs: Vec<Job> = self
             .resolved
             .iter()
             .filter_map(|j| j.as_ref().ok())
             .cloned()
             .collect();
-        let mut fetched = fetcher.fetch_all(&jobs, progress).await.into_iter();
+        let mut fetched = fetcher.fetch_all(&jobs, progress, stop).await.into_iter();
         let now = jiff::Timestamp::now().as_second();
         self.inputs
             .iter()

@@ -35,7 +35,7 @@ pub async fn run(
             _ = &mut ctrl_c => return ExitStatus::Success,
         }
         let rows = tokio::select! {
-            rows = plan.fetch(fetcher, None) => rows,
+            rows = plan.fetch(fetcher, None, std::future::pending()) => rows,
             _ = &mut ctrl_c => return ExitStatus::Success,
         };
         round += 1;

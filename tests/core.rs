@@ -531,8 +531,8 @@ fn help_documents_exit_codes() {
         .success()
         .stdout(
             predicate::str::contains("Exit status")
-                .and(predicate::str::contains("0  every ticker printed"))
-                .and(predicate::str::contains("2  usage error")),
+                .and(predicate::str::contains("0    every ticker printed"))
+                .and(predicate::str::contains("2    usage error")),
         );
 }
 

@@ -43,6 +43,10 @@ impl Source for Coinbase {
         NAME
     }
 
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     fn check(&self, ticker: &Ticker) -> Result<(), FetchError> {
         check_pair(ticker)
     }

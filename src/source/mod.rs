@@ -26,6 +26,9 @@ pub trait Source: Send + Sync {
     /// The name shown to people in messages: `Yahoo`.
     fn display_name(&self) -> &'static str;
 
+    /// Scheme, host and port (and optional path prefix) requests go to.
+    fn base_url(&self) -> &str;
+
     /// Refuse, before any request, a ticker this source cannot price (a Coinbase ticker
     /// must be a currency pair). Most sources take any valid ticker.
     fn check(&self, _ticker: &Ticker) -> Result<(), FetchError> {
@@ -63,6 +66,14 @@ impl Sources {
         self.all
             .iter()
             .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Every source's base URL (for the client's redirect and TLS decisions).
+    pub fn base_urls(&self) -> Vec<reqwest::Url> {
+        self.all
+            .iter()
+            .filter_map(|s| reqwest::Url::parse(s.base_url()).ok())
+            .collect()
     }
 
     /// `yahoo, coinbase`: for messages.

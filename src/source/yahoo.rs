@@ -36,6 +36,10 @@ impl Source for Yahoo {
         NAME
     }
 
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     fn url(&self, query: &Query) -> String {
         if let Some(date) = query.date {
             return super::yahoo_history::history_url(&self.base_url, &query.ticker, date);

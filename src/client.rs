@@ -1,0 +1,81 @@
+//! How the one `reqwest::Client` is built: TLS trust, redirects, proxies, timeouts.
+//!
+//! - TLS is always verified (rustls, ring). The system's trust store is loaded only when a
+//!   source URL is https (it costs a few milliseconds of reading /etc/ssl, and a plain
+//!   http test or mirror needs none); `--cacert` adds anchors for TLS-inspecting proxies.
+//! - Redirects: at most 5, and only to the same host over https or to a configured source
+//!   URL. Anything else (Yahoo's EU consent page) stops, and the fetcher reports where the
+//!   request was sent.
+//! - Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from the
+//!   environment, as reqwest reads them.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+/// The most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What the client needs to know; filled from the command line.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub jobs: usize,
+    pub timeout: Duration,
+    pub user_agent: String,
+    /// `--cacert`: extra trust anchors (PEM certificates).
+    pub extra_roots: Vec<reqwest::Certificate>,
+    /// The sources' base URLs: redirects back to them are followed, and if any is https
+    /// the system trust store is loaded.
+    pub base_urls: Vec<Url>,
+}
+
+pub fn build(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
+    // reqwest is built with rustls and no bundled crypto provider: ring compiles faster
+    // and smaller than aws-lc. Installing twice (tests, --watch) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let origins: Vec<Url> = options.base_urls.clone();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        let allowed = attempt.previous().len() <= MAX_REDIRECTS && {
+            let next = attempt.url();
+            let same_host_https = next.scheme() == "https"
+                && attempt
+                    .previous()
+                    .last()
+                    .is_some_and(|prev| prev.host_str() == next.host_str());
+            same_host_https || origins.iter().any(|o| o.origin() == next.origin())
+        };
+        if allowed {
+            attempt.follow()
+        } else {
+            // The 3xx response itself reaches the fetcher, which names where it pointed.
+            attempt.stop()
+        }
+    });
+    let builder = reqwest::Client::builder()
+        .user_agent(options.user_agent.clone())
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(options.jobs)
+        .gzip(true)
+        .redirect(policy);
+    let https = options.base_urls.iter().any(|u| u.scheme() == "https");
+    let builder = if https {
+        builder.tls_certs_merge(options.extra_roots.clone())
+    } else {
+        // No https anywhere: skip the system store entirely.
+        builder.tls_certs_only(options.extra_roots.clone())
+    };
+    builder.build()
+}
+
+/// Read `--cacert`: one or more PEM certificates.
+pub fn read_cacert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read --cacert {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("--cacert {} is not PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("--cacert {} holds no certificate", path.display()));
+    }
+    Ok(certs)
+}
