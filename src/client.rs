@@ -68,6 +68,45 @@ pub fn build(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
     builder.build()
 }
 
+/// File descriptors kept free for everything that is not a connection: stdio, the
+/// runtime's epoll and wakers, DNS lookups, the trust store being read.
+const FD_RESERVE: u64 = 16;
+
+/// How many requests may really be in flight: `--jobs`, unless the open-file limit is
+/// lower. Raises the soft limit to the hard one first (as Go's runtime does), then
+/// keeps each connection within it, so `ulimit -n 64` with `-j 200` slows the run down
+/// instead of failing tickers with "too many open files".
+pub fn usable_jobs(requested: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+        if !got {
+            return requested;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                limit.rlim_cur = limit.rlim_max;
+            }
+        }
+        let room = limit.rlim_cur.saturating_sub(FD_RESERVE).max(1);
+        requested.min(usize::try_from(room).unwrap_or(usize::MAX))
+    }
+    #[cfg(not(unix))]
+    {
+        requested
+    }
+}
+
 /// Read `--cacert`: one or more PEM certificates.
 pub fn read_cacert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
     let pem =

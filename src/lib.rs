@@ -158,7 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     };
     let fetcher = Fetcher::new(Settings {
         client: ClientOptions {
-            jobs: usize::from(cli.jobs),
+            jobs: client::usable_jobs(usize::from(cli.jobs)),
             timeout: cli.timeout,
             user_agent: cli
                 .user_agent

@@ -1,0 +1,344 @@
+//! Integration tests for issue 5: rate limits as a batch, deadlines, signals, redirects,
+//! proxies, write errors and too few file descriptors — each triggered for real against
+//! a local server.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use support::{Reply, Server};
+
+fn quotes(server: &Server) -> Command {
+    let mut cmd = Command::cargo_bin("quotes").unwrap();
+    cmd.env("QUOTES_YAHOO_URL", server.url())
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
+    let server = Server::start(|_| Reply::fixture(429, "yahoo_too_many_requests.429.txt"));
+    let tickers: Vec<String> = (0..10).map(|n| format!("R{n}")).collect();
+    let out = quotes(&server)
+        .args(["-j", "1", "--retries", "2"])
+        .args(&tickers)
+        .assert()
+        .code(1)
+        .stdout("");
+    // One ticker spends the source's budget (1 try + 2 retries); the other nine never
+    // hammer the server: they fail at once, each with its own line.
+    assert_eq!(server.request_count(), 3);
+    let stderr = text(&out.get_output().stderr);
+    assert_eq!(stderr.lines().count(), 10, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.contains("rate limited by Yahoo (HTTP 429)")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_burst_of_429s_backs_off_once_for_everyone() {
+    // The first 8 requests (one burst, -j 8) are refused; everything after succeeds.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let server = Server::start(move |req| {
+        if seen.fetch_add(1, Ordering::SeqCst) < 8 {
+            Reply::text(429, "Edge: Too Many Requests").with_delay(Duration::from_millis(50))
+        } else {
+            Reply::chart(&req.symbol(), "1", Some("USD"), 1)
+        }
+    });
+    let tickers: Vec<String> = (0..8).map(|n| format!("B{n}")).collect();
+    quotes(&server)
+        .args(["-j", "8", "--retries", "1", "-o", "symbol"])
+        .args(&tickers)
+        .assert()
+        .success()
+        .stdout(format!("{}\n", tickers.join("\n")));
+    assert_eq!(
+        server.request_count(),
+        16,
+        "each ticker retried exactly once"
+    );
+}
+
+#[test]
+fn deadline_prints_what_finished_and_fails_the_rest() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "STUCK" => Reply::Stall,
+        s => Reply::chart(s, "2.5", Some("USD"), 1),
+    });
+    let started = Instant::now();
+    quotes(&server)
+        .args([
+            "--deadline",
+            "1",
+            "--timeout",
+            "30",
+            "FAST",
+            "STUCK",
+            "ALSO",
+        ])
+        .assert()
+        .code(1)
+        .stdout("FAST  2.50  USD\nALSO  2.50  USD\n")
+        .stderr("quotes: STUCK: deadline exceeded (--deadline 1 s) before a price arrived\n");
+    // A hang guard, not a speed claim: the 30 s timeout must not have been waited out.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// Start quotes with `args`, wait until the server has answered `fast`, then send
+/// `signal`; returns (exit code, stdout, stderr).
+fn interrupt(signal: &str, args: &[&str], fast: &str) -> (Option<i32>, String, String) {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "STUCK" => Reply::Stall,
+        s => Reply::chart(s, "7.125", Some("USD"), 1),
+    });
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+        .env("QUOTES_YAHOO_URL", server.url())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while server.hits(fast) == 0 || server.hits("STUCK") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "quotes never asked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the fast answer be read before the signal.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        StdCommand::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (child.wait().unwrap().code(), out, err)
+}
+
+#[test]
+fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
+    let (code, out, err) = interrupt("-INT", &["-f", "json", "FAST", "STUCK"], "FAST");
+    assert_eq!(code, Some(130));
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed[0]["symbol"], "FAST");
+    assert!(out.contains(r#""price":7.12"#), "{out}");
+    assert_eq!(parsed[1]["error"]["kind"], "interrupted");
+    assert_eq!(err, "quotes: STUCK: interrupted before a price arrived\n");
+}
+
+#[test]
+fn sigterm_prints_what_arrived_and_exits_143() {
+    let (code, out, err) = interrupt("-TERM", &["FAST", "STUCK"], "FAST");
+    assert_eq!(code, Some(143));
+    assert_eq!(out, "FAST  7.12  USD\n");
+    assert_eq!(err, "quotes: STUCK: interrupted before a price arrived\n");
+}
+
+#[test]
+fn redirects_elsewhere_are_refused_and_named() {
+    let server = Server::start(|_| {
+        Reply::text(302, "").with_header(
+            "location",
+            "https://consent.yahoo.com/v2/collectConsent?sessionId=1",
+        )
+    });
+    quotes(&server)
+        .arg("AAPL")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "quotes: AAPL: Yahoo redirected (HTTP 302) to https://consent.yahoo.com/v2/collectConsent?sessionId=1;",
+        ));
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn redirects_within_the_source_are_followed_up_to_five() {
+    let server = Server::start(|req| {
+        let hops: usize = req
+            .query_param("hop")
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(0);
+        match req.symbol().as_str() {
+            // Five hops, then the answer.
+            "MOVED" if hops < 5 => Reply::text(301, "").with_header(
+                "location",
+                &format!("/v8/finance/chart/MOVED?hop={}", hops + 1),
+            ),
+            "MOVED" => Reply::chart("MOVED", "9", Some("USD"), 1),
+            // A loop.
+            _ => Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"),
+        }
+    });
+    quotes(&server)
+        .args(["MOVED", "LOOP"])
+        .assert()
+        .code(1)
+        .stdout("MOVED  9.00  USD\n")
+        .stderr(predicate::str::starts_with(
+            "quotes: LOOP: Yahoo redirected (HTTP 302)",
+        ));
+    assert_eq!(server.hits("MOVED"), 6);
+    assert_eq!(
+        server.hits("LOOP"),
+        6,
+        "the original request plus five redirects"
+    );
+}
+
+#[test]
+fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
+    // The "proxy" is our server: a proxied request arrives with the absolute URL.
+    let proxy = Server::start(|req| Reply::chart(&req.symbol(), "11", Some("USD"), 1));
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .env("QUOTES_YAHOO_URL", "http://quotes-test.invalid")
+        .env("HTTP_PROXY", proxy.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .arg("VIA")
+        .assert()
+        .success()
+        .stdout("VIA  11.00  USD\n");
+    assert_eq!(proxy.hits("VIA"), 1);
+    let req = &proxy.requests()[0];
+    assert_eq!(req.header("host"), Some("quotes-test.invalid"));
+
+    // NO_PROXY: straight to a host that does not exist; the proxy sees nothing more.
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .env("QUOTES_YAHOO_URL", "http://quotes-test.invalid")
+        .env("HTTP_PROXY", proxy.url())
+        .env("NO_PROXY", "quotes-test.invalid")
+        .args(["--retries", "0", "DIRECT"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "quotes: DIRECT: could not connect to quotes-test.invalid:80",
+        ));
+    assert_eq!(proxy.request_count(), 1);
+}
+
+#[test]
+fn a_cacert_that_is_not_pem_is_a_usage_error() {
+    let server = Server::start(|_| Reply::Close).expect_no_requests();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    quotes(&server)
+        .arg("--cacert")
+        .arg(&bad)
+        .arg("AAPL")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.pem"));
+    quotes(&server)
+        .args(["--cacert", "/no/such/ca.pem", "AAPL"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read --cacert /no/such/ca.pem",
+        ));
+}
+
+#[test]
+fn a_full_disk_is_reported_with_status_1() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), 1));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+        .env("QUOTES_YAHOO_URL", server.url())
+        .arg("A")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "quotes: error writing output: No space left on device (os error 28)\n"
+    );
+}
+
+#[test]
+fn too_few_file_descriptors_slow_the_run_down_instead_of_failing_it() {
+    let server = Server::start(|req| {
+        Reply::chart(&req.symbol(), "3", Some("USD"), 1).with_delay(Duration::from_millis(100))
+    });
+    let tickers: Vec<String> = (0..400).map(|n| format!("F{n}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list");
+    std::fs::write(&list, tickers.join("\n")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("quotes");
+    let out = StdCommand::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec {} -j 200 --timeout 5 -o symbol --file {}",
+            bin.display(),
+            list.display()
+        ))
+        .env("QUOTES_YAHOO_URL", server.url())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // quotes keeps its connections within the open-file limit, so nothing fails.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(server.max_in_flight() < 64, "{}", server.max_in_flight());
+    // Every ticker is accounted for exactly once: printed, or failed with a message.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for line in stdout.lines() {
+        *seen.entry(line.to_string()).or_default() += 1;
+    }
+    for line in stderr.lines() {
+        let symbol = line
+            .strip_prefix("quotes: ")
+            .and_then(|l| l.split(':').next())
+            .unwrap_or_else(|| panic!("unexpected stderr line: {line}"));
+        *seen.entry(symbol.to_string()).or_default() += 1;
+    }
+    for t in &tickers {
+        assert_eq!(
+            seen.get(t),
+            Some(&1),
+            "{t} not accounted for exactly once\n{stderr}"
+        );
+    }
+}
