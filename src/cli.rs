@@ -38,13 +38,18 @@ Exit status:
 const AFTER_HELP: &str = "\
 Examples, at a terminal:
   quotes VTSAX VTIAX IJS                  latest prices
+  quotes VTSAX coinbase:BTC-USD           funds and crypto in one call
   quotes -o symbol,price,change_percent,name AAPL MSFT
                                           choose the columns
+  quotes --watch 30 AAPL MSFT             refresh every 30 s until Ctrl-C
 Examples, in scripts:
   price=$(quotes -o price VTSAX)          one price into a variable
   quotes -j 8 --file watchlist.txt        a watchlist, 8 requests at a time
   grep -v '^#' funds | quotes -f csv > prices.csv
-  quotes -f ledger VTSAX >> prices.ledger hledger / ledger price directives
+  quotes -f ledger --max-age 3d VTSAX >> prices.journal
+                                          fail rather than book an old NAV
+  quotes -f beancount --date 2026-11-13 VTSAX
+                                          back-fill a past close
   quotes -f json AAPL NOPE | jq '.[] | select(.error)'";
 
 #[derive(Debug, Parser)]
