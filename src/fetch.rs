@@ -45,6 +45,8 @@ pub struct Fetcher {
     settings: Settings,
     /// One rate-limit gate per source, shared by all its tickers.
     gates: Mutex<HashMap<&'static str, Arc<Gate>>>,
+    /// Per https origin: whether a first request has established the connection yet.
+    warmed: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
 }
 
 impl Fetcher {
@@ -53,6 +55,7 @@ impl Fetcher {
             client: client::build(&settings.client)?,
             permits: Semaphore::new(settings.client.jobs),
             gates: Mutex::new(HashMap::new()),
+            warmed: Mutex::new(HashMap::new()),
             settings,
         })
     }
@@ -179,9 +182,7 @@ impl Fetcher {
         let source = job.source.as_ref();
         let url = source.url(&job.query);
         let response = self
-            .client
-            .get(&url)
-            .send()
+            .send(&url)
             .await
             .map_err(|e| self.classify(&e, source, "before responding"))?;
         let status = response.status().as_u16();
@@ -224,6 +225,31 @@ impl Fetcher {
                 quote
             }),
         }
+    }
+
+    /// Send a GET. The very first request to an https origin goes alone: until it has
+    /// connected, the client cannot know the server speaks HTTP/2, and a burst of requests
+    /// would each open a connection of their own. After it, every request multiplexes
+    /// over that one connection (issue 6). Plain http (HTTP/1.1) needs no such wait: its
+    /// requests cannot share a connection anyway.
+    async fn send(&self, url: &str) -> reqwest::Result<reqwest::Response> {
+        let request = self.client.get(url);
+        let Some(origin) = https_origin(url) else {
+            return request.send().await;
+        };
+        let first = {
+            let mut warmed = self.warmed.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(warmed.entry(origin).or_default())
+        };
+        let mut established = first.lock().await;
+        if *established {
+            drop(established);
+            return request.send().await;
+        }
+        let response = request.send().await;
+        // Connected or not, the rest go now (a failure is theirs to retry).
+        *established = true;
+        response
     }
 
     /// Put a transport error into words a user understands.
@@ -272,6 +298,12 @@ impl Fetcher {
             cause,
         }
     }
+}
+
+/// `https://host:port` of an https URL; `None` for anything else.
+fn https_origin(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    (parsed.scheme() == "https").then(|| parsed.origin().ascii_serialization())
 }
 
 /// `Retry-After` in seconds (the form Yahoo and Coinbase send).
