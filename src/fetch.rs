@@ -271,12 +271,10 @@ impl Fetcher {
                     }
                 })
                 .unwrap_or_else(|| source.display_name().to_string());
-            let cause = if err.is_timeout() {
-                "timed out".to_string()
-            } else {
-                cause
+            return FetchError::Connect {
+                host,
+                cause: connect_cause(err.is_timeout(), cause),
             };
-            return FetchError::Connect { host, cause };
         }
         if err.is_timeout() {
             return FetchError::Timeout {
@@ -297,6 +295,22 @@ impl Fetcher {
             when,
             cause,
         }
+    }
+}
+
+/// Why a connection failed, in words that suggest what to do.
+fn connect_cause(timed_out: bool, cause: String) -> String {
+    if timed_out {
+        "timed out".to_string()
+    } else if let Some(problem) = cause.strip_prefix("invalid peer certificate: ") {
+        format!(
+            "TLS certificate not trusted ({problem}); behind a TLS-inspecting proxy, add its CA \
+             with --cacert FILE"
+        )
+    } else if cause.starts_with("failed to lookup address information") {
+        format!("host not found ({cause}); check the network, the URL, or HTTPS_PROXY")
+    } else {
+        cause
     }
 }
 
