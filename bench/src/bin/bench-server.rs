@@ -1,0 +1,84 @@
+//! `bench-server`: the Yahoo-format bench server as a process, for `bench/run` and by hand.
+//!
+//! Prints `listening URL` as its first line on stdout (after writing `--cert-out`, so the
+//! certificate is there when the line is read), then serves until killed.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use quotes_bench::args::Args;
+use quotes_bench::{Server, ServerConfig};
+
+const USAGE: &str = "\
+usage: bench-server [--port P] [--delay-ms D] [--tls [--cert-out FILE]] [--max-streams N]
+
+Answers GET /v8/finance/chart/SYMBOL like Yahoo's chart API, after D ms (default 0), on
+127.0.0.1:P (default: a free port). --tls serves HTTPS (ALPN h2, http/1.1) with a fresh
+self-signed certificate for 127.0.0.1 and localhost, written as PEM to FILE. --max-streams
+is the h2 SETTINGS_MAX_CONCURRENT_STREAMS (default 250).
+GET /__stats: counters as JSON; GET or POST /__reset: zero them.
+Prints `listening URL` first, then runs until killed.";
+
+struct Options {
+    port: u16,
+    config: ServerConfig,
+    cert_out: Option<String>,
+}
+
+fn parse(mut args: Args) -> Result<Options, String> {
+    let defaults = ServerConfig::default();
+    let tls = args.switch("--tls");
+    let options = Options {
+        port: args.value("--port")?.unwrap_or(0),
+        config: ServerConfig {
+            delay: Duration::from_millis(args.value("--delay-ms")?.unwrap_or(0)),
+            tls,
+            max_concurrent_streams: args
+                .value("--max-streams")?
+                .unwrap_or(defaults.max_concurrent_streams),
+        },
+        cert_out: args.value("--cert-out")?,
+    };
+    args.finish()?;
+    if options.cert_out.is_some() && !tls {
+        return Err("--cert-out needs --tls".to_owned());
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args = Args::from_env();
+    if args.switch("--help") || args.switch("-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let options = match parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench-server: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
+    let server = match Server::start_on(addr, options.config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bench-server: cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let (Some(path), Some(pem)) = (&options.cert_out, &server.cert_pem) {
+        if let Err(e) = std::fs::write(path, pem) {
+            eprintln!("bench-server: cannot write {path}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if !quotes_bench::args::announce(&format!("listening {}", server.url())) {
+        return ExitCode::from(1);
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    drop(server);
+    ExitCode::SUCCESS
+}
