@@ -152,6 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         .into());
     }
 
+    let plan = Plan::new(&sources, &inputs, &cli.source, cli.date, cli.max_age);
     let extra_roots = match &cli.cacert {
         Some(path) => client::read_cacert(path).map_err(UsageError)?,
         None => Vec::new(),
@@ -165,11 +166,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 .clone()
                 .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION"))),
             extra_roots,
-            base_urls: sources.base_urls(),
+            base_urls: plan.base_urls(),
         },
         retries: cli.retries,
     })?;
-    let plan = Plan::new(&sources, &inputs, &cli.source, cli.date, cli.max_age);
     let style = Style {
         precision: cli.precision,
         fields: cli.fields.0.clone(),
@@ -227,6 +227,20 @@ impl Plan {
             resolved,
             max_age,
         }
+    }
+
+    /// The base URLs of the sources this plan will ask (so the client loads the system
+    /// trust store only when one of them is https).
+    pub fn base_urls(&self) -> Vec<reqwest::Url> {
+        let mut urls: Vec<reqwest::Url> = Vec::new();
+        for job in self.resolved.iter().flatten() {
+            if let Ok(url) = reqwest::Url::parse(job.source.base_url())
+                && !urls.contains(&url)
+            {
+                urls.push(url);
+            }
+        }
+        urls
     }
 
     /// Fetch every valid ticker and put the results back in input order.

@@ -68,14 +68,6 @@ impl Sources {
             .find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
-    /// Every source's base URL (for the client's redirect and TLS decisions).
-    pub fn base_urls(&self) -> Vec<reqwest::Url> {
-        self.all
-            .iter()
-            .filter_map(|s| reqwest::Url::parse(s.base_url()).ok())
-            .collect()
-    }
-
     /// `yahoo, coinbase`: for messages.
     pub fn names(&self) -> String {
         let names: Vec<&str> = self.all.iter().map(|s| s.name()).collect();
