@@ -9,6 +9,10 @@
 //! - Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from the
 //!   environment, as reqwest reads them.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -29,7 +33,13 @@ pub struct ClientOptions {
     pub base_urls: Vec<Url>,
 }
 
-pub fn build(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
+/// Builds the client. `connected` is bumped each time the client finishes establishing a
+/// connection (TCP, and TLS with ALPN when https): the fetcher waits for it to release a
+/// burst of requests onto a new HTTP/2 connection (see `fetch::Fetcher::send`).
+pub fn build(
+    options: &ClientOptions,
+    connected: tokio::sync::watch::Sender<u64>,
+) -> reqwest::Result<reqwest::Client> {
     // reqwest is built with rustls and no bundled crypto provider: ring compiles faster
     // and smaller than aws-lc. Installing twice (tests, --watch) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -57,7 +67,8 @@ pub fn build(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
         .connect_timeout(options.timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(options.jobs)
         .gzip(true)
-        .redirect(policy);
+        .redirect(policy)
+        .connector_layer(ConnectedLayer(Arc::new(connected)));
     let https = options.base_urls.iter().any(|u| u.scheme() == "https");
     let builder = if https {
         builder.tls_certs_merge(options.extra_roots.clone())
@@ -66,6 +77,55 @@ pub fn build(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
         builder.tls_certs_only(options.extra_roots.clone())
     };
     builder.build()
+}
+
+/// A connector layer that counts established connections. hyper learns that a server
+/// speaks HTTP/2 (ALPN) the moment its connector finishes, and from then on makes other
+/// requests to that host wait for the one HTTP/2 connection instead of opening their own.
+#[derive(Clone)]
+struct ConnectedLayer(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl<S> tower_layer::Layer<S> for ConnectedLayer {
+    type Service = Connected<S>;
+
+    fn layer(&self, inner: S) -> Connected<S> {
+        Connected {
+            inner,
+            connected: Arc::clone(&self.0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Connected<S> {
+    inner: S,
+    connected: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl<S, R> tower_service::Service<R> for Connected<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let connecting = self.inner.call(request);
+        let connected = Arc::clone(&self.connected);
+        Box::pin(async move {
+            let result = connecting.await;
+            if result.is_ok() {
+                connected.send_modify(|count| *count += 1);
+            }
+            result
+        })
+    }
 }
 
 /// File descriptors kept free for everything that is not a connection: stdio, the

@@ -45,14 +45,25 @@ pub struct Fetcher {
     settings: Settings,
     /// One rate-limit gate per source, shared by all its tickers.
     gates: Mutex<HashMap<&'static str, Arc<Gate>>>,
-    /// Per https origin: whether a first request has established the connection yet.
-    warmed: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+    /// Per https origin: whether its first connection is up (see `send`).
+    warmed: Mutex<HashMap<String, Arc<Warmup>>>,
+    /// Bumped by the client each time it establishes a connection.
+    connected: tokio::sync::watch::Receiver<u64>,
+}
+
+/// The first request to an https origin, and the burst waiting behind it.
+#[derive(Default)]
+struct Warmup {
+    started: std::sync::atomic::AtomicBool,
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl Fetcher {
     pub fn new(settings: Settings) -> anyhow::Result<Fetcher> {
+        let (connected_tx, connected) = tokio::sync::watch::channel(0);
         Ok(Fetcher {
-            client: client::build(&settings.client)?,
+            client: client::build(&settings.client, connected_tx)?,
+            connected,
             permits: Semaphore::new(settings.client.jobs),
             gates: Mutex::new(HashMap::new()),
             warmed: Mutex::new(HashMap::new()),
@@ -208,7 +219,7 @@ impl Fetcher {
             500 | 502 | 503 | 504 => Err(FetchError::Http {
                 api: source.display_name(),
                 status,
-                detail: String::new(),
+                detail: "a server error; try again later".into(),
             }),
             // The client follows only safe redirects; it refused this one (or there were
             // too many), so the 3xx itself arrives here.
@@ -227,29 +238,36 @@ impl Fetcher {
         }
     }
 
-    /// Send a GET. The very first request to an https origin goes alone: until it has
-    /// connected, the client cannot know the server speaks HTTP/2, and a burst of requests
-    /// would each open a connection of their own. After it, every request multiplexes
-    /// over that one connection (issue 6). Plain http (HTTP/1.1) needs no such wait: its
-    /// requests cannot share a connection anyway.
+    /// Send a GET. The very first request to an https origin goes alone until its
+    /// connection is up: before the TLS handshake the client cannot know the server
+    /// speaks HTTP/2, and a burst of requests would each open a connection of their own.
+    /// Once it is up (or the first answer is in), the rest go and multiplex over that one
+    /// connection (issue 6). Plain http (HTTP/1.1) needs no such wait: its requests cannot
+    /// share a connection anyway.
     async fn send(&self, url: &str) -> reqwest::Result<reqwest::Response> {
+        use std::sync::atomic::Ordering;
         let request = self.client.get(url);
         let Some(origin) = https_origin(url) else {
             return request.send().await;
         };
-        let first = {
+        let warmup = {
             let mut warmed = self.warmed.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(warmed.entry(origin).or_default())
         };
-        let mut established = first.lock().await;
-        if *established {
-            drop(established);
-            return request.send().await;
+        if !warmup.started.swap(true, Ordering::SeqCst) {
+            // The first request: when it has an answer (or failed), nobody waits any more.
+            let response = request.send().await;
+            warmup.ready.send_replace(true);
+            return response;
         }
-        let response = request.send().await;
-        // Connected or not, the rest go now (a failure is theirs to retry).
-        *established = true;
-        response
+        let mut ready = warmup.ready.subscribe();
+        let mut connected = self.connected.clone();
+        connected.mark_unchanged();
+        tokio::select! {
+            _ = ready.wait_for(|ready| *ready) => {}
+            _ = connected.changed() => { warmup.ready.send_replace(true); }
+        }
+        request.send().await
     }
 
     /// Put a transport error into words a user understands.

@@ -261,7 +261,7 @@ fn persistent_503_is_retried_then_reported() {
         .assert()
         .code(1)
         .stdout("UP  1.00  USD\n")
-        .stderr("quotes: DOWN: HTTP 503 from Yahoo\n");
+        .stderr("quotes: DOWN: HTTP 503 from Yahoo: a server error; try again later\n");
     assert_eq!(server.hits("DOWN"), 3, "one try plus two retries");
     assert_eq!(server.hits("UP"), 1);
 }

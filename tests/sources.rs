@@ -390,7 +390,7 @@ fn a_failing_round_is_reported_and_the_watch_goes_on() {
         .assert()
         .success()
         .stdout("A\t3.00\tUSD\n")
-        .stderr("quotes: A: HTTP 503 from Yahoo\n");
+        .stderr("quotes: A: HTTP 503 from Yahoo: a server error; try again later\n");
 }
 
 #[test]
