@@ -182,8 +182,9 @@ fn midnight_utc(date: jiff::civil::Date) -> i64 {
 /// mean the pair does not exist, so both are `NotFound`; any other 400 stays an HTTP error
 /// with Coinbase's message.
 fn api_error(status: u16, error: ApiError) -> FetchError {
-    let id = error.id.unwrap_or_default();
-    let message = error.message.unwrap_or_default();
+    // Server text goes into a one-line message: no newlines, no terminal escapes.
+    let id = excerpt(error.id.unwrap_or_default().as_bytes());
+    let message = excerpt(error.message.unwrap_or_default().as_bytes());
     let detail = if message.is_empty() {
         id.clone()
     } else {

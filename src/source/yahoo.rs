@@ -137,10 +137,11 @@ pub fn parse_chart(ticker: &Ticker, status: u16, body: &[u8]) -> Result<Quote, F
     let Some(result) = first else {
         let (code, description) = chart
             .error
+            // Server text goes into a one-line message: no newlines, no terminal escapes.
             .map(|e| {
                 (
-                    e.code.unwrap_or_default(),
-                    e.description.unwrap_or_default(),
+                    excerpt(e.code.unwrap_or_default().as_bytes()),
+                    excerpt(e.description.unwrap_or_default().as_bytes()),
                 )
             })
             .unwrap_or_default();

@@ -1,0 +1,31 @@
+//! `parse_history` (`--date`: a past day's close from Yahoo's daily bars) on arbitrary
+//! bytes, for dates inside the recorded fixtures (so that seeds from `tests/fixtures` reach
+//! the bar picking) and at both ends of the calendar, where date arithmetic overflows.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use quotes::source::Query;
+use quotes::source::yahoo_history::parse_history;
+use quotes::ticker::Ticker;
+
+fuzz_target!(|body: &[u8]| {
+    let ticker = Ticker::parse("AAPL").expect("a valid ticker");
+    for date in [
+        "2021-01-06",
+        "2017-07-11",
+        "2020-01-02",
+        "-009999-01-01",
+        "9999-12-31",
+    ] {
+        let date = date.parse().expect("a valid date");
+        let query = Query {
+            ticker: ticker.clone(),
+            date: Some(date),
+        };
+        for status in [200, 404] {
+            if parse_history(&query, date, status, body).is_ok() {
+                assert_eq!(status, 200, "a close from an HTTP {status} answer");
+            }
+        }
+    }
+});
