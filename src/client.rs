@@ -3,9 +3,9 @@
 //! - TLS is always verified (rustls, ring). The system's trust store is loaded only when a
 //!   source URL is https (it costs a few milliseconds of reading /etc/ssl, and a plain
 //!   http test or mirror needs none); `--cacert` adds anchors for TLS-inspecting proxies.
-//! - Redirects: at most 5, and only to the same host over https or to a configured source
-//!   URL. Anything else (Yahoo's EU consent page) stops, and the fetcher reports where the
-//!   request was sent.
+//! - Redirects (followed by the fetcher, with [`follow`]): at most 5, and only to the same
+//!   host over https or to a configured source URL. Anything else (Yahoo's EU consent
+//!   page) stops, and the fetcher reports where the request was sent.
 //! - Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from the
 //!   environment, as reqwest reads them.
 
@@ -28,7 +28,7 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// `--cacert`: extra trust anchors (PEM certificates).
     pub extra_roots: Vec<reqwest::Certificate>,
-    /// The sources' base URLs: redirects back to them are followed, and if any is https
+    /// The sources' base URLs: redirects to them are followed, and if any is https
     /// the system trust store is loaded.
     pub base_urls: Vec<Url>,
 }
@@ -43,31 +43,15 @@ pub fn build(
     // reqwest is built with rustls and no bundled crypto provider: ring compiles faster
     // and smaller than aws-lc. Installing twice (tests, --watch) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let origins: Vec<Url> = options.base_urls.clone();
-    let policy = reqwest::redirect::Policy::custom(move |attempt| {
-        let allowed = attempt.previous().len() <= MAX_REDIRECTS && {
-            let next = attempt.url();
-            let same_host_https = next.scheme() == "https"
-                && attempt
-                    .previous()
-                    .last()
-                    .is_some_and(|prev| prev.host_str() == next.host_str());
-            same_host_https || origins.iter().any(|o| o.origin() == next.origin())
-        };
-        if allowed {
-            attempt.follow()
-        } else {
-            // The 3xx response itself reaches the fetcher, which names where it pointed.
-            attempt.stop()
-        }
-    });
     let builder = reqwest::Client::builder()
         .user_agent(options.user_agent.clone())
         .timeout(options.timeout)
         .connect_timeout(options.timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(options.jobs)
         .gzip(true)
-        .redirect(policy)
+        // Redirects are followed by the fetcher (see `follow`): cheaper per request than
+        // reqwest's redirect layer, and a refused one is reported with where it pointed.
+        .redirect(reqwest::redirect::Policy::none())
         .connector_layer(ConnectedLayer(Arc::new(connected)));
     let https = options.base_urls.iter().any(|u| u.scheme() == "https");
     let builder = if https {
@@ -167,6 +151,15 @@ pub fn usable_jobs(requested: usize) -> usize {
     }
 }
 
+/// Where a redirect from `current` to `location` leads, if `quotes` follows it: only
+/// to the same host over https, or back to a configured source URL (`origins`).
+pub fn follow(current: &Url, location: &str, origins: &[Url]) -> Option<Url> {
+    let next = current.join(location).ok()?;
+    let same_host_https = next.scheme() == "https" && next.host_str() == current.host_str();
+    let to_a_source = origins.iter().any(|o| o.origin() == next.origin());
+    (same_host_https || to_a_source).then_some(next)
+}
+
 /// Read `--cacert`: one or more PEM certificates.
 pub fn read_cacert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
     let pem =
@@ -177,4 +170,30 @@ pub fn read_cacert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, 
         return Err(format!("--cacert {} holds no certificate", path.display()));
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_only_same_host_https_or_back_to_a_source() {
+        let origins = [Url::parse("http://127.0.0.1:8080").unwrap()];
+        let from = Url::parse("https://query1.finance.yahoo.com/v8/finance/chart/AAPL").unwrap();
+        let to = |location: &str| follow(&from, location, &origins).map(String::from);
+        assert_eq!(
+            to("/v8/finance/chart/AAPL?x=1").as_deref(),
+            Some("https://query1.finance.yahoo.com/v8/finance/chart/AAPL?x=1")
+        );
+        assert_eq!(to("https://consent.yahoo.com/collect"), None);
+        assert_eq!(
+            to("http://query1.finance.yahoo.com/x"),
+            None,
+            "no downgrade to plain http"
+        );
+        assert_eq!(
+            to("http://127.0.0.1:8080/v8/finance/chart/AAPL").as_deref(),
+            Some("http://127.0.0.1:8080/v8/finance/chart/AAPL")
+        );
+    }
 }

@@ -191,26 +191,45 @@ impl Fetcher {
 
     async fn attempt(&self, job: &Job) -> Result<Quote, FetchError> {
         let source = job.source.as_ref();
-        let url = source.url(&job.query);
-        let response = self
-            .send(&url)
-            .await
-            .map_err(|e| self.classify(&e, source, "before responding"))?;
-        let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .map(|l| crate::source::excerpt(l.as_bytes()));
-        let body = read_limited(response, MAX_BODY)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => FetchError::TooLarge {
-                    api: source.display_name(),
-                    limit: MAX_BODY,
-                },
-                BodyError::Transport(e) => self.classify(&e, source, "mid-response"),
-            })?;
+        // Parsed once here; reqwest takes the parsed URL as it is.
+        let mut url = reqwest::Url::parse(&source.url(&job.query))
+            .map_err(|e| FetchError::Other(format!("internal: bad request URL: {e}")))?;
+        let mut redirects = 0;
+        let (status, retry_after, location, body) = loop {
+            let response = self
+                .send(&url)
+                .await
+                .map_err(|e| self.classify(&e, source, "before responding"))?;
+            let status = response.status().as_u16();
+            let retry_after = retry_after(response.headers());
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
+            let body = read_limited(response, MAX_BODY)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge => FetchError::TooLarge {
+                        api: source.display_name(),
+                        limit: MAX_BODY,
+                    },
+                    BodyError::Transport(e) => self.classify(&e, source, "mid-response"),
+                })?;
+            let next = match (status, &location) {
+                (301 | 302 | 303 | 307 | 308, Some(to)) if redirects < client::MAX_REDIRECTS => {
+                    client::follow(&url, to, &self.settings.client.base_urls)
+                }
+                _ => None,
+            };
+            match next {
+                Some(next) => {
+                    url = next;
+                    redirects += 1;
+                }
+                None => break (status, retry_after, location, body),
+            }
+        };
         match status {
             429 => Err(FetchError::RateLimited {
                 api: source.display_name(),
@@ -221,12 +240,14 @@ impl Fetcher {
                 status,
                 detail: "a server error; try again later".into(),
             }),
-            // The client follows only safe redirects; it refused this one (or there were
-            // too many), so the 3xx itself arrives here.
+            // A redirect `follow` refused, or one too many.
             300..=399 => Err(FetchError::Redirected {
                 api: source.display_name(),
                 status,
-                location: location.unwrap_or_else(|| "nowhere (no Location header)".into()),
+                location: location.map_or_else(
+                    || "nowhere (no Location header)".into(),
+                    |l| crate::source::excerpt(l.as_bytes()),
+                ),
             }),
             _ => source.parse(&job.query, status, &body).map(|mut quote| {
                 // A source without a timestamp (Coinbase spot) priced it just now.
@@ -244,12 +265,13 @@ impl Fetcher {
     /// Once it is up (or the first answer is in), the rest go and multiplex over that one
     /// connection (issue 6). Plain http (HTTP/1.1) needs no such wait: its requests cannot
     /// share a connection anyway.
-    async fn send(&self, url: &str) -> reqwest::Result<reqwest::Response> {
+    async fn send(&self, url: &reqwest::Url) -> reqwest::Result<reqwest::Response> {
         use std::sync::atomic::Ordering;
-        let request = self.client.get(url);
-        let Some(origin) = https_origin(url) else {
+        let request = self.client.get(url.clone());
+        if url.scheme() != "https" {
             return request.send().await;
-        };
+        }
+        let origin = url.origin().ascii_serialization();
         let warmup = {
             let mut warmed = self.warmed.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(warmed.entry(origin).or_default())
@@ -330,12 +352,6 @@ fn connect_cause(timed_out: bool, cause: String) -> String {
     } else {
         cause
     }
-}
-
-/// `https://host:port` of an https URL; `None` for anything else.
-fn https_origin(url: &str) -> Option<String> {
-    let parsed = reqwest::Url::parse(url).ok()?;
-    (parsed.scheme() == "https").then(|| parsed.origin().ascii_serialization())
 }
 
 /// `Retry-After` in seconds (the form Yahoo and Coinbase send).

@@ -232,15 +232,18 @@ impl Plan {
     /// The base URLs of the sources this plan will ask (so the client loads the system
     /// trust store only when one of them is https).
     pub fn base_urls(&self) -> Vec<reqwest::Url> {
-        let mut urls: Vec<reqwest::Url> = Vec::new();
-        for job in self.resolved.iter().flatten() {
-            if let Ok(url) = reqwest::Url::parse(job.source.base_url())
-                && !urls.contains(&url)
-            {
-                urls.push(url);
-            }
-        }
-        urls
+        let mut bases: Vec<&str> = self
+            .resolved
+            .iter()
+            .flatten()
+            .map(|job| job.source.base_url())
+            .collect();
+        bases.sort_unstable();
+        bases.dedup();
+        bases
+            .into_iter()
+            .filter_map(|base| reqwest::Url::parse(base).ok())
+            .collect()
     }
 
     /// Fetch every valid ticker and put the results back in input order.
