@@ -84,3 +84,70 @@ fn tls_is_verified_without_the_cacert() {
         ));
     assert_eq!(tls.server.stats().requests, 0);
 }
+
+/// A minimal HTTPS proxy: answers `CONNECT host:port`, records the target, and tunnels
+/// to that port on 127.0.0.1 (nothing leaves loopback).
+async fn connect_proxy() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let record = std::sync::Arc::clone(&record);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if client.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let mut words = head.split_whitespace();
+                let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Only CONNECT\r\n\r\n").await;
+                    return;
+                };
+                record.lock().unwrap().push(target.to_string());
+                let port = target.rsplit(':').next().unwrap_or("443");
+                let Ok(mut upstream) =
+                    tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await
+                else {
+                    return;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn https_proxy_tunnels_requests_with_connect() {
+    let tls = tls_server(Duration::ZERO);
+    let (proxy, seen) = tls.runtime.block_on(connect_proxy());
+    let port = tls.server.addr.port();
+    quotes(&tls)
+        // `localhost` is in the test certificate; the proxy resolves it, not quotes.
+        .env("QUOTES_YAHOO_URL", format!("https://localhost:{port}"))
+        .env("HTTPS_PROXY", format!("http://{proxy}"))
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .arg("--cacert")
+        .arg(&tls.cacert)
+        .args(["-o", "symbol", "P1", "P2"])
+        .assert()
+        .success()
+        .stdout("P1\nP2\n");
+    assert_eq!(*seen.lock().unwrap(), [format!("localhost:{port}")]);
+    assert_eq!(tls.server.stats().requests, 2);
+}
