@@ -71,7 +71,7 @@ pub struct Cli {
     pub format: Format,
 
     /// Columns for table, tsv and csv, comma-separated, from: symbol, price, currency,
-    /// time, change, change_percent, previous_close, name, exchange, source
+    /// time, date, change, change_percent, previous_close, name, exchange, source
     #[arg(short = 'o', long, value_name = "LIST", default_value = "symbol,price,currency",
           value_parser = fields::parse_field_list, help_heading = "Output")]
     pub fields: FieldList,
@@ -116,17 +116,13 @@ pub struct Cli {
     pub watch_rounds: Option<u64>,
 
     /// Print a shell completion script and exit
-    #[arg(
-        long,
-        value_name = "SHELL",
-        value_enum,
-        exclusive = true,
-        help_heading = "Setup"
-    )]
+    // Not `exclusive`: clap counts QUOTES_YAHOO_URL from the environment as an argument.
+    #[arg(long, value_name = "SHELL", value_enum, help_heading = "Setup",
+          conflicts_with_all = ["tickers", "files", "man"])]
     pub completions: Option<clap_complete::Shell>,
 
     /// Print the man page (roff) and exit
-    #[arg(long, exclusive = true, help_heading = "Setup")]
+    #[arg(long, help_heading = "Setup", conflicts_with_all = ["tickers", "files"])]
     pub man: bool,
 
     /// Most requests in flight at once. The default sends a typical watchlist in one
@@ -148,7 +144,8 @@ pub struct Cli {
 
     /// Give up on the whole run after SECONDS (for cron jobs): unfinished tickers fail
     /// with "deadline exceeded", everything finished is printed
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Network")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Network",
+          conflicts_with = "watch")]
     pub deadline: Option<Duration>,
 
     /// Also trust the certificates in this PEM file (for a TLS-inspecting proxy); TLS is
@@ -234,9 +231,9 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(secs > 0.0 && secs <= 86_400.0) {
+    if !(0.001..=86_400.0).contains(&secs) {
         return Err(format!(
-            "{text:?} must be more than 0 and at most 86400 seconds"
+            "{text:?} must be at least 0.001 and at most 86400 seconds"
         ));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -295,14 +292,22 @@ pub fn parse_watch(text: &str) -> Result<Duration, String> {
     Ok(every)
 }
 
-/// `--completions SHELL`: the completion script on `out`.
-pub fn write_completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) {
-    clap_complete::generate(shell, &mut Cli::command(), "quotes", out);
+/// `--completions SHELL`: the completion script on `out`. Generated into memory first:
+/// clap_complete panics on a write error, and a full disk must be an error message.
+pub fn write_completions(
+    shell: clap_complete::Shell,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "quotes", &mut script);
+    out.write_all(&script)?;
+    out.flush()
 }
 
 /// `--man`: the man page in roff on `out`.
 pub fn write_man(out: &mut impl std::io::Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(out)
+    clap_mangen::Man::new(Cli::command()).render(out)?;
+    out.flush()
 }
 
 #[cfg(test)]
@@ -317,7 +322,7 @@ mod tests {
     #[test]
     fn seconds_must_be_positive_and_finite() {
         assert_eq!(parse_seconds("1.5").unwrap(), Duration::from_millis(1500));
-        for bad in ["0", "-1", "nan", "inf", "x", "", "1e9"] {
+        for bad in ["0", "-1", "nan", "inf", "x", "", "1e9", "1e-300", "0.0001"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
     }

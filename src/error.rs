@@ -31,6 +31,14 @@ pub enum FetchError {
         retry_after: Option<Duration>,
     },
 
+    /// 500, 502, 503, 504: worth retrying, after the server's `Retry-After` if it sent one.
+    #[error("HTTP {status} from {api}: a server error; try again later")]
+    ServerError {
+        api: &'static str,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+
     #[error("HTTP {status} from {api}{}", detail_suffix(.detail))]
     Http {
         api: &'static str,
@@ -57,6 +65,13 @@ pub enum FetchError {
     Redirected {
         api: &'static str,
         status: u16,
+        location: String,
+    },
+
+    #[error("{api} redirected more than {limit} times (last to {location}); giving up")]
+    TooManyRedirects {
+        api: &'static str,
+        limit: usize,
         location: String,
     },
 
@@ -89,11 +104,11 @@ impl FetchError {
             FetchError::Stale { .. } => "stale",
             FetchError::NoPrice { .. } => "no_price",
             FetchError::RateLimited { .. } => "rate_limited",
-            FetchError::Http { .. } => "http_status",
+            FetchError::Http { .. } | FetchError::ServerError { .. } => "http_status",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "connect",
             FetchError::Disconnected { .. } => "disconnected",
-            FetchError::Redirected { .. } => "redirected",
+            FetchError::Redirected { .. } | FetchError::TooManyRedirects { .. } => "redirected",
             FetchError::DeadlineExceeded { .. } => "deadline_exceeded",
             FetchError::Interrupted => "interrupted",
             FetchError::Malformed { .. } => "malformed_response",
@@ -108,6 +123,7 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         match self {
             FetchError::RateLimited { .. }
+            | FetchError::ServerError { .. }
             | FetchError::Timeout { .. }
             | FetchError::Connect { .. }
             | FetchError::Disconnected { .. } => true,

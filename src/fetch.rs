@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::client::{self, ClientOptions};
 use crate::error::FetchError;
-use crate::gate::{Admission, Gate, backoff};
+use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
 use crate::progress::Progress;
 use crate::quote::Quote;
 use crate::source::{Query, Source};
@@ -98,6 +98,9 @@ impl Fetcher {
         if let Some(p) = progress {
             p.set_total(unique.len());
         }
+        // Each call (each --watch round) starts with open gates: a source that rate-limited
+        // us a minute ago gets another chance.
+        self.gates.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let done: Vec<Mutex<Option<Result<Quote, FetchError>>>> =
             unique.iter().map(|_| Mutex::new(None)).collect();
         let work = join_all(unique.iter().zip(&done).map(|(job, slot)| async move {
@@ -176,7 +179,17 @@ impl Fetcher {
                     attempt += 1;
                 }
                 Err(err) if err.is_transient() && attempt < self.settings.retries => {
-                    tokio::time::sleep(backoff(attempt)).await;
+                    let wait = match &err {
+                        FetchError::ServerError {
+                            retry_after: Some(asked),
+                            ..
+                        } => *asked,
+                        _ => backoff(attempt),
+                    };
+                    if wait > MAX_RETRY_AFTER {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 Err(err) => {
@@ -235,12 +248,20 @@ impl Fetcher {
                 api: source.display_name(),
                 retry_after,
             }),
-            500 | 502 | 503 | 504 => Err(FetchError::Http {
+            500 | 502 | 503 | 504 => Err(FetchError::ServerError {
                 api: source.display_name(),
                 status,
-                detail: "a server error; try again later".into(),
+                retry_after,
             }),
-            // A redirect `follow` refused, or one too many.
+            301 | 302 | 303 | 307 | 308 if redirects == client::MAX_REDIRECTS => {
+                Err(FetchError::TooManyRedirects {
+                    api: source.display_name(),
+                    limit: client::MAX_REDIRECTS,
+                    location: location
+                        .map_or_else(String::new, |l| crate::source::excerpt(l.as_bytes())),
+                })
+            }
+            // A redirect `follow` refused.
             300..=399 => Err(FetchError::Redirected {
                 api: source.display_name(),
                 status,
@@ -249,13 +270,7 @@ impl Fetcher {
                     |l| crate::source::excerpt(l.as_bytes()),
                 ),
             }),
-            _ => source.parse(&job.query, status, &body).map(|mut quote| {
-                // A source without a timestamp (Coinbase spot) priced it just now.
-                quote
-                    .time
-                    .get_or_insert_with(|| jiff::Timestamp::now().as_second());
-                quote
-            }),
+            _ => source.parse(&job.query, status, &body),
         }
     }
 

@@ -34,12 +34,13 @@ pub fn collect(inputs: &[Input]) -> Result<Vec<String>, InputError> {
     let mut read_stdin = |tickers: &mut Vec<String>| -> Result<(), InputError> {
         if !stdin_read {
             stdin_read = true;
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             io::stdin()
                 .lock()
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .map_err(InputError::Stdin)?;
-            tickers.extend(split_list(&text));
+            // As with files: invalid UTF-8 becomes an invalid ticker, not a failed run.
+            tickers.extend(split_list(&String::from_utf8_lossy(&bytes)));
         }
         Ok(())
     };

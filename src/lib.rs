@@ -111,8 +111,7 @@ pub struct UsageError(pub String);
 /// Run `quotes` with parsed arguments.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     if let Some(shell) = cli.completions {
-        cli::write_completions(shell, &mut io::stdout().lock());
-        return Ok(ExitStatus::Success);
+        return Ok(finish_stdout(cli::write_completions(shell, &mut io::stdout().lock())).0);
     }
     if cli.man {
         return Ok(finish_stdout(cli::write_man(&mut io::stdout().lock())).0);

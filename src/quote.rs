@@ -23,8 +23,12 @@ pub struct Quote {
     pub price: Decimal,
     /// ISO currency code as the source writes it (`USD`, or `GBp` for pence); may be absent.
     pub currency: Option<String>,
-    /// When the price was set, in Unix seconds (Yahoo's `regularMarketTime`).
+    /// When the price was set, in Unix seconds (Yahoo's `regularMarketTime`, or the
+    /// stamp of the daily bar a `--date` close comes from). Always a valid timestamp.
     pub time: Option<i64>,
+    /// With `--date`: the trading day whose close this is, in the exchange's own calendar
+    /// (a bar stamped 23:00 UTC in London belongs to the next day there).
+    pub market_date: Option<jiff::civil::Date>,
     pub previous_close: Option<Decimal>,
     pub name: Option<String>,
     pub exchange: Option<String>,

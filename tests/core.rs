@@ -566,7 +566,8 @@ fn broken_pipe_is_quiet_and_successful() {
 #[test]
 fn head_dash_1_in_a_real_shell_pipeline_exits_0_quietly() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), T));
-    let tickers: Vec<String> = (0..3000).map(|n| format!("H{n}")).collect();
+    // Over 64 KiB of output, more than a pipe buffer holds: the write really fails.
+    let tickers: Vec<String> = (0..6000).map(|n| format!("H{n}")).collect();
     let bin = assert_cmd::cargo::cargo_bin("quotes");
     let script = format!(
         "set -o pipefail; {} {} 2>err.txt | head -1; echo \"status=$?\"; cat err.txt",
@@ -583,4 +584,42 @@ fn head_dash_1_in_a_real_shell_pipeline_exits_0_quietly() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text, "H0     1.00  USD\nstatus=0\n");
+}
+
+#[test]
+fn retry_after_on_a_503_is_honoured() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let times = Arc::clone(&seen);
+    let server = Server::start(move |req| {
+        let mut times = times.lock().unwrap();
+        times.push(std::time::Instant::now());
+        if times.len() == 1 {
+            Reply::text(503, "busy").with_header("retry-after", "1")
+        } else {
+            Reply::chart(&req.symbol(), "8", Some("USD"), T)
+        }
+    });
+    quotes(&server)
+        .arg("WAIT")
+        .assert()
+        .success()
+        .stdout("WAIT  8.00  USD\n");
+    let times = seen.lock().unwrap();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(950),
+        "retried after {:?}, before the 1 s the server asked for",
+        times[1] - times[0]
+    );
+}
+
+#[test]
+fn more_than_five_redirects_say_so() {
+    let server =
+        Server::start(|_| Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"));
+    quotes(&server)
+        .arg("LOOP")
+        .assert()
+        .code(1)
+        .stderr("quotes: LOOP: Yahoo redirected more than 5 times (last to /v8/finance/chart/LOOP); giving up\n");
 }

@@ -212,7 +212,7 @@ fn unknown_field_is_a_usage_error_listing_valid_fields() {
         .code(2)
         .stdout("")
         .stderr(predicate::str::contains("colour").and(predicate::str::contains(
-            "symbol, price, currency, time, change, change_percent, previous_close, name, exchange, source",
+            "symbol, price, currency, time, date, change, change_percent, previous_close, name, exchange, source",
         )));
 }
 
@@ -387,9 +387,17 @@ fn no_colour_when_not_a_terminal_or_when_asked() {
         0,
     );
     assert!(!out.contains('\x1b'), "{out:?}");
-    // --color always forces it; NO_COLOR does not override an explicit request.
-    let out = stdout_of(quotes(&server).args(["--color", "always", "AAPL"]), 0);
+    // --color always forces it; NO_COLOR does not override an explicit request
+    // (https://no-color.org: command-line arguments override NO_COLOR).
+    let out = stdout_of(
+        quotes(&server)
+            .env("NO_COLOR", "1")
+            .args(["--color", "always", "AAPL"]),
+        0,
+    );
     assert!(out.contains("\x1b[32m"), "{out:?}");
+    let out = stdout_of(quotes(&server).args(["--color", "never", "AAPL"]), 0);
+    assert!(!out.contains('\x1b'), "{out:?}");
 }
 
 #[test]
@@ -468,4 +476,107 @@ fn help_has_examples_for_terminal_and_scripts() {
                 .and(predicate::str::contains("Examples, in scripts"))
                 .and(predicate::str::contains("price=$(quotes -o price VTSAX)")),
         );
+}
+
+#[test]
+fn json_failures_name_the_symbol_like_successes_and_keep_the_input() {
+    let server = recorded();
+    let coinbase = Server::start(|_| {
+        Reply::fixture(404, "coinbase_spot_error_invalid_base_currency.404.json")
+    });
+    let out = stdout_of(
+        quotes(&server)
+            .env("QUOTES_COINBASE_URL", coinbase.url())
+            .args(["-f", "jsonl", "nope", "coinbase:xrp-usd", "A B"]),
+        1,
+    );
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["symbol"], "NOPE");
+    assert_eq!(lines[0]["input"], "nope");
+    assert_eq!(lines[1]["symbol"], "XRP-USD");
+    assert_eq!(lines[1]["input"], "coinbase:xrp-usd");
+    assert_eq!(lines[1]["source"], "coinbase");
+    assert_eq!(lines[2]["symbol"], "A B");
+    assert!(lines[2].get("input").is_none(), "{}", lines[2]);
+}
+
+#[test]
+fn jsonl_output_is_exact_for_a_recorded_response() {
+    let server = recorded();
+    let out = stdout_of(quotes(&server).args(["-f", "jsonl", "QQQ", "NOPE"]), 1);
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"symbol":"QQQ","price":539.52,"currency":"USD","time":"2025-02-19T21:00:00Z","date":"2025-02-19","change":326.91,"change_percent":153.76,"previous_close":212.61,"name":"Invesco QQQ Trust","exchange":"NasdaqGM","source":"yahoo"}"#,
+            "\n",
+            r#"{"symbol":"NOPE","source":"yahoo","error":{"kind":"not_found","message":"not found on Yahoo (No data found, symbol may be delisted); check the symbol and its exchange suffix, e.g. VOD.L"}}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn invalid_utf8_on_stdin_is_one_bad_ticker_not_a_failed_run() {
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, 1));
+    let mut input = b"GOOD\n".to_vec();
+    input.extend_from_slice(&[0xff, 0xfe, b'\n']);
+    input.extend_from_slice(b"ALSO\n");
+    quotes(&server)
+        .args(["-o", "symbol"])
+        .write_stdin(input)
+        .assert()
+        .code(1)
+        .stdout("GOOD\nALSO\n")
+        .stderr(predicate::str::contains("invalid ticker"));
+}
+
+#[test]
+fn a_time_outside_the_calendar_is_an_error_in_ledger_output_never_a_lost_line() {
+    let server =
+        Server::start(|req| Reply::chart(&req.symbol(), "5", Some("USD"), 999_999_999_999_999));
+    quotes(&server)
+        .args(["-f", "ledger", "ODD"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr("quotes: ODD: no time for the price; a ledger price needs a date\n");
+}
+
+#[test]
+fn completions_and_man_work_with_the_url_variables_set() {
+    for args in [&["--completions", "bash"][..], &["--man"][..]] {
+        Command::cargo_bin("quotes")
+            .unwrap()
+            .env("QUOTES_YAHOO_URL", "http://127.0.0.1:9")
+            .env("QUOTES_COINBASE_URL", "http://127.0.0.1:9")
+            .args(args)
+            .assert()
+            .success();
+    }
+    Command::cargo_bin("quotes")
+        .unwrap()
+        .args(["--man", "AAPL"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn completions_to_a_full_disk_are_an_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+        .args(["--completions", "bash"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "quotes: error writing output: No space left on device (os error 28)\n"
+    );
 }

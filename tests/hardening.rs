@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -54,12 +53,17 @@ fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
 
 #[test]
 fn a_burst_of_429s_backs_off_once_for_everyone() {
-    // The first 8 requests (one burst, -j 8) are refused; everything after succeeds.
-    let calls = Arc::new(AtomicUsize::new(0));
+    // The first 8 requests (one burst, -j 8) are refused with Retry-After: 1; everything
+    // after succeeds. The shared gate makes every ticker wait out that one second.
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&calls);
     let server = Server::start(move |req| {
-        if seen.fetch_add(1, Ordering::SeqCst) < 8 {
-            Reply::text(429, "Edge: Too Many Requests").with_delay(Duration::from_millis(50))
+        let mut seen = seen.lock().unwrap();
+        seen.push(Instant::now());
+        if seen.len() <= 8 {
+            Reply::text(429, "Edge: Too Many Requests")
+                .with_header("retry-after", "1")
+                .with_delay(Duration::from_millis(50))
         } else {
             Reply::chart(&req.symbol(), "1", Some("USD"), 1)
         }
@@ -76,6 +80,15 @@ fn a_burst_of_429s_backs_off_once_for_everyone() {
         16,
         "each ticker retried exactly once"
     );
+    let times = calls.lock().unwrap();
+    let first_refusal = times[0];
+    for retry in &times[8..] {
+        assert!(
+            *retry - first_refusal >= Duration::from_millis(950),
+            "a retry went out {:?} after the first 429, before its Retry-After",
+            *retry - first_refusal
+        );
+    }
 }
 
 #[test]
@@ -211,7 +224,7 @@ fn redirects_within_the_source_are_followed_up_to_five() {
         .code(1)
         .stdout("MOVED  9.00  USD\n")
         .stderr(predicate::str::starts_with(
-            "quotes: LOOP: Yahoo redirected (HTTP 302)",
+            "quotes: LOOP: Yahoo redirected more than 5 times",
         ));
     assert_eq!(server.hits("MOVED"), 6);
     assert_eq!(

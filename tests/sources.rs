@@ -195,7 +195,7 @@ fn date_on_a_weekend_uses_the_last_trading_day_and_says_so() {
         .args(["--date", "2021-01-09", "-f", "ledger", "TSLA"])
         .assert()
         .success()
-        .stdout("P 2021-01-08 14:30:00 TSLA 293.34 USD\n");
+        .stdout("P 2021-01-08 TSLA 293.34 USD\n");
 }
 
 #[test]
@@ -204,10 +204,17 @@ fn date_skips_null_bars_and_never_uses_todays_price() {
     let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
     // INR=X's bar for 2017-07-11 (London) is all nulls: the 10th's close is used.
     quotes(&yahoo, &coinbase)
-        .args(["--date", "2017-07-11", "-o", "symbol,price", "INR=X"])
+        .args(["--date", "2017-07-11", "-o", "symbol,price,date", "INR=X"])
         .assert()
         .success()
-        .stdout("INR=X  64.61\n");
+        .stdout("INR=X  64.61  2017-07-10\n");
+    // Stamped 2017-07-09 23:00 UTC, which is already the 10th in London: the directive
+    // is dated by the trading day, not by the UTC stamp.
+    quotes(&yahoo, &coinbase)
+        .args(["--date", "2017-07-11", "-f", "ledger", "INR=X"])
+        .assert()
+        .success()
+        .stdout("P 2017-07-10 \"INR=X\" 64.61 INR\n");
     // The recorded AAPL body has meta.regularMarketPrice 244.87 (the day it was
     // recorded) and one bar that closed at 75.0875015258789 on 2020-01-02.
     quotes(&yahoo, &coinbase)
@@ -268,7 +275,7 @@ fn coinbase_date_asks_for_that_day() {
         .args(["--date", "2021-01-06", "-f", "ledger", "coinbase:BTC-USD"])
         .assert()
         .success()
-        .stdout("P 2021-01-06 00:00:00 \"BTC-USD\" 34000.50 USD\n");
+        .stdout("P 2021-01-06 \"BTC-USD\" 34000.50 USD\n");
 }
 
 #[test]
@@ -454,4 +461,36 @@ fn watch_redraws_the_table_in_place_on_a_terminal() {
     assert!(screen.contains("updated "), "{screen:?}");
     // The second round moves the cursor up over the first (2 rows + status) and clears.
     assert!(screen.contains("\x1b[3A\x1b[J"), "{screen:?}");
+}
+
+#[test]
+fn a_rate_limited_round_does_not_silence_the_next_rounds() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let yahoo = Server::start(move |req| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply::text(429, "Edge: Too Many Requests")
+        } else {
+            Reply::chart(&req.symbol(), "6", Some("USD"), 1)
+        }
+    });
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes(&yahoo, &coinbase)
+        .args([
+            "--watch",
+            "1",
+            "--watch-rounds",
+            "3",
+            "--retries",
+            "0",
+            "-f",
+            "tsv",
+            "RL",
+        ])
+        .assert()
+        .success()
+        .stdout("RL\t6.00\tUSD\nRL\t6.00\tUSD\n")
+        .stderr(predicate::str::starts_with(
+            "quotes: RL: rate limited by Yahoo (HTTP 429)",
+        ));
+    assert_eq!(yahoo.hits("RL"), 3, "every round asks again");
 }

@@ -15,6 +15,7 @@ pub enum Field {
     Price,
     Currency,
     Time,
+    Date,
     Change,
     ChangePercent,
     PreviousClose,
@@ -26,11 +27,12 @@ pub enum Field {
 /// `symbol,price,currency`: what the core command prints.
 pub const DEFAULT: [Field; 3] = [Field::Symbol, Field::Price, Field::Currency];
 
-pub const ALL: [Field; 10] = [
+pub const ALL: [Field; 11] = [
     Field::Symbol,
     Field::Price,
     Field::Currency,
     Field::Time,
+    Field::Date,
     Field::Change,
     Field::ChangePercent,
     Field::PreviousClose,
@@ -46,6 +48,7 @@ impl Field {
             Field::Price => "price",
             Field::Currency => "currency",
             Field::Time => "time",
+            Field::Date => "date",
             Field::Change => "change",
             Field::ChangePercent => "change_percent",
             Field::PreviousClose => "previous_close",
@@ -71,6 +74,7 @@ impl Field {
             Field::Price => Some(format_price(quote.price, p)),
             Field::Currency => quote.currency.clone(),
             Field::Time => quote.time.and_then(rfc3339),
+            Field::Date => market_date(quote).map(|d| d.to_string()),
             Field::Change => change(quote).map(|c| format_price(c, p)),
             Field::ChangePercent => change_percent(quote).map(|c| format_price(c, 2)),
             Field::PreviousClose => quote.previous_close.map(|c| format_price(c, p)),
@@ -121,6 +125,15 @@ pub fn change_percent(quote: &Quote) -> Option<Decimal> {
     change(quote)?
         .checked_mul(Decimal::ONE_HUNDRED)?
         .checked_div(prev)
+}
+
+/// The day a price belongs to: the trading day of a `--date` close (exchange calendar),
+/// else the UTC date of its time.
+pub fn market_date(quote: &Quote) -> Option<jiff::civil::Date> {
+    quote.market_date.or_else(|| {
+        let t = jiff::Timestamp::from_second(quote.time?).ok()?;
+        Some(t.to_zoned(jiff::tz::TimeZone::UTC).date())
+    })
 }
 
 /// Unix seconds as RFC 3339 in UTC: `2026-11-20T21:00:00Z`.

@@ -23,6 +23,8 @@ struct Success<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     change: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     change_percent: Option<Box<RawValue>>,
@@ -37,7 +39,12 @@ struct Success<'a> {
 
 #[derive(Serialize)]
 struct Failure<'a> {
+    /// The uppercased symbol when the ticker was valid (as in successes and on stderr),
+    /// else exactly what was typed.
     symbol: &'a str,
+    /// What was typed, when it differs from `symbol` (`coinbase:xrp-usd`, `vtsax`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'a str>,
     error: ErrorBody<'a>,
@@ -67,6 +74,7 @@ fn to_json(row: &Row, style: &Style) -> String {
                 price: number(format_price(q.price, p)),
                 currency: q.currency.as_deref(),
                 time: Field::Time.value(q, style),
+                date: Field::Date.value(q, style),
                 change: fields::change(q).map(|c| number(format_price(c, p))),
                 change_percent: fields::change_percent(q).map(|c| number(format_price(c, 2))),
                 previous_close: q.previous_close.map(|c| number(format_price(c, p))),
@@ -76,7 +84,13 @@ fn to_json(row: &Row, style: &Style) -> String {
             })
         }
         Err(e) => serde_json::to_string(&Failure {
-            symbol: &row.input,
+            // A source is known only for valid tickers; their label is the symbol.
+            symbol: if row.source.is_some() {
+                &row.label
+            } else {
+                &row.input
+            },
+            input: (row.source.is_some() && row.input != row.label).then_some(&row.input),
             source: row.source,
             error: ErrorBody {
                 kind: e.kind(),

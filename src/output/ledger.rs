@@ -2,7 +2,8 @@
 //! `beancount`, in input order, one line per ticker.
 //!
 //! `P 2026-11-20 21:00:00 VTSAX 135.72 USD` (the price's own market time, UTC) and
-//! `2026-11-20 price VTSAX 135.72 USD`. Names ledger would misread (digits, `.`, `^`,
+//! `2026-11-20 price VTSAX 135.72 USD`. A `--date` close is dated by its trading day in the
+//! exchange's calendar and carries no time: `P 2026-11-13 VTSAX 134.10 USD`. Names ledger would misread (digits, `.`, `^`,
 //! `=`, `-`) are double-quoted. Beancount's commodity names are restricted; a symbol
 //! that cannot be one is a per-ticker error with a hint (via [`check`]), never an
 //! invalid line.
@@ -26,7 +27,7 @@ pub fn check(format: Format, quote: &Quote) -> Result<(), FetchError> {
                     "currency {currency:?} cannot be written as a ledger commodity"
                 ));
             }
-            if quote.time.is_none() {
+            if when(quote).is_none() {
                 return refuse("no time for the price; a ledger price needs a date".into());
             }
             Ok(())
@@ -53,7 +54,7 @@ pub fn check(format: Format, quote: &Quote) -> Result<(), FetchError> {
                     "currency {currency:?} cannot be a beancount commodity{hint}"
                 ));
             }
-            if quote.time.is_none() {
+            if when(quote).is_none() {
                 return refuse("no time for the price; a beancount price needs a date".into());
             }
             Ok(())
@@ -87,14 +88,10 @@ fn ledger_commodity(name: &str) -> String {
 
 pub fn write(format: Format, rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
     for quote in rows.iter().filter_map(|r| r.result.as_ref().ok()) {
-        // `check` ran before writing; a quote it would refuse is skipped, never half-written.
-        if check(format, quote).is_err() {
-            continue;
-        }
-        let (Some(currency), Some(time)) = (&quote.currency, quote.time) else {
-            continue;
-        };
-        let Ok(ts) = jiff::Timestamp::from_second(time) else {
+        // `check` ran before writing (`output::check_representable`), so every quote here
+        // has a currency and a time; one that somehow had not would be skipped, never
+        // written half.
+        let (Some(currency), Some(when)) = (&quote.currency, when(quote)) else {
             continue;
         };
         let price = format_price(quote.price, style.precision);
@@ -102,19 +99,53 @@ pub fn write(format: Format, rows: &[Row], style: &Style, out: &mut impl Write) 
             Format::Beancount => writeln!(
                 out,
                 "{} price {} {price} {currency}",
-                ts.strftime("%Y-%m-%d"),
+                when.date(),
                 quote.symbol
             )?,
             _ => writeln!(
                 out,
-                "P {} {} {price} {}",
-                ts.strftime("%Y-%m-%d %H:%M:%S"),
+                "P {when} {} {price} {}",
                 ledger_commodity(quote.symbol.as_str()),
                 ledger_commodity(currency)
             )?,
         }
     }
     Ok(())
+}
+
+/// When a price directive says the price was: a past day's close is dated by that trading
+/// day in the exchange's calendar (`--date`); the latest price by its own time, in UTC.
+enum When {
+    Day(jiff::civil::Date),
+    Instant(jiff::Timestamp),
+}
+
+impl When {
+    fn date(&self) -> jiff::civil::Date {
+        match self {
+            When::Day(day) => *day,
+            When::Instant(t) => t.to_zoned(jiff::tz::TimeZone::UTC).date(),
+        }
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            When::Day(day) => write!(f, "{day}"),
+            When::Instant(t) => write!(f, "{}", t.strftime("%Y-%m-%d %H:%M:%S")),
+        }
+    }
+}
+
+fn when(quote: &Quote) -> Option<When> {
+    match quote.market_date {
+        Some(day) => Some(When::Day(day)),
+        None => quote
+            .time
+            .and_then(|t| jiff::Timestamp::from_second(t).ok())
+            .map(When::Instant),
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +172,22 @@ mod tests {
         assert_eq!(
             render(Format::Ledger, quote("BRK-B", "1", Some("USD"))),
             "P 2025-11-20 21:00:00 \"BRK-B\" 1.00 USD\n"
+        );
+    }
+
+    #[test]
+    fn a_past_close_is_dated_by_its_trading_day() {
+        let mut q = quote("INR=X", "64.6117", Some("INR"));
+        q.time = Some(1_499_641_200); // 2017-07-09 23:00 UTC = 07-10 00:00 in London
+        q.market_date = Some(jiff::civil::date(2017, 7, 10));
+        assert_eq!(
+            render(Format::Ledger, q.clone()),
+            "P 2017-07-10 \"INR=X\" 64.61 INR\n"
+        );
+        q.symbol = crate::ticker::Ticker::parse("INRX").unwrap();
+        assert_eq!(
+            render(Format::Beancount, q),
+            "2017-07-10 price INRX 64.61 INR\n"
         );
     }
 

@@ -145,6 +145,7 @@ pub(crate) mod test_rows {
             price: parse_price(price).unwrap(),
             currency: currency.map(str::to_string),
             time: Some(1_763_672_400), // 2025-11-20T21:00:00Z
+            market_date: None,
             previous_close: None,
             name: None,
             exchange: None,

@@ -9,8 +9,8 @@
 //! is a JSON STRING with anywhere from 2 to 16 decimals; its text goes to [`parse_price`]
 //! as sent, so `"59465.39029629"` stays exact to the last digit. Errors answer
 //! `{"errors":[{"id":"not_found","message":"Invalid base currency"}]}` with 404 or 400.
-//! Spot prices carry no timestamp: the latest price has `time: None` (the caller stamps
-//! it "now"), a `--date` price is stamped at 00:00 UTC of that day.
+//! Spot prices carry no timestamp: the latest price is stamped with the moment it was
+//! read, a `--date` price with 00:00 UTC of that day.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -147,7 +147,13 @@ pub fn parse_spot(query: &Query, status: u16, body: &[u8]) -> Result<Quote, Fetc
         source: "coinbase",
         price,
         currency: spot.currency.filter(|c| !c.is_empty()),
-        time: query.date.map(midnight_utc),
+        // Spot is "now": the moment the answer was read.
+        time: Some(
+            query
+                .date
+                .map_or_else(|| jiff::Timestamp::now().as_second(), midnight_utc),
+        ),
+        market_date: query.date,
         previous_close: None,
         name: None,
         exchange: None,
@@ -323,7 +329,9 @@ mod tests {
         assert_eq!(q.currency.as_deref(), Some("USD"));
         assert_eq!(q.source, "coinbase");
         assert_eq!(q.symbol.as_str(), "BTC-USD");
-        assert_eq!(q.time, None, "spot has no timestamp; the caller stamps it");
+        let now = jiff::Timestamp::now().as_second();
+        let stamped = q.time.expect("spot is stamped with the time it was read");
+        assert!((now - 5..=now).contains(&stamped), "{stamped} vs {now}");
         assert_eq!((q.previous_close, q.name, q.exchange), (None, None, None));
     }
 

@@ -172,7 +172,12 @@ pub fn parse_chart(ticker: &Ticker, status: u16, body: &[u8]) -> Result<Quote, F
         source: "yahoo",
         price,
         currency: meta.currency.filter(|c| !c.is_empty()),
-        time: meta.regular_market_time.and_then(|n| n.as_i64()),
+        // A time outside the calendar is no time at all (never a silently dropped line).
+        time: meta
+            .regular_market_time
+            .and_then(|n| n.as_i64())
+            .filter(|t| jiff::Timestamp::from_second(*t).is_ok()),
+        market_date: None,
         previous_close: optional_price(meta.previous_close)
             .or_else(|| optional_price(meta.chart_previous_close)),
         name: meta.long_name.or(meta.short_name),

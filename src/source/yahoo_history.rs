@@ -173,7 +173,7 @@ pub fn parse_history(
             best = Some((day, timestamp, close));
         }
     }
-    let Some((_, timestamp, close)) = best else {
+    let Some((day, timestamp, close)) = best else {
         return Err(FetchError::NoPrice {
             api: NAME,
             detail: format!("no trading day between {earliest} and {date}"),
@@ -187,6 +187,7 @@ pub fn parse_history(
         price,
         currency: meta.currency.filter(|c| !c.is_empty()),
         time: Some(timestamp),
+        market_date: Some(day),
         previous_close: None,
         name: meta.long_name.or(meta.short_name),
         exchange: meta.full_exchange_name.or(meta.exchange_name),
