@@ -108,12 +108,22 @@ pub struct Cli {
 
     /// Fetch again every SECONDS (at least 1) until Ctrl-C: the table redraws in place on
     /// a terminal; other formats append each round (not json: use jsonl)
-    #[arg(long, value_name = "SECONDS", value_parser = parse_watch, help_heading = "Prices")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Prices")]
     pub watch: Option<Duration>,
 
     /// Stop --watch after N rounds (for tests and scripts)
     #[arg(long, value_name = "N", hide = true, requires = "watch")]
     pub watch_rounds: Option<u64>,
+
+    /// The shortest --watch interval accepted (a test knob: the suite watches every 0.05 s)
+    #[arg(long, value_name = "SECONDS", hide = true, default_value = "1",
+          value_parser = parse_seconds)]
+    pub watch_min: Duration,
+
+    /// The first retry's backoff, doubled for each further one (a test knob)
+    #[arg(long, value_name = "SECONDS", hide = true, default_value = "0.25",
+          value_parser = parse_seconds)]
+    pub backoff_base: Duration,
 
     /// Print a shell completion script and exit
     // Not `exclusive`: clap counts QUOTES_YAHOO_URL from the environment as an argument.
@@ -281,17 +291,6 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
         .ok_or_else(bad)
 }
 
-/// `--watch`: seconds between rounds, at least 1.
-pub fn parse_watch(text: &str) -> Result<Duration, String> {
-    let every = parse_seconds(text)?;
-    if every < Duration::from_secs(1) {
-        return Err(format!(
-            "{text:?} is too often; --watch takes at least 1 second"
-        ));
-    }
-    Ok(every)
-}
-
 /// `--completions SHELL`: the completion script on `out`. Generated into memory first:
 /// clap_complete panics on a write error, and a full disk must be an error message.
 pub fn write_completions(
@@ -347,8 +346,6 @@ mod tests {
         for bad in ["", "d", "3w", "-1d", "0s", "1.5h", "99999999999999999999d"] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }
-        assert!(parse_watch("0.5").is_err());
-        assert_eq!(parse_watch("2").unwrap(), Duration::from_secs(2));
     }
 
     #[test]

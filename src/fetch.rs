@@ -30,6 +30,8 @@ pub const MAX_BODY: usize = 2 * 1024 * 1024;
 pub struct Settings {
     pub client: ClientOptions,
     pub retries: u32,
+    /// The first retry's backoff (hidden `--backoff-base`).
+    pub backoff_base: Duration,
 }
 
 /// One thing to fetch: what to ask, and the source to ask.
@@ -133,7 +135,7 @@ impl Fetcher {
         Arc::clone(
             gates
                 .entry(source.name())
-                .or_insert_with(|| Arc::new(Gate::new(self.settings.retries))),
+                .or_insert_with(|| Arc::new(Gate::new(self.settings.retries, self.settings.backoff_base))),
         )
     }
 
@@ -184,7 +186,7 @@ impl Fetcher {
                             retry_after: Some(asked),
                             ..
                         } => *asked,
-                        _ => backoff(attempt),
+                        _ => backoff(self.settings.backoff_base, attempt),
                     };
                     if wait > MAX_RETRY_AFTER {
                         return Err(err);

@@ -18,13 +18,15 @@ use tokio::time::Instant;
 /// tickers instead of holding a script for minutes.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// First backoff waits about this long; each further one doubles it (±50% jitter).
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
+/// First backoff waits about this long; each further one doubles it (±50% jitter). The
+/// hidden `--backoff-base` flag changes it, so the test suite does not wait in real time.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
 
 /// The shared state of one source's rate limiting.
 #[derive(Debug)]
 pub struct Gate {
     budget: u32,
+    base: Duration,
     state: Mutex<State>,
 }
 
@@ -49,9 +51,10 @@ pub enum Admission {
 
 impl Gate {
     /// `budget` is `--retries`: how many backoff episodes a source gets.
-    pub fn new(budget: u32) -> Gate {
+    pub fn new(budget: u32, base: Duration) -> Gate {
         Gate {
             budget,
+            base,
             state: Mutex::new(State::default()),
         }
     }
@@ -79,7 +82,7 @@ impl Gate {
             state.exhausted = Some(retry_after);
             return;
         }
-        let wait = retry_after.unwrap_or_else(|| backoff(state.episodes));
+        let wait = retry_after.unwrap_or_else(|| backoff(self.base, state.episodes));
         state.episodes += 1;
         state.closed_until = Some(now + wait);
     }
@@ -99,8 +102,8 @@ impl Gate {
 }
 
 /// Exponential backoff with ±50% jitter, so that retries spread out.
-pub fn backoff(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.min(6));
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(6));
     exp.mul_f64(0.5 + fastrand::f64())
 }
 
@@ -112,7 +115,7 @@ mod tests {
     fn backoff_grows_and_stays_jittered() {
         for attempt in 0..4 {
             let nominal = BACKOFF_BASE * (1 << attempt);
-            let got = backoff(attempt);
+            let got = backoff(BACKOFF_BASE, attempt);
             assert!(
                 got >= nominal / 2 && got <= nominal * 3 / 2,
                 "{attempt}: {got:?}"
@@ -122,7 +125,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_of_429s_is_one_episode_and_the_budget_ends_it() {
-        let gate = Gate::new(2);
+        let gate = Gate::new(2, BACKOFF_BASE);
         assert_eq!(gate.admit(), Admission::Go);
         // 100 tickers see a 429 in the same burst: one episode, one wait for all.
         for _ in 0..100 {
@@ -142,13 +145,13 @@ mod tests {
 
     #[test]
     fn a_long_retry_after_fails_fast_and_success_resets_episodes() {
-        let gate = Gate::new(2);
+        let gate = Gate::new(2, BACKOFF_BASE);
         gate.rate_limited(Some(Duration::from_secs(120)));
         assert_eq!(
             gate.admit(),
             Admission::RateLimited(Some(Duration::from_secs(120)))
         );
-        let gate = Gate::new(1);
+        let gate = Gate::new(1, BACKOFF_BASE);
         gate.rate_limited(Some(Duration::ZERO));
         gate.succeeded();
         gate.rate_limited(Some(Duration::ZERO));

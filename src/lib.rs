@@ -124,6 +124,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
+    if let Some(every) = cli.watch
+        && every < cli.watch_min
+    {
+        return Err(UsageError(format!(
+            "--watch {} is too often; --watch takes at least {}",
+            error::secs(&every),
+            error::secs(&cli.watch_min)
+        ))
+        .into());
+    }
     if cli.watch.is_some() && cli.format == Format::Json {
         return Err(UsageError(
             "--watch appends a round at a time, which one JSON array cannot do; use -f jsonl"
@@ -168,6 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             base_urls: plan.base_urls(),
         },
         retries: cli.retries,
+        backoff_base: cli.backoff_base,
     })?;
     let style = Style {
         precision: cli.precision,

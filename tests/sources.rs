@@ -413,7 +413,7 @@ fn watch_refuses_json_arrays_and_too_short_intervals() {
         .args(["--watch", "0.2", "A"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("at least 1 second"));
+        .stderr(predicate::str::contains("--watch takes at least 1 s"));
 }
 
 #[test]
