@@ -1,18 +1,26 @@
-//! The command line: clap derive, where doc comments ARE the `--help` text.
+//! The command line: clap derive, where doc comments ARE the `--help` text, plus what the
+//! registries add.
 //!
 //! House rules (after xh): a short flag only where it is worth a letter (`-j`, `-f`,
 //! `-o`); every option that takes a value has an uppercase `value_name`; exit codes are
-//! documented in `long_about` and kept in step with `lib::ExitStatus`. Options are
-//! grouped under headings by task.
+//! documented in `long_about` and kept in step with `exit::ExitStatus`. Options are
+//! grouped under headings by task. Nothing below `app` sees these types.
+//!
+//! The source registry adds one `--<source>-url` flag per endpoint (with its
+//! `QUOTES_<SOURCE>_URL` variable) and `--source`'s values; the format registry adds
+//! `-f`'s values. [`command`] is the one place the full command is built, for parsing,
+//! `--completions` and `--man` alike.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::input::Input;
-use crate::output::Format;
+use crate::output::FORMATS;
 use crate::output::fields::{self, FieldList};
+use crate::source::{Endpoint, REGISTRY};
 
 const ABOUT: &str =
     "Print the latest price of each ticker, fetched concurrently, in the order given.";
@@ -65,10 +73,15 @@ pub struct Cli {
     #[arg(long = "file", value_name = "PATH", help_heading = "Input")]
     pub files: Vec<PathBuf>,
 
-    /// Output format
-    #[arg(short = 'f', long, value_name = "FORMAT", value_enum, default_value_t = Format::Table,
-          help_heading = "Output")]
-    pub format: Format,
+    /// Output format (the values come from the format registry)
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "FORMAT",
+        default_value = "table",
+        help_heading = "Output"
+    )]
+    pub format: String,
 
     /// Columns for table, tsv and csv, comma-separated, from: symbol, price, currency,
     /// time, date, change, change_percent, previous_close, name, exchange, source
@@ -87,7 +100,8 @@ pub struct Cli {
           help_heading = "Output")]
     pub color: ColorChoice,
 
-    /// Source for tickers without a `source:` prefix (yahoo, coinbase)
+    /// Source for tickers without a `source:` prefix (the help text and values come from
+    /// the source registry)
     #[arg(
         long,
         value_name = "NAME",
@@ -126,7 +140,7 @@ pub struct Cli {
     pub backoff_base: Duration,
 
     /// Print a shell completion script and exit
-    // Not `exclusive`: clap counts QUOTES_YAHOO_URL from the environment as an argument.
+    // Not `exclusive`: clap counts a QUOTES_*_URL from the environment as an argument.
     #[arg(long, value_name = "SHELL", value_enum, help_heading = "Setup",
           conflicts_with_all = ["tickers", "files", "man"])]
     pub completions: Option<clap_complete::Shell>,
@@ -167,21 +181,14 @@ pub struct Cli {
     #[arg(long, value_name = "STRING", help_heading = "Network")]
     pub user_agent: Option<String>,
 
-    /// Base URL of the Yahoo chart API: scheme, host and port
-    #[arg(long, value_name = "URL", env = "QUOTES_YAHOO_URL",
-          default_value = crate::source::yahoo::DEFAULT_BASE_URL, hide_default_value = true,
-          help_heading = "Network")]
-    pub yahoo_url: String,
-
-    /// Base URL of the Coinbase price API: scheme, host and port
-    #[arg(long, value_name = "URL", env = "QUOTES_COINBASE_URL",
-          default_value = crate::source::coinbase::DEFAULT_BASE_URL, hide_default_value = true,
-          help_heading = "Network")]
-    pub coinbase_url: String,
-
     /// Tickers, stdin and files in command-line order (filled by `parse`).
     #[arg(skip)]
     pub inputs: Vec<Input>,
+
+    /// Each endpoint's base URL from `--<source>-url`, its variable or its default, in
+    /// registry order (filled by `parse`).
+    #[arg(skip)]
+    pub base_urls: Vec<(&'static Endpoint, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,28 +198,76 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The whole command: the derived flags, plus what the source and format registries add.
+pub fn command() -> clap::Command {
+    let formats: Vec<PossibleValue> = FORMATS
+        .iter()
+        .map(|f| PossibleValue::new(f.name).help(f.about))
+        .collect();
+    let sources: Vec<PossibleValue> = REGISTRY
+        .iter()
+        .map(|s| PossibleValue::new(s.name).help(s.about))
+        .collect();
+    let source_help = format!(
+        "Source for tickers without a `source:` prefix: {}",
+        crate::source::names()
+    );
+    let mut command = Cli::command()
+        .mut_arg("format", |a| {
+            a.value_parser(PossibleValuesParser::new(formats))
+        })
+        .mut_arg("source", |a| {
+            a.value_parser(PossibleValuesParser::new(sources))
+                .ignore_case(true)
+                .help(source_help)
+        });
+    for spec in REGISTRY {
+        for endpoint in spec.endpoints {
+            command = command.arg(
+                Arg::new(endpoint.flag)
+                    .long(endpoint.flag)
+                    .value_name("URL")
+                    .env(endpoint.env)
+                    .default_value(endpoint.default_url)
+                    .hide_default_value(true)
+                    .help_heading("Network")
+                    .help(format!(
+                        "Base URL of {}: scheme, host and port (paths kept) [default: {}]",
+                        endpoint.about, endpoint.default_url
+                    )),
+            );
+        }
+    }
+    command
+}
+
 impl Cli {
     /// Parse the process's arguments; usage errors exit 2 with clap's message.
     pub fn parse_args() -> Cli {
-        Cli::parse_matches(Cli::command().get_matches())
+        Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
     }
 
-    /// Parse `args` (the first is the program name), for tests.
+    /// Parse `args` (the first is the program name).
     pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Cli::command().try_get_matches_from(args)?;
+        let matches = command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
         cli.inputs = ordered_inputs(&matches);
+        cli.base_urls = REGISTRY
+            .iter()
+            .flat_map(|spec| spec.endpoints)
+            .map(|endpoint| {
+                let url = matches
+                    .get_one::<String>(endpoint.flag)
+                    .cloned()
+                    .unwrap_or_else(|| endpoint.default_url.to_string());
+                (endpoint, url)
+            })
+            .collect();
         Ok(cli)
-    }
-
-    fn parse_matches(matches: ArgMatches) -> Cli {
-        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        cli.inputs = ordered_inputs(&matches);
-        cli
     }
 }
 
@@ -298,14 +353,14 @@ pub fn write_completions(
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "quotes", &mut script);
+    clap_complete::generate(shell, &mut command(), "quotes", &mut script);
     out.write_all(&script)?;
     out.flush()
 }
 
 /// `--man`: the man page in roff on `out`.
 pub fn write_man(out: &mut impl std::io::Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(out)?;
+    clap_mangen::Man::new(command()).render(out)?;
     out.flush()
 }
 
@@ -315,7 +370,38 @@ mod tests {
 
     #[test]
     fn clap_configuration_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_registered_source_and_format_is_on_the_command_line() {
+        let help = command().render_long_help().to_string();
+        for spec in REGISTRY {
+            assert!(help.contains(spec.name), "{}", spec.name);
+            for endpoint in spec.endpoints {
+                assert!(help.contains(&format!("--{}", endpoint.flag)), "{help}");
+                assert!(help.contains(endpoint.env), "{help}");
+            }
+        }
+        for format in FORMATS {
+            assert!(help.contains(format.name), "{}", format.name);
+        }
+        let cli = Cli::try_parse_args(["quotes", "--coinbase-url", "http://h:1", "X"]).unwrap();
+        let coinbase = cli
+            .base_urls
+            .iter()
+            .find(|(e, _)| e.flag == "coinbase-url")
+            .unwrap();
+        assert_eq!(coinbase.1, "http://h:1");
+        assert!(Cli::try_parse_args(["quotes", "-f", "xml", "X"]).is_err());
+        assert!(Cli::try_parse_args(["quotes", "--source", "nope", "X"]).is_err());
+        assert_eq!(
+            Cli::try_parse_args(["quotes", "--source", "Coinbase", "X"])
+                .unwrap()
+                .source
+                .to_ascii_lowercase(),
+            "coinbase"
+        );
     }
 
     #[test]

@@ -1,13 +1,18 @@
-//! How the one `reqwest::Client` is built: TLS trust, redirects, proxies, timeouts.
+//! How the one `reqwest::Client` is built: TLS trust, proxies, connection limits, and the
+//! connector layer that tells `http` when a new connection is up.
 //!
 //! - TLS is always verified (rustls, ring). The system's trust store is loaded only when a
 //!   source URL is https (it costs a few milliseconds of reading /etc/ssl, and a plain
 //!   http test or mirror needs none); `--cacert` adds anchors for TLS-inspecting proxies.
-//! - Redirects (followed by the fetcher, with [`follow`]): at most 5, and only to the same
-//!   host over https or to a configured source URL. Anything else (Yahoo's EU consent
-//!   page) stops, and the fetcher reports where the request was sent.
+//!   Redirects never leave the origin they were sent to (see `http`), so an http source
+//!   never needs the store either.
+//! - Redirects are not followed by reqwest: `http` follows them itself.
 //! - Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from the
 //!   environment, as reqwest reads them.
+//!
+//! Nothing here has a process-wide side effect: installing the rustls crypto provider and
+//! raising the open-file limit happen in `main`, where a library user would not be surprised
+//! by them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,44 +22,32 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-/// The most redirects followed for one request.
-pub const MAX_REDIRECTS: usize = 5;
-
 /// What the client needs to know; filled from the command line.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
+    /// Connections kept per host: the `--jobs` bound.
     pub jobs: usize,
-    pub timeout: Duration,
+    /// The most a connection may take to come up.
+    pub connect_timeout: Duration,
     pub user_agent: String,
     /// `--cacert`: extra trust anchors (PEM certificates).
     pub extra_roots: Vec<reqwest::Certificate>,
-    /// The sources' base URLs: redirects to them are followed, and if any is https
-    /// the system trust store is loaded.
-    pub base_urls: Vec<Url>,
+    /// Whether any source of the run is https: only then is the system trust store loaded.
+    pub https: bool,
 }
 
-/// Builds the client. `connected` is bumped each time the client finishes establishing a
-/// connection (TCP, and TLS with ALPN when https): the fetcher waits for it to release a
-/// burst of requests onto a new HTTP/2 connection (see `fetch::Fetcher::send`).
-pub fn build(
-    options: &ClientOptions,
-    connected: tokio::sync::watch::Sender<u64>,
-) -> reqwest::Result<reqwest::Client> {
-    // reqwest is built with rustls and no bundled crypto provider: ring compiles faster
-    // and smaller than aws-lc. Installing twice (tests, --watch) is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// Builds the client.
+pub fn build(options: &ClientOptions) -> reqwest::Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
         .user_agent(options.user_agent.clone())
-        .timeout(options.timeout)
-        .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+        .connect_timeout(options.connect_timeout)
         .pool_max_idle_per_host(options.jobs)
         .gzip(true)
-        // Redirects are followed by the fetcher (see `follow`): cheaper per request than
-        // reqwest's redirect layer, and a refused one is reported with where it pointed.
+        // Redirects are followed by `http`: cheaper per request than reqwest's redirect
+        // layer, and a refused one is reported with where it pointed.
         .redirect(reqwest::redirect::Policy::none())
-        .connector_layer(ConnectedLayer(Arc::new(connected)));
-    let https = options.base_urls.iter().any(|u| u.scheme() == "https");
-    let builder = if https {
+        .connector_layer(ConnectedLayer);
+    let builder = if options.https {
         builder.tls_certs_merge(options.extra_roots.clone())
     } else {
         // No https anywhere: skip the system store entirely.
@@ -63,27 +56,64 @@ pub fn build(
     builder.build()
 }
 
-/// A connector layer that counts established connections. hyper learns that a server
-/// speaks HTTP/2 (ALPN) the moment its connector finishes, and from then on makes other
-/// requests to that host wait for the one HTTP/2 connection instead of opening their own.
+/// The first request to an https origin, and the burst waiting behind it (see
+/// `http::Http::send`). Released when that request's connection is up, or when it has an
+/// answer, whichever comes first.
+#[derive(Debug, Default)]
+pub struct Warmup {
+    started: std::sync::atomic::AtomicBool,
+    ready: tokio::sync::watch::Sender<bool>,
+}
+
+tokio::task_local! {
+    /// Set around the first request to an origin: a connection the connector makes while
+    /// that request is being polled is that origin's, so its warm-up is the one to release.
+    /// Every origin has its own, so one host's connection never releases another's burst.
+    static WARMING: Arc<Warmup>;
+}
+
+impl Warmup {
+    /// Whether the caller is the first request to this origin (and must go alone).
+    pub fn claim_first(&self) -> bool {
+        !self.started.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Run the first request; a connection it opens releases this origin's burst.
+    pub async fn first<F: Future>(self: &Arc<Self>, request: F) -> F::Output {
+        let output = WARMING.scope(Arc::clone(self), request).await;
+        self.release();
+        output
+    }
+
+    /// Wait until the first request's connection is up (or it is answered).
+    pub async fn wait(&self) {
+        let mut ready = self.ready.subscribe();
+        let _ = ready.wait_for(|ready| *ready).await;
+    }
+
+    fn release(&self) {
+        self.ready.send_replace(true);
+    }
+}
+
+/// A connector layer that reports established connections to the warm-up of the request
+/// that opened them. hyper learns that a server speaks HTTP/2 (ALPN) the moment its
+/// connector finishes, and from then on makes other requests to that origin wait for the
+/// one HTTP/2 connection instead of opening their own.
 #[derive(Clone)]
-struct ConnectedLayer(Arc<tokio::sync::watch::Sender<u64>>);
+struct ConnectedLayer;
 
 impl<S> tower_layer::Layer<S> for ConnectedLayer {
     type Service = Connected<S>;
 
     fn layer(&self, inner: S) -> Connected<S> {
-        Connected {
-            inner,
-            connected: Arc::clone(&self.0),
-        }
+        Connected { inner }
     }
 }
 
 #[derive(Clone)]
 struct Connected<S> {
     inner: S,
-    connected: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl<S, R> tower_service::Service<R> for Connected<S>
@@ -100,12 +130,14 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
+        // hyper calls the connector while polling the request that needs the connection,
+        // so the task-local names the origin whose first request this is (if it is one).
+        let warming = WARMING.try_with(Arc::clone).ok();
         let connecting = self.inner.call(request);
-        let connected = Arc::clone(&self.connected);
         Box::pin(async move {
             let result = connecting.await;
-            if result.is_ok() {
-                connected.send_modify(|count| *count += 1);
+            if let (Ok(_), Some(warmup)) = (&result, warming) {
+                warmup.release();
             }
             result
         })
@@ -117,9 +149,9 @@ where
 const FD_RESERVE: u64 = 16;
 
 /// How many requests may really be in flight: `--jobs`, unless the open-file limit is
-/// lower. Raises the soft limit to the hard one first (as Go's runtime does), then
-/// keeps each connection within it, so `ulimit -n 64` with `-j 200` slows the run down
-/// instead of failing tickers with "too many open files".
+/// lower, so `ulimit -n 64` with `-j 200` slows the run down instead of failing tickers with
+/// "too many open files". Reads the limit only: `main` raises it first
+/// ([`raise_open_file_limit`]).
 pub fn usable_jobs(requested: usize) -> usize {
     #[cfg(unix)]
     {
@@ -127,20 +159,9 @@ pub fn usable_jobs(requested: usize) -> usize {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-        if !got {
+        // SAFETY: getrlimit only writes the struct we pass.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
             return requested;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            // SAFETY: as above.
-            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-                limit.rlim_cur = limit.rlim_max;
-            }
         }
         let room = limit.rlim_cur.saturating_sub(FD_RESERVE).max(1);
         requested.min(usize::try_from(room).unwrap_or(usize::MAX))
@@ -151,13 +172,25 @@ pub fn usable_jobs(requested: usize) -> usize {
     }
 }
 
-/// Where a redirect from `current` to `location` leads, if `quotes` follows it: only
-/// to the same host over https, or back to a configured source URL (`origins`).
-pub fn follow(current: &Url, location: &str, origins: &[Url]) -> Option<Url> {
-    let next = current.join(location).ok()?;
-    let same_host_https = next.scheme() == "https" && next.host_str() == current.host_str();
-    let to_a_source = origins.iter().any(|o| o.origin() == next.origin());
-    (same_host_https || to_a_source).then_some(next)
+/// Raise the soft open-file limit to the hard one, as Go's runtime does: a process-wide
+/// change, so `main` makes it, never a library call.
+pub fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
 }
 
 /// Read `--cacert`: one or more PEM certificates.
@@ -172,28 +205,7 @@ pub fn read_cacert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, 
     Ok(certs)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn follows_only_same_host_https_or_back_to_a_source() {
-        let origins = [Url::parse("http://127.0.0.1:8080").unwrap()];
-        let from = Url::parse("https://query1.finance.yahoo.com/v8/finance/chart/AAPL").unwrap();
-        let to = |location: &str| follow(&from, location, &origins).map(String::from);
-        assert_eq!(
-            to("/v8/finance/chart/AAPL?x=1").as_deref(),
-            Some("https://query1.finance.yahoo.com/v8/finance/chart/AAPL?x=1")
-        );
-        assert_eq!(to("https://consent.yahoo.com/collect"), None);
-        assert_eq!(
-            to("http://query1.finance.yahoo.com/x"),
-            None,
-            "no downgrade to plain http"
-        );
-        assert_eq!(
-            to("http://127.0.0.1:8080/v8/finance/chart/AAPL").as_deref(),
-            Some("http://127.0.0.1:8080/v8/finance/chart/AAPL")
-        );
-    }
+/// Whether any of `urls` is https.
+pub fn any_https<'a>(urls: impl IntoIterator<Item = &'a Url>) -> bool {
+    urls.into_iter().any(|u| u.scheme() == "https")
 }

@@ -1,9 +1,11 @@
 //! The errors a user can meet for one ticker, with the words they are shown in.
 //!
-//! A failed ticker is data, not a panic: every fetch ends in `Result<Quote, FetchError>`,
-//! the output layer prints the message as `quotes: SYMBOL: message` on stderr (or as an
-//! `error` object in JSON), and `lib::run` turns "any ticker failed" into exit status 1.
-//! Messages say what happened and, where there is something to do, what to do.
+//! A failed ticker is data, not a panic: every fetch ends in a `Result<_, FetchError>`, the
+//! output layer prints the message as `quotes: SYMBOL: message` on stderr (or as an `error`
+//! object in JSON), and `app` turns "any ticker failed" into exit status 1. Messages say what
+//! happened and, where there is something to do, what to do. Transport errors (reqwest's)
+//! are put into such words here too ([`FetchError::from_transport`]), so that neither the
+//! fetcher nor a source has to know what hyper's errors look like.
 
 use std::time::Duration;
 
@@ -15,8 +17,13 @@ pub enum FetchError {
     #[error("invalid ticker: {0}")]
     InvalidTicker(String),
 
-    #[error("not found on {api} ({detail}); {}", not_found_hint(.api))]
-    NotFound { api: &'static str, detail: String },
+    #[error("not found on {api} ({detail}); {hint}")]
+    NotFound {
+        api: &'static str,
+        detail: String,
+        /// The source's own advice (`check the pair, e.g. BTC-USD`).
+        hint: &'static str,
+    },
 
     /// `--max-age`: the price is older than the user accepts.
     #[error("stale: last price is from {as_of}, older than --max-age {max_age}")]
@@ -60,7 +67,7 @@ pub enum FetchError {
     },
 
     #[error(
-        "{api} redirected (HTTP {status}) to {location}; quotes follows only redirects to the same host over HTTPS (a consent page or captive portal? try another network, or set HTTPS_PROXY)"
+        "{api} redirected (HTTP {status}) to {location}; quotes follows redirects only within the origin it asked (same scheme, host and port): a consent page or captive portal? try another network, or set HTTPS_PROXY"
     )]
     Redirected {
         api: &'static str,
@@ -133,10 +140,97 @@ impl FetchError {
     }
 }
 
-fn not_found_hint(api: &str) -> &'static str {
-    match api {
-        "Coinbase" => "check the pair, e.g. BTC-USD",
-        _ => "check the symbol and its exchange suffix, e.g. VOD.L",
+impl FetchError {
+    /// Put a transport error into words a user understands. `api` is the source's display
+    /// name, `when` is "before responding" or "mid-response", `timeout` the per-attempt
+    /// limit that was set.
+    pub fn from_transport(
+        err: &reqwest::Error,
+        api: &'static str,
+        when: &'static str,
+        timeout: Duration,
+    ) -> FetchError {
+        let cause = root_cause(err);
+        if err.is_connect() {
+            let host = err
+                .url()
+                .map(|u| {
+                    let host = u.host_str().unwrap_or("?");
+                    match u.port_or_known_default() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host.to_string(),
+                    }
+                })
+                .unwrap_or_else(|| api.to_string());
+            return FetchError::Connect {
+                host,
+                cause: connect_cause(err.is_timeout(), cause),
+            };
+        }
+        if err.is_timeout() {
+            return FetchError::Timeout {
+                api,
+                after: timeout,
+            };
+        }
+        // A body cut short surfaces as a decode error too (the gzip layer wraps the body);
+        // only data that arrived but cannot be decoded is the server's malformed answer.
+        if err.is_decode() && root_io_kind(err) == Some(std::io::ErrorKind::InvalidData) {
+            return FetchError::Malformed {
+                api,
+                detail: format!("could not decode the body: {cause}"),
+            };
+        }
+        FetchError::Disconnected { api, when, cause }
+    }
+}
+
+/// Why a connection failed, in words that suggest what to do.
+fn connect_cause(timed_out: bool, cause: String) -> String {
+    if timed_out {
+        "timed out".to_string()
+    } else if let Some(problem) = cause.strip_prefix("invalid peer certificate: ") {
+        format!(
+            "TLS certificate not trusted ({problem}); behind a TLS-inspecting proxy, add its CA \
+             with --cacert FILE"
+        )
+    } else if cause.starts_with("failed to lookup address information") {
+        format!("host not found ({cause}); check the network, the URL, or HTTPS_PROXY")
+    } else {
+        cause
+    }
+}
+
+/// The kind of the innermost `io::Error` in an error's chain, if there is one.
+fn root_io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut current = Some(err);
+    let mut kind = None;
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+        }
+        current = e.source();
+    }
+    kind
+}
+
+/// The innermost cause of an error, in plain words: "connection refused", not
+/// `hyper::Error(Connect, ConnectError(...))`.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    let text = current.to_string();
+    // io::Error's Display appends " (os error 111)"; users don't need the number.
+    let text = match text.find(" (os error") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "unknown error".to_string(),
     }
 }
 
@@ -165,5 +259,29 @@ pub fn secs(d: &Duration) -> String {
         format!("{s:.0} s")
     } else {
         format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_cause_drops_os_error_numbers() {
+        let io = std::io::Error::from_raw_os_error(111);
+        assert_eq!(root_cause(&io), "connection refused");
+    }
+
+    #[test]
+    fn not_found_carries_the_sources_hint() {
+        let err = FetchError::NotFound {
+            api: "Coinbase",
+            detail: "Invalid base currency".into(),
+            hint: "check the pair, e.g. BTC-USD",
+        };
+        assert_eq!(
+            err.to_string(),
+            "not found on Coinbase (Invalid base currency); check the pair, e.g. BTC-USD"
+        );
     }
 }

@@ -1,11 +1,20 @@
-//! Entry point: parse the command line, run, turn the outcome into an exit status.
+//! Entry point: parse the command line, make the process-wide settings, run, and turn the
+//! outcome into an exit status (or a death by the signal that stopped the run).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use quotes::app::{self, Failure};
 use quotes::cli::Cli;
+use quotes::{client, exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args(); // usage errors exit 2 here, with clap's message
+    // Process-wide, so here and not in a constructor a library user would call: reqwest is
+    // built with rustls and no bundled crypto provider (ring compiles faster and smaller
+    // than aws-lc), and a large --jobs needs the hard open-file limit.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    client::raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -16,13 +25,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(quotes::run(cli)) {
-        Ok(status) => ExitCode::from(status.code()),
-        Err(e) if e.is::<quotes::UsageError>() => {
+    let outcome = runtime.block_on(app::run(cli));
+    // Never wait for a blocked worker thread (a DNS lookup that never answers): the run is
+    // over, and `--deadline` bounds the process, not just the output.
+    runtime.shutdown_timeout(Duration::ZERO);
+    match outcome {
+        Ok(status) => ExitCode::from(exit::die_if_signalled(status).code()),
+        Err(Failure::Usage(e)) => {
             eprintln!("quotes: error: {e}");
             ExitCode::from(2)
         }
-        Err(e) => {
+        Err(Failure::Fatal(e)) => {
             eprintln!("quotes: error: {e:#}");
             ExitCode::from(1)
         }

@@ -8,17 +8,13 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::ticker::Ticker;
-
 /// The most decimals `--precision` accepts.
 pub const MAX_PRECISION: u32 = 10;
 
-/// One ticker's price, as reported by a source.
+/// One price, as reported by a source. Which ticker and source it belongs to is the
+/// plan's business (`plan::Entry`), not repeated in every quote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quote {
-    pub symbol: Ticker,
-    /// The source's short name: `yahoo`, `coinbase`.
-    pub source: &'static str,
     /// The exact price as sent; rounding happens only when it is written out.
     pub price: Decimal,
     /// ISO currency code as the source writes it (`USD`, or `GBp` for pence); may be absent.

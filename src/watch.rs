@@ -1,83 +1,163 @@
 //! `--watch SECONDS`: fetch again and again with the same client (and its open
-//! connections) until Ctrl-C.
+//! connections) until Ctrl-C or SIGTERM.
 //!
 //! On a terminal the table is redrawn in place under the time of the last refresh.
 //! Anywhere else each round is appended, so `quotes --watch 60 -f jsonl AAPL >> log`
 //! builds a log (csv writes its header once). A failing round is reported on stderr and
-//! the watch goes on; Ctrl-C ends it with status 0.
+//! the watch goes on; Ctrl-C or SIGTERM ends it with status 0.
+//!
+//! Redrawing moves the cursor up over the previous round by SCREEN rows, not lines: a line
+//! wider than the terminal (a long name, the not-found hint on stderr) wraps onto several
+//! rows, and counting it as one would leave stale rows behind every round.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::time::Duration;
 
-use crate::fetch::Fetcher;
-use crate::output::{self, Format, Style};
-use crate::{ExitStatus, Plan, emit};
+use unicode_width::UnicodeWidthStr;
 
-pub async fn run(
-    fetcher: &Fetcher,
-    plan: &Plan,
-    format: Format,
-    mut style: Style,
-    every: Duration,
-    rounds: Option<u64>,
-) -> ExitStatus {
-    let redraw = format == Format::Table && io::stdout().is_terminal();
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut status;
-    let mut drawn_lines = 0;
-    let mut round = 0u64;
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = &mut ctrl_c => return ExitStatus::Success,
-        }
-        let rows = tokio::select! {
-            rows = plan.fetch(fetcher, None, std::future::pending()) => rows,
-            _ = &mut ctrl_c => return ExitStatus::Success,
-        };
-        round += 1;
-        let gone;
-        if redraw {
-            (status, drawn_lines) = redraw_table(rows, &style, drawn_lines);
-            gone = false;
-        } else {
-            (status, gone) = emit(format, rows, &style);
-            style.header = false;
-        }
-        if gone || rounds.is_some_and(|n| round >= n) {
-            return status;
+use crate::exit::{ExitStatus, Signals};
+use crate::fetch::Fetcher;
+use crate::output::{self, FormatSpec, Style, Written};
+use crate::plan::Plan;
+
+/// What `--watch` needs beyond the plan.
+pub struct Watch<'a> {
+    pub fetcher: &'a Fetcher,
+    pub plan: &'a Plan,
+    pub format: &'static FormatSpec,
+    pub style: Style,
+    pub every: Duration,
+    /// Stop after this many rounds (hidden `--watch-rounds`).
+    pub rounds: Option<u64>,
+    pub max_age: Option<Duration>,
+}
+
+impl Watch<'_> {
+    pub async fn run(self, signals: &mut Signals) -> ExitStatus {
+        let redraw = self.format.name == "table" && io::stdout().is_terminal();
+        let mut renderer = (self.format.renderer)();
+        let mut ticks = tokio::time::interval(self.every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut drawn_rows = 0;
+        let mut round = 0u64;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = signals.next() => return ExitStatus::Success,
+            }
+            let fetched = tokio::select! {
+                fetched = self.plan.fetch(self.fetcher, None, std::future::pending()) => fetched,
+                _ = signals.next() => return ExitStatus::Success,
+            };
+            round += 1;
+            let rows = self.plan.rows(&fetched, self.max_age);
+            let rendered = if redraw {
+                let rendered = output::render(self.format, &mut *renderer, rows, &self.style);
+                let (block, rows_now) = redraw_block(rendered, drawn_rows);
+                drawn_rows = rows_now;
+                block
+            } else {
+                output::render(self.format, &mut *renderer, rows, &self.style)
+            };
+            let status = ExitStatus::from_failed(rendered.failed);
+            let written = tokio::select! {
+                written = output::write(rendered) => written,
+                _ = signals.next() => return ExitStatus::Success,
+            };
+            match written {
+                Written::Ok => {}
+                Written::Gone => return status,
+                Written::Failed => return ExitStatus::Failure,
+            }
+            if self.rounds.is_some_and(|n| round >= n) {
+                return status;
+            }
         }
     }
 }
 
-/// Replace the previous round's lines on the terminal with this round's; returns how
-/// many lines are now drawn (table, status line, and errors when stderr is the terminal).
-fn redraw_table(rows: Vec<output::Row>, style: &Style, drawn: usize) -> (ExitStatus, usize) {
-    let mut block = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = output::table::write(&rows, style, &mut block);
+/// This round's table and status line, preceded by the escapes that move the cursor up
+/// over the previous round (`drawn` screen rows) and clear to the end of the screen; and
+/// how many screen rows are drawn now (counting stderr's lines when stderr is the same
+/// terminal).
+fn redraw_block(mut rendered: output::Rendered, drawn: usize) -> (output::Rendered, usize) {
     let now = jiff::Timestamp::now().strftime("%H:%M:%S UTC").to_string();
-    let _ = writeln!(block, "updated {now}  (Ctrl-C to stop)");
-    let mut lines = block.iter().filter(|b| **b == b'\n').count();
-    let mut out = io::stdout().lock();
+    rendered
+        .stdout
+        .extend_from_slice(format!("updated {now}  (Ctrl-C to stop)\n").as_bytes());
+    let columns = terminal_columns();
+    let mut rows = screen_rows(&String::from_utf8_lossy(&rendered.stdout), columns);
+    if io::stderr().is_terminal() {
+        rows += screen_rows(&String::from_utf8_lossy(&rendered.stderr), columns);
+    }
     if drawn > 0 {
         // Cursor up over the old block, then clear to the end of the screen.
-        let _ = write!(out, "\x1b[{drawn}A\x1b[J");
+        let mut block = format!("\x1b[{drawn}A\x1b[J").into_bytes();
+        block.append(&mut rendered.stdout);
+        rendered.stdout = block;
     }
-    let _ = out.write_all(&block);
-    let _ = out.flush();
-    let failed = rows.iter().filter(|r| r.result.is_err()).count();
-    let _ = output::report_errors(&rows, &mut io::stderr().lock());
-    if io::stderr().is_terminal() {
-        lines += failed;
+    (rendered, rows)
+}
+
+/// How many screen rows `text` takes on a terminal `columns` wide: each line at least one,
+/// a longer one as many as it wraps onto. Colour escapes take no room.
+pub fn screen_rows(text: &str, columns: usize) -> usize {
+    let columns = columns.max(1);
+    text.lines()
+        .map(|line| visible_width(line).div_ceil(columns).max(1))
+        .sum()
+}
+
+/// The display width of a line without its SGR colour escapes (`ESC [ … m`).
+fn visible_width(line: &str) -> usize {
+    let mut width = 0;
+    let mut rest = line;
+    while let Some(at) = rest.find('\x1b') {
+        width += rest[..at].width();
+        rest = &rest[at..];
+        rest = match rest.find('m') {
+            Some(end) => &rest[end + 1..],
+            None => "",
+        };
     }
-    let status = if failed == 0 {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    };
-    (status, lines)
+    width + rest.width()
+}
+
+/// The terminal's width in columns (stdout's), or 80 when it cannot be told.
+fn terminal_columns() -> usize {
+    #[cfg(unix)]
+    {
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ only writes the struct we pass.
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+        if ok && size.ws_col > 0 {
+            return usize::from(size.ws_col);
+        }
+    }
+    80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_lines_count_every_screen_row() {
+        assert_eq!(screen_rows("a\nb\n", 80), 2);
+        assert_eq!(screen_rows(&"x".repeat(80), 80), 1);
+        assert_eq!(screen_rows(&"x".repeat(81), 80), 2);
+        assert_eq!(screen_rows(&format!("{}\n\n", "x".repeat(200)), 80), 4);
+        // Colour escapes take no columns; wide characters take two.
+        assert_eq!(
+            screen_rows(&format!("\x1b[32m{}\x1b[0m", "x".repeat(80)), 80),
+            1
+        );
+        assert_eq!(screen_rows(&"日".repeat(41), 80), 2);
+        assert_eq!(screen_rows("", 80), 0);
+    }
 }

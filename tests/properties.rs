@@ -25,11 +25,11 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
+use quotes::error::FetchError;
+use quotes::quote::Quote;
 use quotes::quote::{format_price, parse_price};
-use quotes::source::Query;
-use quotes::source::coinbase::parse_spot;
-use quotes::source::yahoo::parse_chart;
-use quotes::source::yahoo_history::parse_history;
+use quotes::source::yahoo::{history, latest};
+use quotes::source::{Answer, Query, When, coinbase};
 use quotes::ticker::Ticker;
 
 const CASES: u32 = 256;
@@ -481,8 +481,35 @@ fn ticker(s: &str) -> Ticker {
 fn query(symbol: &str, date: Option<Date>) -> Query {
     Query {
         ticker: ticker(symbol),
-        date,
+        when: date.map_or(When::Latest, When::Close),
     }
+}
+
+fn answer(status: u16, body: &[u8]) -> Answer {
+    Answer {
+        status,
+        body: body.to_vec(),
+    }
+}
+
+/// The latest-price parser (the ticker only names what was asked).
+fn parse_chart(_ticker: &Ticker, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+    latest::parse(&answer(status, body))
+}
+
+/// The `--date` parser.
+fn parse_history(
+    _query: &Query,
+    date: Date,
+    status: u16,
+    body: &[u8],
+) -> Result<Quote, FetchError> {
+    history::parse_close(date, &answer(status, body))
+}
+
+/// The Coinbase spot parser.
+fn parse_spot(query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+    coinbase::parse_spot(query.when, &answer(status, body))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,19 +3,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quotes::source::Query;
 use quotes::source::coinbase::parse_spot;
-use quotes::ticker::Ticker;
+use quotes::source::{Answer, When};
 
 fuzz_target!(|body: &[u8]| {
-    let ticker = Ticker::parse("BTC-USD").expect("a valid ticker");
-    for date in [None, Some("2024-03-05".parse().expect("a valid date"))] {
-        let query = Query {
-            ticker: ticker.clone(),
-            date,
-        };
+    let dated = When::Close("2024-03-05".parse().expect("a valid date"));
+    for when in [When::Latest, dated] {
         for status in [200, 400, 404] {
-            if parse_spot(&query, status, body).is_ok() {
+            let answer = Answer {
+                status,
+                body: body.to_vec(),
+            };
+            if parse_spot(when, &answer).is_ok() {
                 assert_eq!(status, 200, "a price from an HTTP {status} answer");
             }
         }

@@ -1,15 +1,14 @@
-//! `parse_history` (`--date`: a past day's close from Yahoo's daily bars) on arbitrary
-//! bytes, for dates inside the recorded fixtures (so that seeds from `tests/fixtures` reach
-//! the bar picking) and at both ends of the calendar, where date arithmetic overflows.
+//! `history::parse_close` (`--date`: a past day's close from Yahoo's daily bars) on
+//! arbitrary bytes, for dates inside the recorded fixtures (so that seeds from
+//! `tests/fixtures` reach the bar picking) and at both ends of the calendar, where date
+//! arithmetic overflows.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quotes::source::Query;
-use quotes::source::yahoo_history::parse_history;
-use quotes::ticker::Ticker;
+use quotes::source::Answer;
+use quotes::source::yahoo::history::parse_close;
 
 fuzz_target!(|body: &[u8]| {
-    let ticker = Ticker::parse("AAPL").expect("a valid ticker");
     for date in [
         "2021-01-06",
         "2017-07-11",
@@ -18,12 +17,12 @@ fuzz_target!(|body: &[u8]| {
         "9999-12-31",
     ] {
         let date = date.parse().expect("a valid date");
-        let query = Query {
-            ticker: ticker.clone(),
-            date: Some(date),
-        };
         for status in [200, 404] {
-            if parse_history(&query, date, status, body).is_ok() {
+            let answer = Answer {
+                status,
+                body: body.to_vec(),
+            };
+            if parse_close(date, &answer).is_ok() {
                 assert_eq!(status, 200, "a close from an HTTP {status} answer");
             }
         }

@@ -5,7 +5,7 @@
 
 use rust_decimal::Decimal;
 
-use super::Style;
+use super::{Row, Style};
 use crate::quote::{Quote, format_price};
 
 /// One column of table, tsv and csv output.
@@ -66,11 +66,11 @@ impl Field {
         )
     }
 
-    /// The field's text for one quote; `None` when the source did not say.
-    pub fn value(self, quote: &Quote, style: &Style) -> Option<String> {
+    /// The field's text for one row's quote; `None` when the source did not say.
+    pub fn value(self, row: &Row<'_>, quote: &Quote, style: &Style) -> Option<String> {
         let p = style.precision;
         match self {
-            Field::Symbol => Some(quote.symbol.to_string()),
+            Field::Symbol => Some(row.label.to_string()),
             Field::Price => Some(format_price(quote.price, p)),
             Field::Currency => quote.currency.clone(),
             Field::Time => quote.time.and_then(rfc3339),
@@ -80,7 +80,7 @@ impl Field {
             Field::PreviousClose => quote.previous_close.map(|c| format_price(c, p)),
             Field::Name => quote.name.clone(),
             Field::Exchange => quote.exchange.clone(),
-            Field::Source => Some(quote.source.to_string()),
+            Field::Source => row.source.map(str::to_string),
         }
     }
 }
@@ -146,7 +146,7 @@ pub fn rfc3339(secs: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_rows::quote;
+    use crate::output::test_rows::{ok, quote};
     use crate::quote::parse_price;
 
     #[test]
@@ -164,16 +164,16 @@ mod tests {
 
     #[test]
     fn change_and_percent_are_exact() {
-        let mut q = quote("X", "110.5", Some("USD"));
+        let mut q = quote("110.5", Some("USD"));
         q.previous_close = Some(parse_price("100").unwrap());
         let style = Style::default();
-        assert_eq!(Field::Change.value(&q, &style).unwrap(), "10.50");
-        assert_eq!(Field::ChangePercent.value(&q, &style).unwrap(), "10.50");
-        assert_eq!(
-            Field::Time.value(&q, &style).unwrap(),
-            "2025-11-20T21:00:00Z"
-        );
+        let value = |field: Field, q: &Quote| field.value(&ok("X", q), q, &style);
+        assert_eq!(value(Field::Change, &q).unwrap(), "10.50");
+        assert_eq!(value(Field::ChangePercent, &q).unwrap(), "10.50");
+        assert_eq!(value(Field::Time, &q).unwrap(), "2025-11-20T21:00:00Z");
+        assert_eq!(value(Field::Symbol, &q).unwrap(), "X");
+        assert_eq!(value(Field::Source, &q).unwrap(), "yahoo");
         q.previous_close = None;
-        assert_eq!(Field::Change.value(&q, &style), None);
+        assert_eq!(value(Field::Change, &q), None);
     }
 }

@@ -1,5 +1,5 @@
-//! `json` (one array) and `jsonl` (one object per line): an element per requested ticker,
-//! in input order, failures included as `{"symbol", "error": {"kind", "message"}}`.
+//! `json`: one array, an element per row in input order, failures included as
+//! `{"symbol", "error": {"kind", "message"}}`. `jsonl` writes the same objects one per line.
 //!
 //! `price` is a JSON number carrying exactly `--precision` decimals (`135.70`, not
 //! `135.7`): it is written from the rounded decimal's text through `RawValue`, never
@@ -11,8 +11,16 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::fields::{self, Field};
-use super::{Row, Style};
+use super::{FormatSpec, Render, Row, Style};
 use crate::quote::format_price;
+
+pub static FORMAT: FormatSpec = FormatSpec {
+    name: "json",
+    about: "One JSON array, an element per ticker (failures included)",
+    appends: Err("--watch appends a round at a time, which one JSON array cannot do; use -f jsonl"),
+    check: super::always,
+    renderer: || Box::new(Array),
+};
 
 #[derive(Serialize)]
 struct Success<'a> {
@@ -65,32 +73,33 @@ fn number(text: String) -> Box<RawValue> {
     })
 }
 
-fn to_json(row: &Row, style: &Style) -> String {
+/// One row as one JSON object (also each line of `jsonl`).
+pub fn object(row: &Row<'_>, style: &Style) -> String {
     let text = match &row.result {
         Ok(q) => {
             let p = style.precision;
             serde_json::to_string(&Success {
-                symbol: q.symbol.as_str(),
+                symbol: row.label,
                 price: number(format_price(q.price, p)),
                 currency: q.currency.as_deref(),
-                time: Field::Time.value(q, style),
-                date: Field::Date.value(q, style),
+                time: Field::Time.value(row, q, style),
+                date: Field::Date.value(row, q, style),
                 change: fields::change(q).map(|c| number(format_price(c, p))),
                 change_percent: fields::change_percent(q).map(|c| number(format_price(c, 2))),
                 previous_close: q.previous_close.map(|c| number(format_price(c, p))),
                 name: q.name.as_deref(),
                 exchange: q.exchange.as_deref(),
-                source: q.source,
+                source: row.source.unwrap_or_default(),
             })
         }
         Err(e) => serde_json::to_string(&Failure {
             // A source is known only for valid tickers; their label is the symbol.
-            symbol: if row.source.is_some() {
-                &row.label
+            symbol: if row.is_resolved() {
+                row.label
             } else {
-                &row.input
+                row.input
             },
-            input: (row.source.is_some() && row.input != row.label).then_some(&row.input),
+            input: (row.is_resolved() && row.input != row.label).then_some(row.input),
             source: row.source,
             error: ErrorBody {
                 kind: e.kind(),
@@ -102,46 +111,43 @@ fn to_json(row: &Row, style: &Style) -> String {
     text.unwrap_or_else(|_| "null".to_string())
 }
 
-pub fn write_array(rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
-    if rows.is_empty() {
-        return writeln!(out, "[]");
-    }
-    writeln!(out, "[")?;
-    for (i, row) in rows.iter().enumerate() {
-        let comma = if i + 1 < rows.len() { "," } else { "" };
-        writeln!(out, "  {}{comma}", to_json(row, style))?;
-    }
-    writeln!(out, "]")
-}
+struct Array;
 
-pub fn write_lines(rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
-    for row in rows {
-        writeln!(out, "{}", to_json(row, style))?;
+impl Render for Array {
+    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+        if rows.is_empty() {
+            return writeln!(out, "[]");
+        }
+        writeln!(out, "[")?;
+        for (i, row) in rows.iter().enumerate() {
+            let comma = if i + 1 < rows.len() { "," } else { "" };
+            writeln!(out, "  {}{comma}", object(row, style))?;
+        }
+        writeln!(out, "]")
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::FetchError;
-    use crate::output::test_rows::{failed, ok, quote};
+    use crate::output::test_rows::{failed, ok, quote, render};
 
     #[test]
     fn price_keeps_its_trailing_zeros_and_failures_are_objects() {
+        let q = quote("135.7", Some("USD"));
         let rows = vec![
-            ok(quote("VTSAX", "135.7", Some("USD"))),
+            ok("VTSAX", &q),
             failed(
                 "NOPE",
                 FetchError::NotFound {
                     api: "Yahoo",
                     detail: "gone".into(),
+                    hint: "check it",
                 },
             ),
         ];
-        let mut out = Vec::new();
-        write_array(&rows, &Style::default(), &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = render(&FORMAT, &rows, &Style::default());
         assert!(text.contains(r#""price":135.70,"#), "{text}");
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed[0]["time"], "2025-11-20T21:00:00Z");

@@ -1,57 +1,109 @@
-//! Writing results: data to stdout in the chosen format, one line per failure to stderr.
+//! Writing results: the registry of formats, and the policy for stdout and stderr.
 //!
-//! Every renderer writes to any `impl Write` and keeps input order. Writers never panic
-//! when the reader goes away: errors come back as `io::Error` and `lib::run` decides
-//! (a broken pipe is quiet, anything else is reported). Which fields exist and how each
-//! is written as text lives in `fields`; one file per family of formats:
-//! `table` (aligned columns), `delimited` (tsv, csv), `json` (json, jsonl) and
-//! `ledger` (ledger, beancount).
+//! **A format is one renderer file plus one line.** Each file describes its format in a
+//! static [`FormatSpec`] (its name for `-f`, its line in `--help`, its own rules: which
+//! prices it can write, whether rounds can be appended for `--watch`) and implements
+//! [`Render`]; the line adds the spec to [`FORMATS`]. `-f`'s accepted values and their help
+//! come from the registry.
+//!
+//! A round is rendered into memory first ([`render`]: data for stdout, one line per failure
+//! for stderr), then written in one go ([`write_stdout`]): a writer that blocks on a full
+//! pipe can then be abandoned when a signal arrives, and a broken pipe is quiet (the reader,
+//! `head -1`, has what it wanted) while any other write error (a full disk) is reported.
+//! Which fields exist and how each is written as text lives in `fields`.
 
-pub mod delimited;
+pub mod beancount;
+pub mod csv;
+mod directive;
 pub mod fields;
 pub mod json;
+pub mod jsonl;
 pub mod ledger;
 pub mod table;
+pub mod tsv;
 
 use std::io::{self, Write};
-
-use clap::ValueEnum;
 
 pub use fields::Field;
 
 use crate::error::FetchError;
 use crate::quote::Quote;
 
-/// The output formats of `-f/--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people (the default)
-    Table,
-    /// Tab-separated fields, no header
-    Tsv,
-    /// RFC 4180 CSV with a header row
-    Csv,
-    /// One JSON array, an element per ticker (failures included)
-    Json,
-    /// One JSON object per line (failures included)
-    Jsonl,
-    /// ledger / hledger price directives: P DATE TIME SYMBOL PRICE CURRENCY
-    Ledger,
-    /// beancount price directives: DATE price SYMBOL PRICE CURRENCY
-    Beancount,
+/// Every output format, in the order `--help` lists them; the first is the default.
+pub static FORMATS: &[&FormatSpec] = &[
+    &table::FORMAT,
+    &tsv::FORMAT,
+    &csv::FORMAT,
+    &json::FORMAT,
+    &jsonl::FORMAT,
+    &ledger::FORMAT,
+    &beancount::FORMAT,
+];
+
+/// What a format is, and its own rules.
+pub struct FormatSpec {
+    /// The name `-f` takes: `csv`.
+    pub name: &'static str,
+    /// Its line in `--help`.
+    pub about: &'static str,
+    /// Whether rounds can be appended to one stream (`--watch`); `Err` says what to use
+    /// instead.
+    pub appends: Result<(), &'static str>,
+    /// Whether a fetched price can be written in this format: a price it cannot express
+    /// becomes that ticker's error, never an invalid line.
+    pub check: fn(&Row<'_>, &Quote) -> Result<(), FetchError>,
+    /// A renderer for one stream of rounds (a csv header is written once per stream).
+    pub renderer: fn() -> Box<dyn Render>,
 }
 
-/// One requested ticker and what became of it, in input order.
+impl std::fmt::Debug for FormatSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for FormatSpec {
+    fn eq(&self, other: &FormatSpec) -> bool {
+        self.name == other.name
+    }
+}
+
+impl FormatSpec {
+    /// The format called `name`.
+    pub fn named(name: &str) -> Option<&'static FormatSpec> {
+        FORMATS.iter().copied().find(|f| f.name == name)
+    }
+}
+
+/// Any price can be written (the check of formats without rules of their own).
+pub fn always(_row: &Row<'_>, _quote: &Quote) -> Result<(), FetchError> {
+    Ok(())
+}
+
+/// Writes rounds of rows in one format.
+pub trait Render {
+    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// One line of output in input order: a ticker's price (a range gives one row per day), or
+/// the reason it has none.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub struct Row<'a> {
     /// What the user typed, verbatim (JSON carries it as is).
-    pub input: String,
+    pub input: &'a str,
     /// The symbol as shown on stderr and in text formats: uppercased when valid, else an
     /// escaped, shortened copy of the input.
-    pub label: String,
+    pub label: &'a str,
     /// The source asked, when the ticker got that far.
     pub source: Option<&'static str>,
-    pub result: Result<Quote, FetchError>,
+    pub result: Result<&'a Quote, FetchError>,
+}
+
+impl Row<'_> {
+    /// Whether the ticker was valid (so `label` is its symbol).
+    pub fn is_resolved(&self) -> bool {
+        self.source.is_some()
+    }
 }
 
 /// How values are written.
@@ -63,8 +115,6 @@ pub struct Style {
     pub fields: Vec<Field>,
     /// Colour the day's change (table on a terminal only).
     pub color: bool,
-    /// Write csv's header row (false for `--watch` rounds after the first).
-    pub header: bool,
 }
 
 impl Default for Style {
@@ -73,43 +123,110 @@ impl Default for Style {
             precision: 2,
             fields: fields::DEFAULT.to_vec(),
             color: false,
-            header: true,
         }
     }
 }
 
-/// Turn successes a format cannot write into per-ticker errors (a beancount commodity
-/// name that cannot exist, a ledger price without a currency): never an invalid line.
-pub fn check_representable(format: Format, rows: &mut [Row]) {
-    for row in rows {
-        if let Ok(quote) = &row.result
-            && let Err(e) = ledger::check(format, quote)
+/// One round, rendered.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// The data, for stdout.
+    pub stdout: Vec<u8>,
+    /// `quotes: SYMBOL: message`, one line per failed ticker, for stderr.
+    pub stderr: Vec<u8>,
+    /// Whether any ticker failed.
+    pub failed: bool,
+}
+
+/// Render one round: the format's own check first (a price it cannot express becomes that
+/// ticker's error), then the data and the error lines.
+pub fn render(
+    format: &FormatSpec,
+    renderer: &mut dyn Render,
+    mut rows: Vec<Row<'_>>,
+    style: &Style,
+) -> Rendered {
+    for row in &mut rows {
+        if let Ok(quote) = row.result
+            && let Err(e) = (format.check)(row, quote)
         {
             row.result = Err(e);
         }
     }
+    let mut rendered = Rendered {
+        failed: rows.iter().any(|r| r.result.is_err()),
+        ..Rendered::default()
+    };
+    // Writing into a Vec cannot fail.
+    let _ = renderer.write(&rows, style, &mut rendered.stdout);
+    let _ = report_errors(&rows, &mut rendered.stderr);
+    rendered
 }
 
-/// Write all rows in `format`.
-pub fn write(format: Format, rows: &[Row], style: &Style, out: &mut impl Write) -> io::Result<()> {
-    match format {
-        Format::Table => table::write(rows, style, out),
-        Format::Tsv => delimited::write_tsv(rows, style, out),
-        Format::Csv => delimited::write_csv(rows, style, out),
-        Format::Json => json::write_array(rows, style, out),
-        Format::Jsonl => json::write_lines(rows, style, out),
-        Format::Ledger | Format::Beancount => ledger::write(format, rows, style, out),
-    }
-}
-
-/// `quotes: SYMBOL: message` on stderr for every failed ticker, in input order.
-pub fn report_errors(rows: &[Row], err: &mut impl Write) -> io::Result<()> {
+/// `quotes: SYMBOL: message` for every failed ticker, in input order.
+pub fn report_errors(rows: &[Row<'_>], err: &mut impl Write) -> io::Result<()> {
     for row in rows {
         if let Err(e) = &row.result {
             writeln!(err, "quotes: {}: {e}", row.label)?;
         }
     }
-    err.flush()
+    Ok(())
+}
+
+/// How writing to stdout went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Everything was written.
+    Ok,
+    /// The reader went away (a closed pipe): nothing more to write, ever, and not a failure.
+    Gone,
+    /// Writing failed (a full disk); the message is on stderr.
+    Failed,
+}
+
+/// Write a rendered round: the data to stdout, then the error lines to stderr. The writing
+/// happens on a thread of its own, so that a caller waiting on this can give up on it when a
+/// signal arrives, even while stdout is a pipe nobody reads and the write is blocked.
+pub async fn write(rendered: Rendered) -> Written {
+    let (done, written) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("quotes-output".into())
+        .spawn(move || {
+            let written = write_stdout(&rendered.stdout);
+            write_stderr(&rendered.stderr);
+            let _ = done.send(written);
+        });
+    match spawned {
+        Ok(_) => written.await.unwrap_or(Written::Failed),
+        Err(e) => stdout_error(&e),
+    }
+}
+
+/// Write `bytes` to stdout and flush. A broken pipe means the reader (`head -1`) has what it
+/// wanted: quiet, and not a failure (ripgrep does the same). Anything else (a full disk,
+/// `> /dev/full`) is reported on stderr.
+pub fn write_stdout(bytes: &[u8]) -> Written {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Written::Ok,
+        Err(e) => stdout_error(&e),
+    }
+}
+
+/// What a failed write to stdout means (see [`write_stdout`]).
+pub fn stdout_error(e: &io::Error) -> Written {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Written::Gone
+    } else {
+        let _ = writeln!(io::stderr(), "quotes: error writing output: {e}");
+        Written::Failed
+    }
+}
+
+/// Write `bytes` to stderr; stderr may be closed too, and then there is nobody to tell.
+pub fn write_stderr(bytes: &[u8]) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(bytes).and_then(|()| err.flush());
 }
 
 /// A user's input made safe to print on one line: control characters escaped, quoted
@@ -136,12 +253,9 @@ pub(crate) mod test_rows {
     //! Rows shared by the renderers' unit tests.
     use super::*;
     use crate::quote::parse_price;
-    use crate::ticker::Ticker;
 
-    pub fn quote(symbol: &str, price: &str, currency: Option<&str>) -> Quote {
+    pub fn quote(price: &str, currency: Option<&str>) -> Quote {
         Quote {
-            symbol: Ticker::parse(symbol).unwrap(),
-            source: "yahoo",
             price: parse_price(price).unwrap(),
             currency: currency.map(str::to_string),
             time: Some(1_763_672_400), // 2025-11-20T21:00:00Z
@@ -152,22 +266,29 @@ pub(crate) mod test_rows {
         }
     }
 
-    pub fn ok(quote: Quote) -> Row {
+    pub fn ok<'a>(symbol: &'a str, quote: &'a Quote) -> Row<'a> {
         Row {
-            input: quote.symbol.to_string(),
-            label: quote.symbol.to_string(),
-            source: Some(quote.source),
+            input: symbol,
+            label: symbol,
+            source: Some("yahoo"),
             result: Ok(quote),
         }
     }
 
-    pub fn failed(symbol: &str, error: FetchError) -> Row {
+    pub fn failed(symbol: &str, error: FetchError) -> Row<'_> {
         Row {
-            input: symbol.into(),
-            label: symbol.into(),
+            input: symbol,
+            label: symbol,
             source: Some("yahoo"),
             result: Err(error),
         }
+    }
+
+    /// Render `rows` as `format` with `style`, as a string.
+    pub fn render(format: &FormatSpec, rows: &[Row<'_>], style: &Style) -> String {
+        let mut out = Vec::new();
+        (format.renderer)().write(rows, style, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
     }
 }
 
@@ -183,5 +304,30 @@ mod tests {
         assert_eq!(label_for_input("a\nb"), "\"a\\nb\"");
         let long = label_for_input(&"X".repeat(10_000));
         assert!(long.chars().count() < 50, "{long}");
+    }
+
+    #[test]
+    fn format_names_are_unique_and_the_default_is_table() {
+        let mut names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
+        assert_eq!(names[0], "table");
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FORMATS.len());
+    }
+
+    #[test]
+    fn a_price_the_format_cannot_write_becomes_that_tickers_error() {
+        let q = test_rows::quote("1", None);
+        let rows = vec![test_rows::ok("X", &q)];
+        let rendered = render(
+            &ledger::FORMAT,
+            &mut *(ledger::FORMAT.renderer)(),
+            rows,
+            &Style::default(),
+        );
+        assert!(rendered.failed);
+        assert!(rendered.stdout.is_empty());
+        let err = String::from_utf8(rendered.stderr).unwrap();
+        assert!(err.starts_with("quotes: X: no currency"), "{err}");
     }
 }

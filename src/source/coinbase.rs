@@ -1,9 +1,8 @@
 //! Coinbase's public price API: `GET /v2/prices/{BASE}-{QUOTE}/spot[?date=YYYY-MM-DD]`.
 //!
-//! This file is the whole of the Coinbase source, and the model for the next one: adding a
-//! source means one new file in `src/source/` implementing [`Source`], plus its tests, and
-//! one line registering it. Nothing here knows about the client, `--jobs`, retries or
-//! output.
+//! This file is the whole of the Coinbase source: its [`SPEC`] (one line in the registry
+//! lists it), the requests and the reading of the answers. Nothing here knows about the
+//! client, `--jobs`, retries or output.
 //!
 //! The answer is `{"data":{"base":"BTC","currency":"USD","amount":"48691.23"}}`. The amount
 //! is a JSON STRING with anywhere from 2 to 16 decimals; its text goes to [`parse_price`]
@@ -12,60 +11,69 @@
 //! Spot prices carry no timestamp: the latest price is stamped with the moment it was
 //! read, a `--date` price with 00:00 UTC of that day.
 
+use std::sync::Arc;
+
+use reqwest::Url;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Query, Source, excerpt, looks_like_html};
+use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url};
+use crate::calendar::midnight_utc;
 use crate::error::FetchError;
 use crate::quote::{Quote, parse_price};
+use crate::text::excerpt;
 use crate::ticker::Ticker;
 
-pub const DEFAULT_BASE_URL: &str = "https://api.coinbase.com";
-const NAME: &str = "Coinbase";
+pub static SPEC: SourceSpec = SourceSpec {
+    name: "coinbase",
+    display_name: "Coinbase",
+    about: "Coinbase: crypto currency pairs",
+    tickers: "BTC-USD, ETH-EUR",
+    not_found_hint: "check the pair, e.g. BTC-USD",
+    endpoints: &[Endpoint {
+        flag: "coinbase-url",
+        env: "QUOTES_COINBASE_URL",
+        default_url: "https://api.coinbase.com",
+        about: "Coinbase's price API",
+    }],
+    build: |urls| Arc::new(Coinbase::new(urls)),
+};
 
 pub struct Coinbase {
-    base_url: String,
+    base_url: Url,
 }
 
 impl Coinbase {
-    /// `base_url` is scheme, host, port (and optional path prefix), with no trailing slash.
-    pub fn new(base_url: String) -> Coinbase {
-        Coinbase { base_url }
+    /// `urls` holds the base URL of [`SPEC`]'s one endpoint.
+    pub fn new(urls: &[Url]) -> Coinbase {
+        Coinbase {
+            base_url: SPEC.base_url(urls, 0),
+        }
     }
 }
 
 impl Source for Coinbase {
-    fn name(&self) -> &'static str {
-        "coinbase"
-    }
-
-    fn display_name(&self) -> &'static str {
-        NAME
-    }
-
-    fn base_url(&self) -> &str {
-        &self.base_url
+    fn spec(&self) -> &'static SourceSpec {
+        &SPEC
     }
 
     fn check(&self, ticker: &Ticker) -> Result<(), FetchError> {
         check_pair(ticker)
     }
 
-    fn url(&self, query: &Query) -> String {
-        let mut url = format!(
-            "{}/v2/prices/{}/spot",
-            self.base_url,
-            query.ticker.path_segment()
-        );
-        if let Some(date) = query.date {
-            // jiff writes a civil date as ISO 8601 `YYYY-MM-DD`, the form Coinbase expects.
-            url.push_str(&format!("?date={date}"));
-        }
-        url
+    fn requests(&self, query: &Query) -> Vec<Url> {
+        let segments = ["v2", "prices", query.ticker.as_str(), "spot"];
+        // jiff writes a civil date as ISO 8601 `YYYY-MM-DD`, the form Coinbase expects.
+        let date = query.when.date().map(|d| d.to_string());
+        let params: Vec<(&str, &str)> = date.iter().map(|d| ("date", d.as_str())).collect();
+        vec![endpoint_url(&self.base_url, &segments, &params)]
     }
 
-    fn parse(&self, query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
-        parse_spot(query, status, body)
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+        let Some(&answer) = answers.first() else {
+            return Err(FetchError::Other("internal: no answer to read".into()));
+        };
+        parse_spot(query.when, answer).map(|quote| vec![quote])
     }
 }
 
@@ -109,51 +117,37 @@ struct ApiError {
 
 /// Read one spot-price response. Public for the property tests and fuzz targets: it must
 /// return an error, never panic, whatever the bytes.
-pub fn parse_spot(query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
-    let malformed = |detail: String| FetchError::Malformed { api: NAME, detail };
-    if looks_like_html(body) {
-        return Err(if status == 200 {
-            malformed(
-                "expected JSON but got an HTML page (a proxy, captive portal or consent page?)"
-                    .into(),
-            )
-        } else {
-            http_error(status, String::new())
-        });
-    }
+pub fn parse_spot(when: When, answer: &Answer) -> Result<Quote, FetchError> {
+    let (status, body) = (answer.status, answer.body.as_slice());
+    let malformed = |detail: String| SPEC.malformed(detail);
+    SPEC.refuse_html(answer)?;
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(_) if status == 404 => return Err(not_found(excerpt(body))),
-        Err(_) if status != 200 => return Err(http_error(status, excerpt(body))),
+        Err(_) if status != 200 => return Err(SPEC.http_error(status, excerpt(body))),
         Err(e) => return Err(malformed(format!("not the spot-price format ({e})"))),
     };
     if let Some(error) = envelope.errors.and_then(|e| e.into_iter().next()) {
         return Err(api_error(status, error));
     }
     if status != 200 {
-        return Err(http_error(status, String::new()));
+        return Err(SPEC.http_error(status, String::new()));
     }
     let Some(spot) = envelope.data else {
         return Err(malformed("neither data nor errors".into()));
     };
-    let raw_amount = spot.amount.ok_or_else(|| FetchError::NoPrice {
-        api: NAME,
-        detail: String::new(),
-    })?;
+    let raw_amount = spot.amount.ok_or_else(|| SPEC.no_price(String::new()))?;
     let text = amount_text(raw_amount).map_err(|e| malformed(format!("amount {e}")))?;
     let price = parse_price(&text).map_err(|e| malformed(format!("amount {e}")))?;
     Ok(Quote {
-        symbol: query.ticker.clone(),
-        source: "coinbase",
         price,
         currency: spot.currency.filter(|c| !c.is_empty()),
         // Spot is "now": the moment the answer was read.
         time: Some(
-            query
-                .date
+            when.date()
                 .map_or_else(|| jiff::Timestamp::now().as_second(), midnight_utc),
         ),
-        market_date: query.date,
+        market_date: when.date(),
         previous_close: None,
         name: None,
         exchange: None,
@@ -172,12 +166,6 @@ fn amount_text(raw: &RawValue) -> Result<String, String> {
             excerpt(text.as_bytes())
         )),
     }
-}
-
-/// Unix seconds of 00:00 UTC on `date`. `duration_since` is total over jiff's date range,
-/// so unlike a time-zone conversion this cannot fail.
-fn midnight_utc(date: jiff::civil::Date) -> i64 {
-    date.duration_since(jiff::civil::date(1970, 1, 1)).as_secs()
 }
 
 /// Map Coinbase's `errors[0]` to what the user can act on.
@@ -200,38 +188,24 @@ fn api_error(status: u16, error: ApiError) -> FetchError {
     let unknown_currency = lower.contains("invalid") && lower.contains("currency");
     if status == 429 || id == "rate_limit_exceeded" {
         FetchError::RateLimited {
-            api: NAME,
+            api: SPEC.display_name,
             retry_after: None,
         }
     } else if status == 404 || id == "not_found" || unknown_currency {
         not_found(detail)
     } else if status != 200 {
-        http_error(status, detail)
+        SPEC.http_error(status, detail)
     } else {
-        FetchError::Malformed {
-            api: NAME,
-            detail: format!("error {id}: {message}"),
-        }
+        SPEC.malformed(format!("error {id}: {message}"))
     }
 }
 
 fn not_found(detail: String) -> FetchError {
-    FetchError::NotFound {
-        api: NAME,
-        detail: if detail.is_empty() {
-            "no such currency pair".into()
-        } else {
-            detail
-        },
-    }
-}
-
-fn http_error(status: u16, detail: String) -> FetchError {
-    FetchError::Http {
-        api: NAME,
-        status,
-        detail,
-    }
+    SPEC.not_found(if detail.is_empty() {
+        "no such currency pair".into()
+    } else {
+        detail
+    })
 }
 
 #[cfg(test)]
@@ -249,25 +223,40 @@ mod tests {
     fn query(ticker: &str) -> Query {
         Query {
             ticker: Ticker::parse(ticker).unwrap(),
-            date: None,
+            when: When::Latest,
         }
     }
 
     fn on(ticker: &str, date: &str) -> Query {
         Query {
-            date: Some(date.parse().unwrap()),
+            when: When::Close(date.parse().unwrap()),
             ..query(ticker)
         }
     }
 
     fn source() -> Coinbase {
-        Coinbase::new("http://127.0.0.1:8080".into())
+        Coinbase::new(&[Url::parse("http://127.0.0.1:8080").unwrap()])
+    }
+
+    /// Read `body` as the answer to `query` with `status`.
+    fn parse_spot(query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+        super::parse_spot(
+            query.when,
+            &Answer {
+                status,
+                body: body.to_vec(),
+            },
+        )
+    }
+
+    fn url(query: &Query) -> String {
+        source().requests(query)[0].to_string()
     }
 
     #[test]
     fn url_for_the_latest_price() {
         assert_eq!(
-            source().url(&query("btc-usd")),
+            url(&query("btc-usd")),
             "http://127.0.0.1:8080/v2/prices/BTC-USD/spot"
         );
     }
@@ -275,24 +264,18 @@ mod tests {
     #[test]
     fn url_for_a_date() {
         assert_eq!(
-            source().url(&on("BTC-USD", "2024-03-05")),
+            url(&on("BTC-USD", "2024-03-05")),
             "http://127.0.0.1:8080/v2/prices/BTC-USD/spot?date=2024-03-05"
         );
     }
 
     #[test]
-    fn url_percent_encodes_the_pair() {
-        // check_pair rejects this, but url() must still never build another path.
+    fn url_keeps_the_pair_one_segment() {
+        // check_pair rejects this, but the request must still never build another path.
         assert_eq!(
-            source().url(&query("A^B")),
-            "http://127.0.0.1:8080/v2/prices/A%5EB/spot"
+            url(&query("A^B")),
+            "http://127.0.0.1:8080/v2/prices/A^B/spot"
         );
-    }
-
-    #[test]
-    fn names() {
-        assert_eq!(source().name(), "coinbase");
-        assert_eq!(source().display_name(), "Coinbase");
     }
 
     #[test]
@@ -327,8 +310,6 @@ mod tests {
         let q = parse_spot(&query("BTC-USD"), 200, SPOT).unwrap();
         assert_eq!(q.price.to_string(), "48691.23");
         assert_eq!(q.currency.as_deref(), Some("USD"));
-        assert_eq!(q.source, "coinbase");
-        assert_eq!(q.symbol.as_str(), "BTC-USD");
         let now = jiff::Timestamp::now().as_second();
         let stamped = q.time.expect("spot is stamped with the time it was read");
         assert!((now - 5..=now).contains(&stamped), "{stamped} vs {now}");
@@ -391,14 +372,7 @@ mod tests {
     fn other_400_is_an_http_error_with_the_message() {
         let b = br#"{"errors":[{"id":"invalid_request","message":"date is in the future"}]}"#;
         let err = parse_spot(&query("BTC-USD"), 400, b).unwrap_err();
-        assert_eq!(
-            err,
-            FetchError::Http {
-                api: "Coinbase",
-                status: 400,
-                detail: "date is in the future".into()
-            }
-        );
+        assert_eq!(err, SPEC.http_error(400, "date is in the future".into()));
     }
 
     #[test]

@@ -1,33 +1,144 @@
-//! Where prices come from: one trait, one file per API.
+//! Where prices come from: the registry of sources, and the trait each one implements.
 //!
-//! A source knows two things: the URL that asks for one ticker's price, and how to read
-//! the answer. Everything else — the shared client, the `--jobs` bound, retries, timeouts,
-//! the body-size limit, 429 handling — lives in `fetch` and is the same for every source.
-//! Adding a source means one new file here implementing [`Source`], plus its tests.
+//! **A source is one file plus one line.** The file implements [`Source`] and describes the
+//! source in a static [`SourceSpec`]: its name, the name people see, its base URLs with the
+//! flag and environment variable that override each, its ticker syntax and its not-found
+//! hint. The line adds that spec to [`REGISTRY`]. Everything a user sees about sources is
+//! derived from the registry: `--source`'s accepted values, the `--<source>-url` flags and
+//! `QUOTES_<SOURCE>_URL` variables (in `--help`, the completions and the man page), the
+//! hints in error messages, and the README's source table (checked against the registry by
+//! a test).
+//!
+//! A source knows two things: which requests answer a [`Query`], and how to read their
+//! answers. Everything else (the one client, the `--jobs` bound, retries, timeouts, the
+//! body-size limit, redirects, 429 handling) lives in `fetch` and `http` and is the same for
+//! every source.
 
 pub mod coinbase;
 pub mod yahoo;
-pub mod yahoo_history;
 
 use std::sync::Arc;
+
+use reqwest::Url;
 
 use crate::error::FetchError;
 use crate::quote::Quote;
 use crate::ticker::Ticker;
 
-pub use coinbase::Coinbase;
-pub use yahoo::Yahoo;
+/// Every source `quotes` knows, in the order `--help` lists them. The first is the default
+/// for tickers without a `source:` prefix.
+pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC];
+
+/// What a source is, as users and the rest of the program see it.
+#[derive(Debug)]
+pub struct SourceSpec {
+    /// The short name used in `source:` prefixes, `--source` and output: `yahoo`.
+    pub name: &'static str,
+    /// The name shown to people in messages: `Yahoo`.
+    pub display_name: &'static str,
+    /// One line for `--help` and the README: what it prices.
+    pub about: &'static str,
+    /// Example tickers, as a user writes them after the prefix: `VTSAX, BRK-B, ^GSPC`.
+    pub tickers: &'static str,
+    /// What to check when a ticker is not found: `check the pair, e.g. BTC-USD`.
+    pub not_found_hint: &'static str,
+    /// The APIs it asks, each with its default base URL and overrides.
+    pub endpoints: &'static [Endpoint],
+    /// Build the source from its endpoints' base URLs, in the order of `endpoints`.
+    pub build: fn(&[Url]) -> Arc<dyn Source>,
+}
+
+/// One API a source asks, and how a user points it elsewhere (a mirror, a test server).
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The flag, without dashes: `yahoo-url`.
+    pub flag: &'static str,
+    /// The environment variable: `QUOTES_YAHOO_URL`.
+    pub env: &'static str,
+    /// Scheme and host of the real API: `https://query1.finance.yahoo.com`.
+    pub default_url: &'static str,
+    /// What it is, for `--help`: `Yahoo's chart API`.
+    pub about: &'static str,
+}
+
+impl SourceSpec {
+    /// The ticker is unknown to this source.
+    pub fn not_found(&'static self, detail: String) -> FetchError {
+        FetchError::NotFound {
+            api: self.display_name,
+            detail,
+            hint: self.not_found_hint,
+        }
+    }
+
+    /// An HTTP status the source did not expect, with what it said.
+    pub fn http_error(&'static self, status: u16, detail: String) -> FetchError {
+        FetchError::Http {
+            api: self.display_name,
+            status,
+            detail,
+        }
+    }
+
+    /// An answer that is not in the source's format.
+    pub fn malformed(&'static self, detail: String) -> FetchError {
+        FetchError::Malformed {
+            api: self.display_name,
+            detail,
+        }
+    }
+
+    /// A well-formed answer without a price.
+    pub fn no_price(&'static self, detail: String) -> FetchError {
+        FetchError::NoPrice {
+            api: self.display_name,
+            detail,
+        }
+    }
+
+    /// An HTML page where JSON was expected (a consent page, a captive portal, a proxy's
+    /// error) is the source's malformed answer on a 200, and an HTTP error otherwise.
+    pub fn refuse_html(&'static self, answer: &Answer) -> Result<(), FetchError> {
+        if !looks_like_html(&answer.body) {
+            return Ok(());
+        }
+        Err(if answer.status == 200 {
+            self.malformed(
+                "expected JSON but got an HTML page (a proxy, captive portal or consent page?)"
+                    .into(),
+            )
+        } else {
+            self.http_error(answer.status, String::new())
+        })
+    }
+
+    /// The base URL of endpoint `index` from what `build` was given, or its default.
+    pub fn base_url(&'static self, urls: &[Url], index: usize) -> Url {
+        urls.get(index).cloned().unwrap_or_else(|| {
+            let default = self.endpoints.get(index).map_or("", |e| e.default_url);
+            Url::parse(default).expect("registry defaults are URLs (a unit test checks each)")
+        })
+    }
+
+    /// The spec called `name` (case-insensitive).
+    pub fn named(name: &str) -> Option<&'static SourceSpec> {
+        REGISTRY
+            .iter()
+            .copied()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `yahoo, coinbase`: the registry's names, for messages and help.
+pub fn names() -> String {
+    let names: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
+    names.join(", ")
+}
 
 /// One price API.
 pub trait Source: Send + Sync {
-    /// The short name used in output and prefixes: `yahoo`.
-    fn name(&self) -> &'static str;
-
-    /// The name shown to people in messages: `Yahoo`.
-    fn display_name(&self) -> &'static str;
-
-    /// Scheme, host and port (and optional path prefix) requests go to.
-    fn base_url(&self) -> &str;
+    /// What this source is (see [`SourceSpec`]).
+    fn spec(&self) -> &'static SourceSpec;
 
     /// Refuse, before any request, a ticker this source cannot price (a Coinbase ticker
     /// must be a currency pair). Most sources take any valid ticker.
@@ -35,43 +146,77 @@ pub trait Source: Send + Sync {
         Ok(())
     }
 
-    /// The full URL that asks for the price `query` wants.
-    fn url(&self, query: &Query) -> String;
+    /// The requests whose answers [`Source::parse`] reads; usually one. Requests are
+    /// fetched concurrently, and a URL that several queries of a run need is fetched once.
+    fn requests(&self, query: &Query) -> Vec<Url>;
 
-    /// Read a complete response. Called for every status except the transient ones the
-    /// fetcher handles itself (429, 500, 502, 503, 504).
-    fn parse(&self, query: &Query, status: u16, body: &[u8]) -> Result<Quote, FetchError>;
+    /// Read the answers to [`Source::requests`], in the same order. Called with every
+    /// status except the transient ones the fetcher handles itself (429, 500, 502, 503,
+    /// 504). Must return an error, never panic, whatever the bytes.
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError>;
+}
+
+/// A complete answer to one request.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
 }
 
 /// What is asked of a source for one ticker.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Query {
     pub ticker: Ticker,
-    /// `--date`: the close of that day instead of the latest price.
-    pub date: Option<jiff::civil::Date>,
+    pub when: When,
 }
 
-/// The sources a run can use, by the name a ticker prefix or `--source` gives.
+/// Which price a query asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum When {
+    /// The latest price.
+    Latest,
+    /// `--date`: the close of that day, or the last close within 7 days before it.
+    Close(jiff::civil::Date),
+}
+
+impl When {
+    /// The day asked for, if any.
+    pub fn date(self) -> Option<jiff::civil::Date> {
+        match self {
+            When::Latest => None,
+            When::Close(date) => Some(date),
+        }
+    }
+}
+
+/// The sources of one run, built from the registry with their base URLs.
 pub struct Sources {
     all: Vec<Arc<dyn Source>>,
 }
 
 impl Sources {
-    pub fn new(all: Vec<Arc<dyn Source>>) -> Sources {
-        Sources { all }
+    /// Build every registered source; `base_url(endpoint)` gives each endpoint's base URL
+    /// (the flag, the environment variable or the default).
+    pub fn new(
+        mut base_url: impl FnMut(&'static Endpoint) -> Result<Url, String>,
+    ) -> Result<Sources, String> {
+        let mut all = Vec::with_capacity(REGISTRY.len());
+        for spec in REGISTRY {
+            let urls = spec
+                .endpoints
+                .iter()
+                .map(&mut base_url)
+                .collect::<Result<Vec<Url>, String>>()?;
+            all.push((spec.build)(&urls));
+        }
+        Ok(Sources { all })
     }
 
     /// The source called `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Source>> {
         self.all
             .iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
-    }
-
-    /// `yahoo, coinbase`: for messages.
-    pub fn names(&self) -> String {
-        let names: Vec<&str> = self.all.iter().map(|s| s.name()).collect();
-        names.join(", ")
+            .find(|s| s.spec().name.eq_ignore_ascii_case(name))
     }
 
     /// Resolve one input (`VTSAX`, `coinbase:BTC-USD`) to its source and validated ticker.
@@ -87,7 +232,7 @@ impl Sources {
             let shown: String = name.chars().take(20).collect();
             FetchError::InvalidTicker(format!(
                 "unknown source {shown:?}; known sources: {}",
-                self.names()
+                names()
             ))
         })?;
         let ticker = Ticker::parse(symbol)?;
@@ -97,33 +242,43 @@ impl Sources {
 }
 
 /// Check a base URL given by flag or environment variable: scheme, host and optional port
-/// (and optional path prefix), without a trailing slash.
-pub fn normalize_base_url(name: &str, url: &str) -> Result<String, String> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| format!("{name} {url:?} is not a URL: {e}"))?;
+/// (and optional path prefix, kept), without query or fragment. `what` names the setting in
+/// the message: `--yahoo-url/QUOTES_YAHOO_URL`.
+pub fn parse_base_url(what: &str, url: &str) -> Result<Url, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("{what} {url:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
-            "{name} {url:?} must start with http:// or https://"
+            "{what} {url:?} must start with http:// or https://"
         ));
     }
     if parsed.host_str().is_none() {
-        return Err(format!("{name} {url:?} has no host"));
+        return Err(format!("{what} {url:?} has no host"));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(format!("{name} {url:?} must not have a query or fragment"));
+        return Err(format!("{what} {url:?} must not have a query or fragment"));
     }
-    Ok(parsed.as_str().trim_end_matches('/').to_string())
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "{what} {url:?} must not carry a user name or password"
+        ));
+    }
+    Ok(parsed)
 }
 
-/// A one-line excerpt of a body that is not what we expected, for error messages.
-pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line = text.trim().lines().next().unwrap_or("").trim();
-    let mut out: String = line.chars().filter(|c| !c.is_control()).take(80).collect();
-    if line.chars().count() > 80 {
-        out.push('…');
+/// `base` with `segments` appended to its path, each percent-encoded as one segment (so a
+/// ticker can never become another path), and `query` as its query string.
+pub fn endpoint_url(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        // A base URL given as `http://host:port/` has one empty segment; drop it.
+        path.pop_if_empty().extend(segments);
     }
-    out
+    if query.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(query);
+    }
+    url
 }
 
 /// Whether a body is an HTML page (a captive portal, a consent page, a proxy's error).
@@ -131,4 +286,65 @@ pub fn looks_like_html(body: &[u8]) -> bool {
     body.iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'<')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_lowercase_and_flags_follow_the_convention() {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+        for spec in REGISTRY {
+            assert!(
+                spec.name.bytes().all(|b| b.is_ascii_lowercase()),
+                "{}",
+                spec.name
+            );
+            for endpoint in spec.endpoints {
+                assert!(endpoint.flag.starts_with(spec.name), "{}", endpoint.flag);
+                assert!(endpoint.flag.ends_with("-url"), "{}", endpoint.flag);
+                let env = format!(
+                    "QUOTES_{}",
+                    endpoint.flag.to_ascii_uppercase().replace('-', "_")
+                );
+                assert_eq!(endpoint.env, env);
+                assert!(parse_base_url("x", endpoint.default_url).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn endpoint_urls_keep_the_base_path_and_encode_segments() {
+        let base = parse_base_url("x", "http://127.0.0.1:8080/mirror/").unwrap();
+        let url = endpoint_url(&base, &["v8", "chart", "^GSPC"], &[("range", "1d")]);
+        assert_eq!(
+            url.as_str(),
+            // `^` is outside the path percent-encode set (WHATWG URL), as browsers send it.
+            "http://127.0.0.1:8080/mirror/v8/chart/^GSPC?range=1d"
+        );
+        // A slash is encoded and a dot segment dropped: a segment never climbs the path.
+        let base = parse_base_url("x", "https://h").unwrap();
+        assert_eq!(
+            endpoint_url(&base, &["a", "b/c", ".."], &[]).as_str(),
+            "https://h/a/b%2Fc"
+        );
+    }
+
+    #[test]
+    fn base_urls_are_checked() {
+        for bad in [
+            "ftp://h",
+            "h:1",
+            "http://h?x=1",
+            "http://h#f",
+            "nonsense",
+            "http://u:p@h",
+        ] {
+            assert!(parse_base_url("--x-url", bad).is_err(), "{bad}");
+        }
+    }
 }

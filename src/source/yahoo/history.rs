@@ -1,11 +1,11 @@
-//! `--date` for Yahoo: the close of one past day, read from the chart API's daily bars.
+//! A past day's close from the chart API's daily bars (`--date`).
 //!
-//! [`history_url`] asks `/v8/finance/chart/{SYMBOL}` for `interval=1d` bars from eight
-//! days before the date to two days after it; [`parse_history`] picks the bar of that day
-//! or, when the market was closed (weekend, holiday), the last bar within the 7 days
-//! before it. `meta.regularMarketPrice` is TODAY's price whatever the period asked for
-//! (a recorded 2020 answer carries 244.87 from 2025 next to the 2020 close of 75.09), so it
-//! is never read here: the price is a bar's `close`, its JSON text parsed exactly.
+//! [`period`] gives the window to ask for: `interval=1d` bars from eight days before the
+//! date to two days after it; [`parse_close`] picks the bar of that day or, when the market
+//! was closed (weekend, holiday), the last bar within the 7 days before it.
+//! `meta.regularMarketPrice` is TODAY's price whatever the period asked for (a recorded 2020
+//! answer carries 244.87 from 2025 next to the 2020 close of 75.09), so it is never read
+//! here: the price is a bar's `close`, its JSON text parsed exactly.
 //!
 //! Which day a bar belongs to is decided in the exchange's local time: equity bars are
 //! stamped at the session open (14:30 UTC for New York in winter), currency bars at local
@@ -18,15 +18,14 @@
 //! hour after its stamp ([`DST_SLACK_SECONDS`]), which absorbs that hour either way. A
 //! time-zone database would make this exact; for daily closes this is good enough.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Query, looks_like_html};
+use super::{SPEC, chart};
+use crate::calendar::midnight_utc;
 use crate::error::FetchError;
 use crate::quote::{Quote, parse_price};
-use crate::ticker::Ticker;
+use crate::source::Answer;
 
-const NAME: &str = "Yahoo";
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// How far back a closed market may send us for the last close: a week covers any
@@ -37,122 +36,37 @@ pub const LOOKBACK_DAYS: i64 = 7;
 /// so that a midnight bar read with the other season's offset stays on its day.
 pub const DST_SLACK_SECONDS: i64 = 3_600;
 
-/// The chart URL asking for the daily bars around `date`.
+/// `period1` and `period2` (Unix seconds) of the daily bars around `date`.
 ///
 /// `period1` is `date − 8 days` at 00:00 UTC: the 7-day lookback plus a day of padding
 /// for exchanges east of UTC, whose local midnight bars are stamped the UTC day before.
 /// `period2` is `date + 2 days` at 00:00 UTC: Yahoo drops a bar stamped after `period2`,
 /// and an equity bar is stamped at the session OPEN, so a `period2` at midnight of the
 /// date would drop the very bar asked for (and west of UTC the local day runs past UTC
-/// midnight). Bars after the date are ignored by [`parse_history`].
-pub fn history_url(base_url: &str, ticker: &Ticker, date: jiff::civil::Date) -> String {
+/// midnight). Bars after the date are ignored by [`parse_close`].
+pub fn period(date: jiff::civil::Date) -> (i64, i64) {
     let midnight = midnight_utc(date);
-    let period1 = midnight - (LOOKBACK_DAYS + 1) * SECONDS_PER_DAY;
-    let period2 = midnight + 2 * SECONDS_PER_DAY;
-    format!(
-        "{base_url}/v8/finance/chart/{}?period1={period1}&period2={period2}&interval=1d",
-        ticker.path_segment()
+    (
+        midnight - (LOOKBACK_DAYS + 1) * SECONDS_PER_DAY,
+        midnight + 2 * SECONDS_PER_DAY,
     )
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    chart: Chart<'a>,
-}
-
-#[derive(Deserialize)]
-struct Chart<'a> {
-    #[serde(borrow, default)]
-    result: Option<Vec<ChartResult<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct ChartResult<'a> {
-    meta: Meta,
-    /// Unix seconds of each bar; absent when there are no bars.
-    #[serde(default)]
-    timestamp: Option<Vec<Option<i64>>>,
-    #[serde(borrow, default)]
-    indicators: Option<Indicators<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Meta {
-    #[serde(default)]
-    currency: Option<String>,
-    /// The exchange's offset from UTC in seconds (`-18000` for New York in winter).
-    #[serde(default)]
-    gmtoffset: Option<i64>,
-    #[serde(default)]
-    long_name: Option<String>,
-    #[serde(default)]
-    short_name: Option<String>,
-    #[serde(default)]
-    full_exchange_name: Option<String>,
-    #[serde(default)]
-    exchange_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Indicators<'a> {
-    #[serde(borrow, default)]
-    quote: Option<Vec<Bars<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct Bars<'a> {
-    /// One close per timestamp; `null` for a bar with no trades. `[{}]` has none at all.
-    #[serde(borrow, default)]
-    close: Option<Vec<Option<&'a RawValue>>>,
-}
-
-/// Read the daily-bars answer to [`history_url`] and return the close of `date`, or of the
-/// last trading day within [`LOOKBACK_DAYS`] before it. The quote's `time` is that bar's
-/// timestamp, so the output says which day the price is from.
+/// Read the daily-bars answer and return the close of `date`, or of the last trading day
+/// within [`LOOKBACK_DAYS`] before it. The quote's `time` is that bar's timestamp and its
+/// `market_date` the bar's day in the exchange's calendar, so the output says which day the
+/// price is from.
 ///
 /// Public for the property tests and fuzz targets: it must return an error, never panic,
 /// whatever the bytes.
-pub fn parse_history(
-    query: &Query,
-    date: jiff::civil::Date,
-    status: u16,
-    body: &[u8],
-) -> Result<Quote, FetchError> {
-    let malformed = |detail: String| FetchError::Malformed { api: NAME, detail };
-    // Error answers (404 with `chart.error`, other statuses, HTML pages) look the same
-    // whatever was asked, so they get exactly the latest-price parser's errors.
-    if status != 200 || looks_like_html(body) {
-        return Err(chart_error(query, status, body));
-    }
-    let envelope: Envelope = serde_json::from_slice(body)
-        .map_err(|e| malformed(format!("not the chart format ({e})")))?;
-    let Some(result) = envelope.chart.result.and_then(|r| r.into_iter().next()) else {
-        return Err(chart_error(query, status, body));
-    };
-
-    let timestamps = result.timestamp.unwrap_or_default();
-    let closes = result
-        .indicators
-        .and_then(|i| i.quote)
-        .and_then(|q| q.into_iter().next())
-        .and_then(|bars| bars.close)
-        .unwrap_or_default();
-    // A bar with neither timestamp nor close is no bar (`quote: [{}]`); otherwise the two
-    // arrays must line up, or we could pair a close with the wrong day.
-    if !closes.is_empty() && closes.len() != timestamps.len() {
-        return Err(malformed(format!(
-            "{} timestamps but {} closes",
-            timestamps.len(),
-            closes.len()
-        )));
-    }
+pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, FetchError> {
+    let mut result = chart::read(answer)?;
+    let (timestamps, closes) = result.bars()?;
     let gmtoffset = result.meta.gmtoffset.unwrap_or(0);
     let offset = i32::try_from(gmtoffset)
         .ok()
         .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
-        .ok_or_else(|| malformed(format!("gmtoffset {gmtoffset} is not a UTC offset")))?;
+        .ok_or_else(|| SPEC.malformed(format!("gmtoffset {gmtoffset} is not a UTC offset")))?;
 
     let earliest = date.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS));
     // (local date, timestamp, close) of the best bar so far: the latest in the window.
@@ -164,7 +78,7 @@ pub fn parse_history(
         let instant = timestamp
             .checked_add(DST_SLACK_SECONDS)
             .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .ok_or_else(|| malformed(format!("timestamp {timestamp} is out of range")))?;
+            .ok_or_else(|| SPEC.malformed(format!("timestamp {timestamp} is out of range")))?;
         let day = offset.to_datetime(instant).date();
         if day < earliest || day > date {
             continue;
@@ -174,45 +88,19 @@ pub fn parse_history(
         }
     }
     let Some((day, timestamp, close)) = best else {
-        return Err(FetchError::NoPrice {
-            api: NAME,
-            detail: format!("no trading day between {earliest} and {date}"),
-        });
+        return Err(SPEC.no_price(format!("no trading day between {earliest} and {date}")));
     };
-    let price = parse_price(close.get()).map_err(|e| malformed(format!("close {e}")))?;
-    let meta = result.meta;
+    let price = parse_price(close.get()).map_err(|e| SPEC.malformed(format!("close {e}")))?;
+    let meta = &mut result.meta;
     Ok(Quote {
-        symbol: query.ticker.clone(),
-        source: "yahoo",
         price,
-        currency: meta.currency.filter(|c| !c.is_empty()),
+        currency: meta.currency(),
         time: Some(timestamp),
         market_date: Some(day),
         previous_close: None,
-        name: meta.long_name.or(meta.short_name),
-        exchange: meta.full_exchange_name.or(meta.exchange_name),
+        name: meta.name(),
+        exchange: meta.exchange(),
     })
-}
-
-/// The error an answer without bars stands for, as the latest-price parser words it:
-/// `NotFound` for `chart.error` "Not Found" or a 404, `Http` for other statuses,
-/// `Malformed` for HTML on a 200. Only called for answers that parser cannot read a price
-/// from (a status other than 200, an HTML page, or no `chart.result`), so it cannot hand
-/// back `regularMarketPrice`; should it ever succeed, that is still no history.
-fn chart_error(query: &Query, status: u16, body: &[u8]) -> FetchError {
-    match super::yahoo::parse_chart(&query.ticker, status, body) {
-        Err(e) => e,
-        Ok(_) => FetchError::Malformed {
-            api: NAME,
-            detail: "no daily bars in the chart".into(),
-        },
-    }
-}
-
-/// Unix seconds of 00:00 UTC on `date`. `duration_since` is total over jiff's date range,
-/// so unlike a time-zone conversion this cannot fail.
-fn midnight_utc(date: jiff::civil::Date) -> i64 {
-    date.duration_since(jiff::civil::date(1970, 1, 1)).as_secs()
 }
 
 #[cfg(test)]
@@ -220,27 +108,34 @@ mod tests {
     use super::*;
     use jiff::civil::Date;
 
-    const TSLA: &[u8] = include_bytes!("../../tests/fixtures/yahoo_chart_TSLA_daily_history.json");
-    const INR_WITH_NULL: &[u8] =
-        include_bytes!("../../tests/fixtures/yahoo_chart_INR=X_daily_history_with_null_bar.json");
-    const AAPL_2020: &[u8] =
-        include_bytes!("../../tests/fixtures/yahoo_chart_AAPL_period_2020-01-01_2020-01-03.json");
+    const TSLA: &[u8] =
+        include_bytes!("../../../tests/fixtures/yahoo_chart_TSLA_daily_history.json");
+    const INR_WITH_NULL: &[u8] = include_bytes!(
+        "../../../tests/fixtures/yahoo_chart_INR=X_daily_history_with_null_bar.json"
+    );
+    const AAPL_2020: &[u8] = include_bytes!(
+        "../../../tests/fixtures/yahoo_chart_AAPL_period_2020-01-01_2020-01-03.json"
+    );
     const NOT_FOUND_404: &[u8] =
-        include_bytes!("../../tests/fixtures/yahoo_chart_error_not_found.404.json");
+        include_bytes!("../../../tests/fixtures/yahoo_chart_error_not_found.404.json");
 
     fn date(s: &str) -> Date {
         s.parse().unwrap()
     }
 
-    fn query(ticker: &str, on: &str) -> Query {
-        Query {
-            ticker: Ticker::parse(ticker).unwrap(),
-            date: Some(date(on)),
-        }
+    fn parse_at(date: Date, status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+        parse_close(
+            date,
+            &Answer {
+                status,
+                body: body.to_vec(),
+            },
+        )
     }
 
-    fn close_on(ticker: &str, body: &[u8], on: &str) -> Result<Quote, FetchError> {
-        parse_history(&query(ticker, on), date(on), 200, body)
+    /// The close of `on` (the ticker only names the recording).
+    fn close_on(_ticker: &str, body: &[u8], on: &str) -> Result<Quote, FetchError> {
+        parse_at(date(on), 200, body)
     }
 
     /// The bar's day in UTC, to check which bar was picked.
@@ -252,36 +147,17 @@ mod tests {
     }
 
     #[test]
-    fn url_pads_the_period_on_both_sides() {
-        let url = history_url(
-            "http://127.0.0.1:8080",
-            &Ticker::parse("^gspc").unwrap(),
-            date("2021-01-08"),
-        );
+    fn the_period_pads_both_sides() {
         // period1 = 2020-12-31T00:00Z (8 days before), period2 = 2021-01-10T00:00Z.
-        assert_eq!(
-            url,
-            "http://127.0.0.1:8080/v8/finance/chart/%5EGSPC\
-             ?period1=1609372800&period2=1610236800&interval=1d"
-        );
-    }
-
-    #[test]
-    fn url_period2_covers_the_session_open_bar() {
+        assert_eq!(period(date("2021-01-08")), (1609372800, 1610236800));
         // TSLA's 2021-01-08 bar is stamped 14:30 UTC, after midnight of the date.
-        let url = history_url(
-            "http://h",
-            &Ticker::parse("TSLA").unwrap(),
-            date("2021-01-08"),
-        );
-        let period2: i64 = url.split("period2=").nth(1).unwrap()[..10].parse().unwrap();
-        assert!(period2 > 1610116200, "{url}");
+        assert!(period(date("2021-01-08")).1 > 1610116200);
     }
 
     #[test]
-    fn url_never_panics_at_the_ends_of_the_calendar() {
+    fn the_period_never_panics_at_the_ends_of_the_calendar() {
         for d in [Date::MIN, Date::MAX] {
-            let _ = history_url("http://h", &Ticker::parse("X").unwrap(), d);
+            let _ = period(d);
         }
     }
 
@@ -305,8 +181,6 @@ mod tests {
         let q = close_on("TSLA", TSLA, "2021-01-06").unwrap();
         assert_eq!(q.time, Some(1609943400));
         assert_eq!(q.currency.as_deref(), Some("USD"));
-        assert_eq!(q.source, "yahoo");
-        assert_eq!(q.symbol.as_str(), "TSLA");
         assert_eq!(q.name.as_deref(), Some("Tesla, Inc."));
         assert_eq!(q.exchange.as_deref(), Some("NasdaqGS"));
         assert_eq!(q.previous_close, None);
@@ -440,23 +314,22 @@ mod tests {
 
     #[test]
     fn errors_match_the_latest_price_parser() {
-        let q = query("NOPE", "2021-01-04");
         let d = date("2021-01-04");
-        let err = parse_history(&q, d, 404, NOT_FOUND_404).unwrap_err();
+        let err = parse_at(d, 404, NOT_FOUND_404).unwrap_err();
         assert_eq!(err.kind(), "not_found");
         assert!(err.to_string().contains("symbol may be delisted"), "{err}");
         let not_found_200 =
             br#"{"chart":{"result":null,"error":{"code":"Not Found","description":"gone"}}}"#;
         assert_eq!(
-            parse_history(&q, d, 200, not_found_200).unwrap_err().kind(),
+            parse_at(d, 200, not_found_200).unwrap_err().kind(),
             "not_found"
         );
-        let err = parse_history(&q, d, 403, b"<html>consent</html>").unwrap_err();
+        let err = parse_at(d, 403, b"<html>consent</html>").unwrap_err();
         assert_eq!(err.kind(), "http_status");
-        let err = parse_history(&q, d, 200, b"<html>consent</html>").unwrap_err();
+        let err = parse_at(d, 200, b"<html>consent</html>").unwrap_err();
         assert_eq!(err.kind(), "malformed_response");
         // Even a complete chart body is an error when the status says so.
-        let err = parse_history(&q, d, 500, TSLA).unwrap_err();
+        let err = parse_at(d, 500, TSLA).unwrap_err();
         assert_eq!(err.kind(), "http_status");
     }
 
@@ -490,11 +363,11 @@ mod tests {
         }
         for b in &samples {
             for status in [200, 404, 500] {
-                let _ = parse_history(&query("AAPL", "2020-01-02"), date("2020-01-02"), status, b);
+                let _ = parse_at(date("2020-01-02"), status, b);
             }
         }
         for d in [Date::MIN, Date::MAX] {
-            let _ = parse_history(&query("AAPL", "2020-01-02"), d, 200, AAPL_2020);
+            let _ = parse_at(d, 200, AAPL_2020);
         }
     }
 }

@@ -1,0 +1,243 @@
+//! The program's run: check the arguments, wire the pieces, run once or `--watch`, and pick
+//! the exit status.
+//!
+//! Following fd's shape, the arguments are first turned into a checked [`Config`] (every
+//! usage error is found there, before any request), then run. Nothing below this module
+//! sees clap's types.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{self, Cli, ColorChoice};
+use crate::client::{self, ClientOptions};
+use crate::error::secs;
+use crate::exit::{ExitStatus, Signals, Stop, UsageError};
+use crate::fetch::{Fetcher, Settings};
+use crate::http::Http;
+use crate::input;
+use crate::output::{self, FormatSpec, Style, Written};
+use crate::plan::Plan;
+use crate::progress::{self, Progress};
+use crate::source::{Sources, When, parse_base_url};
+use crate::watch::Watch;
+
+/// Why a run could not even start: a usage error (exit status 2, like clap's own) or
+/// something else that went wrong (exit status 1).
+#[derive(Debug)]
+pub enum Failure {
+    Usage(UsageError),
+    Fatal(anyhow::Error),
+}
+
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Failure {
+        Failure::Usage(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Fatal(e)
+    }
+}
+
+/// A run, checked: everything the arguments say, in the program's own terms.
+pub struct Config {
+    pub plan: Plan,
+    pub format: &'static FormatSpec,
+    pub style: Style,
+    pub max_age: Option<Duration>,
+    pub deadline: Option<Duration>,
+    pub watch: Option<Duration>,
+    pub watch_rounds: Option<u64>,
+    pub jobs: usize,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub backoff_base: Duration,
+    pub user_agent: String,
+    pub cacert: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+pub enum Task {
+    /// `--completions SHELL` or `--man`: text generated from the command itself.
+    Text(Vec<u8>),
+    /// Fetch prices.
+    Fetch(Box<Config>),
+}
+
+impl Task {
+    /// Check the arguments; every usage error is found here.
+    pub fn from_cli(cli: Cli) -> Result<Task, UsageError> {
+        if let Some(shell) = cli.completions {
+            let mut script = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ = cli::write_completions(shell, &mut script);
+            return Ok(Task::Text(script));
+        }
+        if cli.man {
+            let mut page = Vec::new();
+            let _ = cli::write_man(&mut page);
+            return Ok(Task::Text(page));
+        }
+        let usage = |message: String| UsageError(message);
+        let format = FormatSpec::named(&cli.format)
+            .ok_or_else(|| usage(format!("unknown format {:?}", cli.format)))?;
+        if let Some(every) = cli.watch {
+            if every < cli.watch_min {
+                return Err(usage(format!(
+                    "--watch {} is too often; --watch takes at least {}",
+                    secs(&every),
+                    secs(&cli.watch_min)
+                )));
+            }
+            format.appends.map_err(|why| usage(why.to_string()))?;
+        }
+        let user_agent = cli
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION")));
+        let mut base_urls = cli.base_urls.iter();
+        let sources = Sources::new(|endpoint| {
+            let url = base_urls
+                .find(|(e, _)| std::ptr::eq(*e, endpoint))
+                .map_or(endpoint.default_url, |(_, url)| url.as_str());
+            parse_base_url(&format!("--{}/{}", endpoint.flag, endpoint.env), url)
+        })
+        .map_err(usage)?;
+        let inputs = input::collect(&cli.inputs).map_err(|e| usage(e.to_string()))?;
+        if inputs.is_empty() {
+            return Err(usage(
+                "no tickers given; try `quotes AAPL MSFT`, `quotes --file LIST`, or `quotes --help`"
+                    .into(),
+            ));
+        }
+        let when = cli.date.map_or(When::Latest, When::Close);
+        let plan = Plan::new(&sources, &inputs, &cli.source, when);
+        let style = Style {
+            precision: cli.precision,
+            fields: cli.fields.0.clone(),
+            color: format.name == "table" && use_color(cli.color),
+        };
+        Ok(Task::Fetch(Box::new(Config {
+            plan,
+            format,
+            style,
+            max_age: cli.max_age,
+            deadline: cli.deadline,
+            watch: cli.watch,
+            watch_rounds: cli.watch_rounds,
+            jobs: usize::from(cli.jobs),
+            timeout: cli.timeout,
+            retries: cli.retries,
+            backoff_base: cli.backoff_base,
+            user_agent,
+            cacert: cli.cacert,
+        })))
+    }
+}
+
+/// Run `quotes` with parsed arguments.
+pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
+    let config = match Task::from_cli(cli)? {
+        Task::Text(text) => {
+            return Ok(match output::write_stdout(&text) {
+                Written::Ok | Written::Gone => ExitStatus::Success,
+                Written::Failed => ExitStatus::Failure,
+            });
+        }
+        Task::Fetch(config) => config,
+    };
+    let fetcher = connect(&config)?;
+    let mut signals = Signals::listen()
+        .map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
+    if let Some(every) = config.watch {
+        let watch = Watch {
+            fetcher: &fetcher,
+            plan: &config.plan,
+            format: config.format,
+            style: config.style.clone(),
+            every,
+            rounds: config.watch_rounds,
+            max_age: config.max_age,
+        };
+        return Ok(watch.run(&mut signals).await);
+    }
+    Ok(once(&config, &fetcher, &mut signals).await)
+}
+
+/// The one client and the fetcher around it.
+fn connect(config: &Config) -> Result<Fetcher, Failure> {
+    let extra_roots = match &config.cacert {
+        Some(path) => client::read_cacert(path).map_err(UsageError)?,
+        None => Vec::new(),
+    };
+    let jobs = client::usable_jobs(config.jobs);
+    let client = client::build(&ClientOptions {
+        jobs,
+        connect_timeout: config.timeout.min(Duration::from_secs(10)),
+        user_agent: config.user_agent.clone(),
+        extra_roots,
+        https: config.plan.uses_https(),
+    })
+    .map_err(|e| {
+        // The one setting a builder refuses is a header value: the User-Agent.
+        UsageError(format!("--user-agent cannot be sent as a header: {e}"))
+    })?;
+    Ok(Fetcher::new(
+        Http::new(client, config.timeout),
+        Settings {
+            jobs,
+            retries: config.retries,
+            backoff_base: config.backoff_base,
+        },
+    ))
+}
+
+/// One round: fetch until done, the deadline, or a signal; print what arrived.
+async fn once(config: &Config, fetcher: &Fetcher, signals: &mut Signals) -> ExitStatus {
+    let started = tokio::time::Instant::now();
+    let progress = Progress::default();
+    let mut stopped: Option<Stop> = None;
+    let stop = async {
+        let stop = signals.or_deadline(started, config.deadline).await;
+        stopped = Some(stop);
+        stop.error()
+    };
+    let round = progress::while_running(
+        &progress,
+        std::io::stderr().is_terminal(),
+        config.plan.fetch(fetcher, Some(&progress), stop),
+    )
+    .await;
+    let rows = config.plan.rows(&round, config.max_age);
+    let mut renderer = (config.format.renderer)();
+    let rendered = output::render(config.format, &mut *renderer, rows, &config.style);
+    let mut status = ExitStatus::from_failed(rendered.failed);
+    // A signal while writing (stdout a full pipe nobody reads) still ends the run at once.
+    let written = tokio::select! {
+        written = output::write(rendered) => written,
+        stop = signals.next() => return stop.status(status),
+    };
+    if written == Written::Failed {
+        status = ExitStatus::Failure;
+    }
+    match stopped {
+        Some(stop) => stop.status(status),
+        None => status,
+    }
+}
+
+/// `--color`: auto means stdout is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>); `always` and `never` are explicit and win.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}

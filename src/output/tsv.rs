@@ -1,0 +1,57 @@
+//! `tsv`: tab-separated fields for scripts, no header, no padding. Failed tickers have no
+//! row; their message goes to stderr and the exit status says something failed.
+
+use std::io::{self, Write};
+
+use super::{FormatSpec, Render, Row, Style};
+
+pub static FORMAT: FormatSpec = FormatSpec {
+    name: "tsv",
+    about: "Tab-separated fields, no header",
+    appends: Ok(()),
+    check: super::always,
+    renderer: || Box::new(Tsv),
+};
+
+struct Tsv;
+
+impl Render for Tsv {
+    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+        for row in rows {
+            let Ok(quote) = row.result else { continue };
+            let cells: Vec<String> = style
+                .fields
+                .iter()
+                // A tab or newline inside a value (a company name) would shift columns.
+                .map(|f| {
+                    f.value(row, quote, style)
+                        .unwrap_or_default()
+                        .replace(['\t', '\n', '\r'], " ")
+                })
+                .collect();
+            writeln!(out, "{}", cells.join("\t"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Field;
+    use crate::output::test_rows::{ok, quote, render};
+
+    #[test]
+    fn no_padding_and_no_header() {
+        let mut q = quote("220.003", Some("USD"));
+        q.name = Some("Apple\tInc.".into());
+        let style = Style {
+            fields: vec![Field::Symbol, Field::Price, Field::Name],
+            ..Style::default()
+        };
+        assert_eq!(
+            render(&FORMAT, &[ok("AAPL", &q)], &style),
+            "AAPL\t220.00\tApple Inc.\n"
+        );
+    }
+}

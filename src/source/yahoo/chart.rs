@@ -1,0 +1,191 @@
+//! The chart API's answer, `GET /v8/finance/chart/{SYMBOL}`: the serde types the latest
+//! price and the history both read, and the errors an answer without a chart stands for.
+//!
+//! Prices are borrowed as `RawValue`s so their TEXT reaches `parse_price` exactly as sent
+//! (`164.32000732421875`, `9489.0`); nothing here goes through `f64`.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::SPEC;
+use crate::error::FetchError;
+use crate::source::Answer;
+use crate::text::excerpt;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    chart: Chart<'a>,
+}
+
+#[derive(Deserialize)]
+struct Chart<'a> {
+    #[serde(borrow, default)]
+    result: Option<Vec<ChartResult<'a>>>,
+    #[serde(default)]
+    error: Option<ChartError>,
+}
+
+#[derive(Deserialize)]
+struct ChartError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `chart.result[0]`: what the instrument is, and its bars when bars were asked for.
+#[derive(Deserialize)]
+pub struct ChartResult<'a> {
+    #[serde(borrow)]
+    pub meta: Meta<'a>,
+    /// Unix seconds of each bar; absent when there are no bars.
+    #[serde(default)]
+    pub timestamp: Option<Vec<Option<i64>>>,
+    #[serde(borrow, default)]
+    pub indicators: Option<Indicators<'a>>,
+}
+
+/// `chart.result[0].meta`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta<'a> {
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// TODAY's price, whatever period was asked for: only the latest price reads it.
+    #[serde(borrow, default)]
+    pub regular_market_price: Option<&'a RawValue>,
+    #[serde(default)]
+    pub regular_market_time: Option<serde_json::Number>,
+    /// The previous trading day's close (sent by the newer API).
+    #[serde(borrow, default)]
+    pub previous_close: Option<&'a RawValue>,
+    /// The close before the window asked for: yesterday's close only when `range` is `1d`.
+    #[serde(borrow, default)]
+    pub chart_previous_close: Option<&'a RawValue>,
+    /// The window asked for (`1d`); empty when a period was asked for.
+    #[serde(default)]
+    pub range: Option<String>,
+    /// The exchange's offset from UTC in seconds (`-18000` for New York in winter).
+    #[serde(default)]
+    pub gmtoffset: Option<i64>,
+    #[serde(default)]
+    pub long_name: Option<String>,
+    #[serde(default)]
+    pub short_name: Option<String>,
+    #[serde(default)]
+    pub full_exchange_name: Option<String>,
+    #[serde(default)]
+    pub exchange_name: Option<String>,
+}
+
+impl Meta<'_> {
+    /// The instrument's name, long if there is one.
+    pub fn name(&mut self) -> Option<String> {
+        self.long_name.take().or_else(|| self.short_name.take())
+    }
+
+    /// The exchange's name, in full if there is one.
+    pub fn exchange(&mut self) -> Option<String> {
+        self.full_exchange_name
+            .take()
+            .or_else(|| self.exchange_name.take())
+    }
+
+    /// The currency, unless the source left it empty.
+    pub fn currency(&mut self) -> Option<String> {
+        self.currency.take().filter(|c| !c.is_empty())
+    }
+}
+
+/// `chart.result[0].indicators`.
+#[derive(Deserialize)]
+pub struct Indicators<'a> {
+    #[serde(borrow, default)]
+    pub quote: Option<Vec<Bars<'a>>>,
+}
+
+/// `indicators.quote[0]`.
+#[derive(Deserialize)]
+pub struct Bars<'a> {
+    /// One close per timestamp; `null` for a bar with no trades. `[{}]` has none at all.
+    #[serde(borrow, default)]
+    pub close: Option<Vec<Option<&'a RawValue>>>,
+}
+
+/// The bars' timestamps and their closes, index by index; `None` where a bar has none.
+pub type BarColumns<'a> = (Vec<Option<i64>>, Vec<Option<&'a RawValue>>);
+
+impl<'a> ChartResult<'a> {
+    /// The bars' timestamps and closes, checked to line up (or we could pair a close with
+    /// the wrong day). A bar with neither is no bar (`quote: [{}]`).
+    pub fn bars(&mut self) -> Result<BarColumns<'a>, FetchError> {
+        let timestamps = self.timestamp.take().unwrap_or_default();
+        let closes = self
+            .indicators
+            .take()
+            .and_then(|i| i.quote)
+            .and_then(|q| q.into_iter().next())
+            .and_then(|bars| bars.close)
+            .unwrap_or_default();
+        if !closes.is_empty() && closes.len() != timestamps.len() {
+            return Err(SPEC.malformed(format!(
+                "{} timestamps but {} closes",
+                timestamps.len(),
+                closes.len()
+            )));
+        }
+        Ok((timestamps, closes))
+    }
+}
+
+/// Read one answer into its chart, or the error it stands for: an HTML page (a consent
+/// page or captive portal) is malformed on a 200 and an HTTP error otherwise; `chart.error`
+/// "Not Found" or a 404 is not found; any other status is an HTTP error with Yahoo's words.
+pub fn read(answer: &Answer) -> Result<ChartResult<'_>, FetchError> {
+    let status = answer.status;
+    let body = answer.body.as_slice();
+    SPEC.refuse_html(answer)?;
+    let envelope: Envelope = match serde_json::from_slice(body) {
+        Ok(envelope) => envelope,
+        Err(_) if status == 404 => return Err(not_found(excerpt(body))),
+        Err(_) if status != 200 => return Err(SPEC.http_error(status, excerpt(body))),
+        Err(e) => return Err(SPEC.malformed(format!("not the chart format ({e})"))),
+    };
+    let chart = envelope.chart;
+    let first = chart.result.and_then(|r| r.into_iter().next());
+    let Some(result) = first else {
+        let (code, description) = chart
+            .error
+            // Server text goes into a one-line message: no newlines, no terminal escapes.
+            .map(|e| {
+                (
+                    excerpt(e.code.unwrap_or_default().as_bytes()),
+                    excerpt(e.description.unwrap_or_default().as_bytes()),
+                )
+            })
+            .unwrap_or_default();
+        return Err(if status == 404 || code == "Not Found" {
+            not_found(description)
+        } else if status != 200 {
+            SPEC.http_error(status, description)
+        } else if !description.is_empty() {
+            SPEC.malformed(format!("{code}: {description}"))
+        } else {
+            SPEC.malformed("no chart result".into())
+        });
+    };
+    if status != 200 {
+        // Even a complete chart is an error when the status says so.
+        return Err(SPEC.http_error(status, String::new()));
+    }
+    Ok(result)
+}
+
+fn not_found(detail: String) -> FetchError {
+    SPEC.not_found(if detail.is_empty() {
+        "no data for this symbol".into()
+    } else {
+        detail
+    })
+}

@@ -1,0 +1,154 @@
+//! The latest price from the chart API (`range=1d&interval=1d`).
+//!
+//! The price is `chart.result[0].meta.regularMarketPrice`, a JSON number whose TEXT is
+//! parsed exactly. Unknown symbols answer 404 with `chart.error`; some answer 200 with no
+//! price, or with a null currency (a missing price is an error, a null currency is not).
+//!
+//! The day's change needs yesterday's close: `meta.previousClose` when Yahoo sends it;
+//! otherwise `meta.chartPreviousClose`, but only when the answer's `meta.range` is `1d` —
+//! for any other window that is the close before the WINDOW, and a "day's change" computed
+//! from it would be a multi-year change. Without either, the change is left out.
+
+use super::chart;
+use crate::error::FetchError;
+use crate::quote::{Quote, parse_price};
+use crate::source::Answer;
+
+use super::SPEC;
+
+/// Read one latest-price answer. Public for the property tests and fuzz targets: it must
+/// return an error, never panic, whatever the bytes.
+pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
+    let mut result = chart::read(answer)?;
+    let meta = &mut result.meta;
+    let raw_price = meta
+        .regular_market_price
+        .ok_or_else(|| SPEC.no_price(String::new()))?;
+    let price = parse_price(raw_price.get()).map_err(|e| SPEC.malformed(format!("price {e}")))?;
+    let optional_price =
+        |raw: Option<&serde_json::value::RawValue>| raw.and_then(|r| parse_price(r.get()).ok());
+    let previous_close = match meta.previous_close {
+        Some(raw) => optional_price(Some(raw)),
+        None if meta.range.as_deref() == Some("1d") => optional_price(meta.chart_previous_close),
+        None => None,
+    };
+    Ok(Quote {
+        price,
+        currency: meta.currency(),
+        // A time outside the calendar is no time at all (never a silently dropped line).
+        time: meta
+            .regular_market_time
+            .as_ref()
+            .and_then(|n| n.as_i64())
+            .filter(|t| jiff::Timestamp::from_second(*t).is_ok()),
+        market_date: None,
+        previous_close,
+        name: meta.name(),
+        exchange: meta.exchange(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_chart(status: u16, body: &[u8]) -> Result<Quote, FetchError> {
+        parse(&Answer {
+            status,
+            body: body.to_vec(),
+        })
+    }
+
+    fn body(price: &str, currency: &str) -> String {
+        format!(
+            r#"{{"chart":{{"result":[{{"meta":{{"currency":{currency},"symbol":"X","regularMarketTime":1742824293,"regularMarketPrice":{price}}}}}],"error":null}}}}"#
+        )
+    }
+
+    #[test]
+    fn reads_price_currency_and_time() {
+        let q = parse_chart(200, body("220.003", "\"USD\"").as_bytes()).unwrap();
+        assert_eq!(q.price.to_string(), "220.003");
+        assert_eq!(q.currency.as_deref(), Some("USD"));
+        assert_eq!(q.time, Some(1742824293));
+    }
+
+    #[test]
+    fn null_currency_is_not_an_error() {
+        let q = parse_chart(200, body("1.5", "null").as_bytes()).unwrap();
+        assert_eq!(q.currency, None);
+    }
+
+    #[test]
+    fn missing_price_is_an_error() {
+        let b = r#"{"chart":{"result":[{"meta":{"currency":"USD"}}],"error":null}}"#;
+        let err = parse_chart(200, b.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "no_price");
+    }
+
+    #[test]
+    fn not_found_body() {
+        let b = r#"{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}"#;
+        let err = parse_chart(404, b.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "not_found");
+        assert!(err.to_string().contains("symbol may be delisted"), "{err}");
+    }
+
+    #[test]
+    fn html_and_garbage_are_malformed() {
+        for b in [
+            "<html>consent</html>",
+            "{",
+            "",
+            "[]",
+            "{\"chart\":{}}",
+            "null",
+        ] {
+            let err = parse_chart(200, b.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), "malformed_response", "{b}");
+        }
+    }
+
+    #[test]
+    fn price_that_is_not_a_number_is_malformed() {
+        let err = parse_chart(200, body("\"12\"", "null").as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+    }
+}
+
+#[cfg(test)]
+mod previous_close {
+    use super::*;
+
+    const AAPL_RANGE_1D: &[u8] =
+        include_bytes!("../../../tests/fixtures/yahoo_chart_AAPL_range_1d_2020-03-02.json");
+    const QQQ: &[u8] = include_bytes!("../../../tests/fixtures/yahoo_chart_QQQ.json");
+
+    fn read(body: &[u8]) -> Quote {
+        parse(&Answer {
+            status: 200,
+            body: body.to_vec(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn chart_previous_close_counts_only_for_a_one_day_range() {
+        // Recorded with range=1d after the close of 2020-03-02: chartPreviousClose is the
+        // close of 2020-02-28, the trading day before.
+        let q = read(AAPL_RANGE_1D);
+        assert_eq!(q.previous_close.unwrap().to_string(), "273.36");
+        // QQQ's recording carries chartPreviousClose 212.61 for a multi-year window: it is
+        // not yesterday's close, so there is no day's change at all.
+        let q = read(QQQ);
+        assert_eq!(q.previous_close, None);
+    }
+
+    #[test]
+    fn previous_close_wins_whatever_the_range() {
+        let body = br#"{"chart":{"result":[{"meta":{"currency":"USD","regularMarketPrice":10,"previousClose":9.5,"chartPreviousClose":1,"range":"5y"}}]}}"#;
+        assert_eq!(read(body).previous_close.unwrap().to_string(), "9.5");
+        let body = br#"{"chart":{"result":[{"meta":{"currency":"USD","regularMarketPrice":10,"chartPreviousClose":1}}]}}"#;
+        assert_eq!(read(body).previous_close, None);
+    }
+}
