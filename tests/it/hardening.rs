@@ -2,17 +2,15 @@
 //! proxies, write errors and too few file descriptors — each triggered for real against
 //! a local server.
 
-mod support;
-
 use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{Reply, Server};
 use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Server};
 
 fn quotes(server: &Server) -> Command {
     let mut cmd = Command::cargo_bin("quotes").unwrap();

@@ -11,15 +11,13 @@
 //! `/usr/bin/time -v` and print its maximum resident set size and wall time. The switch
 //! changes no assertion.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::support::{Reply, Request, Server, chart_body};
 use assert_cmd::Command;
-use support::{Reply, Request, Server, chart_body};
 
 const TICKERS: u32 = 10_000;
 const JOBS: usize = 200;

@@ -2,15 +2,13 @@
 //! exact output for the same recorded responses, parsed back by real parsers, and
 //! checked by hledger/ledger/bean-check when they are installed.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command as StdCommand;
 use std::time::Duration;
 
+use crate::support::{Reply, Server};
 use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Server};
 
 /// Recorded bodies: equity, ETF, pence-quoted London listing, crypto; anything else 404.
 fn recorded() -> Server {
@@ -408,7 +406,7 @@ fn colour_and_progress_on_a_terminal_follow_no_color() {
         return;
     }
     let server = Server::start(|req| {
-        support::Reply::fixture(200, "yahoo_chart_AAPL.json").with_delay(Duration::from_millis(
+        Reply::fixture(200, "yahoo_chart_AAPL.json").with_delay(Duration::from_millis(
             if req.symbol() == "SLOW" { 1600 } else { 0 },
         ))
     });

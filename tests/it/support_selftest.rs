@@ -1,7 +1,5 @@
-//! Tests of the local test server in `tests/support/mod.rs`, driven by a plain
+//! Tests of the local test server in `support.rs`, driven by a plain
 //! `std::net::TcpStream` client so that every byte on the wire is visible.
-
-mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -9,7 +7,7 @@ use std::panic::catch_unwind;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Reply, Server, chart_body, coinbase_body, fixture};
+use crate::support::{Reply, Server, chart_body, coinbase_body, fixture};
 
 struct Response {
     status: u16,

@@ -401,13 +401,34 @@ fn status() -> BoxedStrategy<u16> {
 }
 
 const FIXTURES: &[&[u8]] = &[
-    include_bytes!("fixtures/yahoo_chart_AAPL.json"),
-    include_bytes!("fixtures/yahoo_chart_TSLA_daily_history.json"),
-    include_bytes!("fixtures/yahoo_chart_INR=X_daily_history_with_null_bar.json"),
-    include_bytes!("fixtures/yahoo_chart_error_not_found.404.json"),
-    include_bytes!("fixtures/coinbase_spot_BTC-USD.json"),
-    include_bytes!("fixtures/coinbase_spot_BTC-USD_with_warnings.json"),
-    include_bytes!("fixtures/coinbase_error_invalid_currency.400.json"),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_AAPL.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_TSLA_daily_history.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_INR=X_daily_history_with_null_bar.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_error_not_found.404.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/coinbase_spot_BTC-USD.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/coinbase_spot_BTC-USD_with_warnings.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/coinbase_error_invalid_currency.400.json"
+    )),
 ];
 
 /// A response body, shown as text when a property fails.

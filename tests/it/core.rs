@@ -1,17 +1,15 @@
 //! Integration tests for the core command (issue 2): the real `quotes` binary against a
 //! local server that speaks Yahoo's chart format. Nothing here touches the internet.
 
-mod support;
-
 use std::io::Read;
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::{Reply, Server, chart_body};
 use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Server, chart_body};
 
 const T: i64 = 1_763_672_400; // 2025-11-20T21:00:00Z
 

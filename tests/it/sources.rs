@@ -1,13 +1,11 @@
 //! Integration tests for issue 4: Coinbase beside Yahoo, `--date`, `--max-age` and
 //! `--watch`, each against local servers for both sources.
 
-mod support;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::{Reply, Server, coinbase_body};
 use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Server, coinbase_body};
 
 fn quotes(yahoo: &Server, coinbase: &Server) -> Command {
     let mut cmd = Command::cargo_bin("quotes").unwrap();

@@ -1,0 +1,17 @@
+//! The integration tests: one binary, one module per feature (after ripgrep's
+//! `tests/tests.rs`), so the suite links once.
+//!
+//! Every test runs the real `quotes` binary against servers on `127.0.0.1`; nothing here
+//! touches the internet.
+
+mod support;
+
+mod bench_smoke;
+mod core;
+mod formats;
+mod hardening;
+mod http2;
+mod properties;
+mod scale;
+mod sources;
+mod support_selftest;
