@@ -32,6 +32,8 @@ use quotes::source::yahoo::parse_chart;
 use quotes::source::yahoo_history::parse_history;
 use quotes::ticker::Ticker;
 
+use crate::support::percent_decode;
+
 const CASES: u32 = 256;
 
 // ---------------------------------------------------------------------------------------
@@ -1133,23 +1135,6 @@ proptest! {
             prop_assert_eq!(percent_decode(&segment), upper, "{:?}", segment);
         }
     }
-}
-
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("two hex digits");
-            out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).expect("UTF-8")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::panic::catch_unwind;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{Reply, Server, chart_body, coinbase_body, fixture};
+use crate::support::{Reply, Server, chart_body, coinbase_body, fixture, wait_until};
 
 struct Response {
     status: u16,
@@ -470,4 +470,55 @@ fn handler_panics_fail_the_test_at_drop() {
     get(&mut conn, "/x", "");
     let response = read_response(&mut conn);
     assert_eq!(response.status, 500);
+}
+
+#[test]
+fn when_in_flight_holds_answers_until_enough_requests_arrived() {
+    let server = Server::start(|_| Reply::json(200, "{}").when_in_flight(2));
+    let mut first = connect(&server);
+    get(&mut first, "/first", "");
+    wait_until("the first request arrived", Duration::from_secs(10), || {
+        server.request_count() == 1
+    });
+    // Held: an answer sent at once would be here well within this.
+    first
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("set read timeout");
+    let mut byte = [0u8; 1];
+    let err = first
+        .read(&mut byte)
+        .expect_err("the first request must wait for the second");
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "unexpected error {err:?}"
+    );
+    first
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set read timeout");
+
+    let mut second = connect(&server);
+    get(&mut second, "/second", "");
+    assert_eq!(read_response(&mut second).status, 200);
+    assert_eq!(read_response(&mut first).status, 200);
+    assert_eq!(server.max_in_flight(), 2);
+}
+
+#[test]
+fn wait_until_returns_once_the_condition_holds() {
+    let started = Instant::now();
+    let mut polls = 0;
+    wait_until("the third poll", Duration::from_secs(10), || {
+        polls += 1;
+        polls == 3
+    });
+    assert_eq!(polls, 3);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+#[should_panic(expected = "timed out after 50ms waiting until never")]
+fn wait_until_fails_the_test_on_timeout() {
+    wait_until("never", Duration::from_millis(50), || false);
 }
