@@ -2,26 +2,17 @@
 //! local server that speaks Yahoo's chart format. Nothing here touches the internet.
 
 use std::io::Read;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::{Reply, Server, chart_body};
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-const T: i64 = 1_763_672_400; // 2025-11-20T21:00:00Z
+use crate::cmd::{BIN, quotes, quotes_for, quotes_process, via};
+use crate::support::{Reply, Server, chart_body};
 
-/// `quotes` pointed at `server`, with no colour or terminal tricks leaking in.
-fn quotes(server: &Server) -> Command {
-    let mut cmd = Command::cargo_bin("quotes").unwrap();
-    cmd.env("QUOTES_YAHOO_URL", server.url())
-        .env_remove("QUOTES_COINBASE_URL")
-        .env("NO_COLOR", "1")
-        .timeout(Duration::from_secs(60));
-    cmd
-}
+const T: i64 = 1_763_672_400; // 2025-11-20T21:00:00Z
 
 fn price_server(prices: &'static [(&'static str, &'static str)]) -> Server {
     Server::start(move |req| {
@@ -42,7 +33,7 @@ fn prints_recorded_fixtures_in_input_order() {
         "BTC-USD" => Reply::fixture(200, "yahoo_chart_BTC-USD.json"),
         _ => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["qqq", "AAPL", "OCDO.L", "btc-usd"])
         .assert()
         .success()
@@ -65,7 +56,7 @@ fn order_is_kept_when_responses_finish_out_of_order() {
             .with_delay(Duration::from_millis(40 * (8 - n)))
     });
     let tickers: Vec<String> = (1..=8).map(|n| format!("T{n}")).collect();
-    let out = quotes(&server).args(&tickers).assert().success();
+    let out = quotes_for(&server).args(&tickers).assert().success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let symbols: Vec<&str> = stdout
         .lines()
@@ -103,7 +94,7 @@ fn rounds_half_to_even_on_the_exact_decimal_text() {
         let (_, text, _) = CASES.iter().find(|c| c.0 == symbol).expect("known case");
         Reply::chart(&symbol, text, Some("USD"), T)
     });
-    let out = quotes(&server)
+    let out = quotes_for(&server)
         .args(CASES.iter().map(|c| c.0))
         .assert()
         .success();
@@ -125,7 +116,7 @@ fn rounds_half_to_even_on_the_exact_decimal_text() {
 #[test]
 fn price_column_is_right_aligned_for_awk() {
     let server = price_server(&[("A", "1.5"), ("LONGER", "12345.678")]);
-    quotes(&server)
+    quotes_for(&server)
         .args(["A", "LONGER"])
         .assert()
         .success()
@@ -135,7 +126,7 @@ fn price_column_is_right_aligned_for_awk() {
 #[test]
 fn not_found_fails_that_ticker_only() {
     let server = price_server(&[("AAPL", "220.003")]);
-    quotes(&server)
+    quotes_for(&server)
         .args(["NOPE", "AAPL"])
         .assert()
         .code(1)
@@ -158,7 +149,7 @@ fn missing_price_is_an_error_and_null_currency_is_not() {
         ),
         _ => Reply::chart("NULLCUR", "12.345", None, T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["NOPRICE", "NULLCUR"])
         .assert()
         .code(1)
@@ -173,7 +164,7 @@ fn malformed_json_and_html_bodies_are_reported_not_retried() {
         _ => Reply::text(200, "<!DOCTYPE html><html><body>Consent</body></html>")
             .with_header("content-type", "text/html"),
     });
-    let out = quotes(&server)
+    let out = quotes_for(&server)
         .args(["BROKEN", "HTML"])
         .assert()
         .code(1)
@@ -206,7 +197,7 @@ fn rate_limit_then_success_is_retried() {
             Reply::fixture(200, "yahoo_chart_QQQ.json")
         }
     });
-    quotes(&server)
+    quotes_for(&server)
         .arg("QQQ")
         .assert()
         .success()
@@ -221,7 +212,7 @@ fn persistent_rate_limit_says_so() {
         Reply::fixture(429, "yahoo_too_many_requests.429.txt")
             .with_header("content-type", "text/plain")
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["--retries", "1", "QQQ"])
         .assert()
         .code(1)
@@ -237,7 +228,7 @@ fn retry_after_beyond_30_seconds_fails_at_once() {
     let server = Server::start(|_| {
         Reply::text(429, "Edge: Too Many Requests").with_header("retry-after", "120")
     });
-    quotes(&server).arg("QQQ").assert().code(1).stderr(
+    quotes_for(&server).arg("QQQ").assert().code(1).stderr(
         predicate::str::contains("rate limited by Yahoo (HTTP 429)")
             .and(predicate::str::contains("120 s")),
     );
@@ -254,7 +245,7 @@ fn persistent_503_is_retried_then_reported() {
         "DOWN" => Reply::text(503, "Service Unavailable"),
         _ => Reply::chart("UP", "1", Some("USD"), T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["--retries", "2", "DOWN", "UP"])
         .assert()
         .code(1)
@@ -270,7 +261,7 @@ fn a_server_that_never_answers_times_out_that_ticker_only() {
         "STALL" => Reply::Stall,
         _ => Reply::chart("FINE", "3.14159", Some("EUR"), T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["--timeout", "0.5", "--retries", "0", "STALL", "FINE"])
         .assert()
         .code(1)
@@ -286,7 +277,7 @@ fn a_body_cut_short_is_retried_then_reported() {
         body: chart_body(&req.symbol(), "1.0", Some("USD"), T).into_bytes(),
         sent: 20,
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["--retries", "1", "HALF"])
         .assert()
         .code(1)
@@ -300,7 +291,7 @@ fn a_body_cut_short_is_retried_then_reported() {
 #[test]
 fn a_connection_closed_before_responding_is_reported() {
     let server = Server::start(|_| Reply::Close);
-    quotes(&server)
+    quotes_for(&server)
         .args(["--retries", "0", "GONE"])
         .assert()
         .code(1)
@@ -317,11 +308,9 @@ fn refused_connection_says_could_not_connect() {
         .local_addr()
         .unwrap()
         .port();
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", format!("http://127.0.0.1:{port}"))
         .args(["--retries", "0", "AAPL"])
-        .timeout(Duration::from_secs(30))
         .assert()
         .code(1)
         .stderr(format!(
@@ -337,7 +326,7 @@ fn an_oversized_body_fails_without_reading_it_all() {
         },
         _ => Reply::chart("SMALL", "2", Some("USD"), T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["HUGE", "SMALL"])
         .assert()
         .code(1)
@@ -351,7 +340,7 @@ fn an_oversized_body_fails_without_reading_it_all() {
 #[test]
 fn an_oversized_content_length_is_refused_up_front() {
     let server = Server::start(|_| Reply::json(200, vec![b' '; 3 * 1024 * 1024]));
-    quotes(&server)
+    quotes_for(&server)
         .arg("BIG")
         .assert()
         .code(1)
@@ -365,7 +354,7 @@ fn invalid_tickers_never_reach_the_server() {
     let bad = [
         "", "A B", "A/B", "A?B", "A#B", "A%2F", "..", ".", "A..B", "ÄPFEL", &long,
     ];
-    let out = quotes(&server).args(bad).assert().code(1).stdout("");
+    let out = quotes_for(&server).args(bad).assert().code(1).stdout("");
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), bad.len(), "{stderr}");
     for line in stderr.lines() {
@@ -380,7 +369,7 @@ fn invalid_tickers_never_reach_the_server() {
 #[test]
 fn symbols_are_uppercased_and_percent_encoded() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "5000", Some("USD"), T));
-    quotes(&server)
+    quotes_for(&server)
         .args(["^gspc", "eurusd=x", "brk-b"])
         .assert()
         .success()
@@ -403,8 +392,8 @@ fn symbols_are_uppercased_and_percent_encoded() {
 #[test]
 fn sends_a_user_agent_and_honours_the_override() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T));
-    quotes(&server).arg("A").assert().success();
-    quotes(&server)
+    quotes_for(&server).arg("A").assert().success();
+    quotes_for(&server)
         .args(["--user-agent", "ledger-bot/2", "B"])
         .assert()
         .success();
@@ -426,7 +415,7 @@ fn sends_a_user_agent_and_honours_the_override() {
 fn fifty_tickers_with_one_job_share_one_connection() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T));
     let tickers: Vec<String> = (0..50).map(|n| format!("K{n}")).collect();
-    quotes(&server)
+    quotes_for(&server)
         .arg("-j")
         .arg("1")
         .args(&tickers)
@@ -446,7 +435,7 @@ fn jobs_bounds_requests_in_flight() {
         Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(150))
     });
     let tickers: Vec<String> = (0..12).map(|n| format!("J{n}")).collect();
-    quotes(&server)
+    quotes_for(&server)
         .args(["-j", "3"])
         .args(&tickers)
         .assert()
@@ -461,14 +450,14 @@ fn all_tickers_are_in_flight_together_by_default() {
         Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(300))
     });
     let tickers: Vec<String> = (0..20).map(|n| format!("C{n}")).collect();
-    quotes(&server).args(&tickers).assert().success();
+    quotes_for(&server).args(&tickers).assert().success();
     assert_eq!(server.max_in_flight(), 20);
 }
 
 #[test]
 fn a_ticker_given_twice_is_fetched_once_and_printed_twice() {
     let server = price_server(&[("VTSAX", "135.716"), ("IJS", "99.999")]);
-    quotes(&server)
+    quotes_for(&server)
         .args(["VTSAX", "IJS", "vtsax"])
         .assert()
         .success()
@@ -479,18 +468,21 @@ fn a_ticker_given_twice_is_fetched_once_and_printed_twice() {
 #[test]
 fn exit_status_2_for_usage_errors() {
     let server = Server::start(|_| Reply::Close).expect_no_requests();
-    quotes(&server)
+    quotes_for(&server)
         .assert()
         .code(2)
         .stdout("")
         .stderr(predicate::str::contains("no tickers given"));
-    quotes(&server)
+    quotes_for(&server)
         .args(["--no-such-flag", "AAPL"])
         .assert()
         .code(2)
         .stdout("");
-    quotes(&server).args(["-j", "0", "AAPL"]).assert().code(2);
-    quotes(&server)
+    quotes_for(&server)
+        .args(["-j", "0", "AAPL"])
+        .assert()
+        .code(2);
+    quotes_for(&server)
         .args(["--timeout", "-1", "AAPL"])
         .assert()
         .code(2);
@@ -498,8 +490,7 @@ fn exit_status_2_for_usage_errors() {
 
 #[test]
 fn a_bad_base_url_is_a_usage_error() {
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", "ftp://example")
         .arg("AAPL")
         .assert()
@@ -510,9 +501,7 @@ fn a_bad_base_url_is_a_usage_error() {
 #[test]
 fn base_url_flag_and_trailing_slash() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "7", None, T));
-    Command::cargo_bin("quotes")
-        .unwrap()
-        .env_remove("QUOTES_YAHOO_URL")
+    quotes()
         .args(["--yahoo-url", &format!("{}/", server.url()), "Z"])
         .assert()
         .success()
@@ -522,16 +511,11 @@ fn base_url_flag_and_trailing_slash() {
 
 #[test]
 fn help_documents_exit_codes() {
-    Command::cargo_bin("quotes")
-        .unwrap()
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("Exit status")
-                .and(predicate::str::contains("0    every ticker printed"))
-                .and(predicate::str::contains("2    usage error")),
-        );
+    quotes().arg("--help").assert().success().stdout(
+        predicate::str::contains("Exit status")
+            .and(predicate::str::contains("0    every ticker printed"))
+            .and(predicate::str::contains("2    usage error")),
+    );
 }
 
 #[test]
@@ -541,7 +525,7 @@ fn broken_pipe_is_quiet_and_successful() {
         Reply::chart(&req.symbol(), "1", Some("USD"), T).with_delay(Duration::from_millis(300))
     });
     let tickers: Vec<String> = (0..200).map(|n| format!("P{n}")).collect();
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+    let mut child = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .args(&tickers)
         .stdout(Stdio::piped())
@@ -566,22 +550,19 @@ fn head_dash_1_in_a_real_shell_pipeline_exits_0_quietly() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), T));
     // Over 64 KiB of output, more than a pipe buffer holds: the write really fails.
     let tickers: Vec<String> = (0..6000).map(|n| format!("H{n}")).collect();
-    let bin = assert_cmd::cargo::cargo_bin("quotes");
     let script = format!(
-        "set -o pipefail; {} {} 2>err.txt | head -1; echo \"status=$?\"; cat err.txt",
-        bin.display(),
+        "set -o pipefail; {BIN} {} 2>err.txt | head -1; echo \"status=$?\"; cat err.txt",
         tickers.join(" ")
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = StdCommand::new("bash")
+    via("bash")
         .arg("-c")
         .arg(script)
         .current_dir(dir.path())
         .env("QUOTES_YAHOO_URL", server.url())
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text, "H0     1.00  USD\nstatus=0\n");
+        .assert()
+        .success()
+        .stdout("H0     1.00  USD\nstatus=0\n");
 }
 
 #[test]
@@ -597,7 +578,7 @@ fn retry_after_on_a_503_is_honoured() {
             Reply::chart(&req.symbol(), "8", Some("USD"), T)
         }
     });
-    quotes(&server)
+    quotes_for(&server)
         .arg("WAIT")
         .assert()
         .success()
@@ -615,7 +596,7 @@ fn retry_after_on_a_503_is_honoured() {
 fn more_than_five_redirects_say_so() {
     let server =
         Server::start(|_| Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"));
-    quotes(&server)
+    quotes_for(&server)
         .arg("LOOP")
         .assert()
         .code(1)

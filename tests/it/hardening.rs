@@ -8,19 +8,10 @@ use std::process::{Command as StdCommand, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{Reply, Server};
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn quotes(server: &Server) -> Command {
-    let mut cmd = Command::cargo_bin("quotes").unwrap();
-    cmd.env("QUOTES_YAHOO_URL", server.url())
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .timeout(Duration::from_secs(60));
-    cmd
-}
+use crate::cmd::{BIN, quotes, quotes_for, quotes_process, via};
+use crate::support::{Reply, Server};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -30,7 +21,7 @@ fn text(bytes: &[u8]) -> String {
 fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
     let server = Server::start(|_| Reply::fixture(429, "yahoo_too_many_requests.429.txt"));
     let tickers: Vec<String> = (0..10).map(|n| format!("R{n}")).collect();
-    let out = quotes(&server)
+    let out = quotes_for(&server)
         .args(["-j", "1", "--retries", "2"])
         .args(&tickers)
         .assert()
@@ -67,7 +58,7 @@ fn a_burst_of_429s_backs_off_once_for_everyone() {
         }
     });
     let tickers: Vec<String> = (0..8).map(|n| format!("B{n}")).collect();
-    quotes(&server)
+    quotes_for(&server)
         .args(["-j", "8", "--retries", "1", "-o", "symbol"])
         .args(&tickers)
         .assert()
@@ -96,7 +87,7 @@ fn deadline_prints_what_finished_and_fails_the_rest() {
         s => Reply::chart(s, "2.5", Some("USD"), 1),
     });
     let started = Instant::now();
-    quotes(&server)
+    quotes_for(&server)
         .args([
             "--deadline",
             "1",
@@ -121,7 +112,7 @@ fn interrupt(signal: &str, args: &[&str], fast: &str) -> (Option<i32>, String, S
         "STUCK" => Reply::Stall,
         s => Reply::chart(s, "7.125", Some("USD"), 1),
     });
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+    let mut child = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .args(args)
         .stdout(Stdio::piped())
@@ -188,7 +179,7 @@ fn redirects_elsewhere_are_refused_and_named() {
             "https://consent.yahoo.com/v2/collectConsent?sessionId=1",
         )
     });
-    quotes(&server)
+    quotes_for(&server)
         .arg("AAPL")
         .assert()
         .code(1)
@@ -216,7 +207,7 @@ fn redirects_within_the_source_are_followed_up_to_five() {
             _ => Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"),
         }
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["MOVED", "LOOP"])
         .assert()
         .code(1)
@@ -236,12 +227,9 @@ fn redirects_within_the_source_are_followed_up_to_five() {
 fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
     // The "proxy" is our server: a proxied request arrives with the absolute URL.
     let proxy = Server::start(|req| Reply::chart(&req.symbol(), "11", Some("USD"), 1));
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", "http://quotes-test.invalid")
         .env("HTTP_PROXY", proxy.url())
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
         .arg("VIA")
         .assert()
         .success()
@@ -251,8 +239,7 @@ fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
     assert_eq!(req.header("host"), Some("quotes-test.invalid"));
 
     // NO_PROXY: straight to a host that does not exist; the proxy sees nothing more.
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", "http://quotes-test.invalid")
         .env("HTTP_PROXY", proxy.url())
         .env("NO_PROXY", "quotes-test.invalid")
@@ -271,14 +258,14 @@ fn a_cacert_that_is_not_pem_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.pem");
     std::fs::write(&bad, "not a certificate").unwrap();
-    quotes(&server)
+    quotes_for(&server)
         .arg("--cacert")
         .arg(&bad)
         .arg("AAPL")
         .assert()
         .code(2)
         .stderr(predicate::str::contains("bad.pem"));
-    quotes(&server)
+    quotes_for(&server)
         .args(["--cacert", "/no/such/ca.pem", "AAPL"])
         .assert()
         .code(2)
@@ -294,7 +281,7 @@ fn a_full_disk_is_reported_with_status_1() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+    let out = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .arg("A")
         .stdout(full)
@@ -316,12 +303,10 @@ fn too_few_file_descriptors_slow_the_run_down_instead_of_failing_it() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("list");
     std::fs::write(&list, tickers.join("\n")).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("quotes");
-    let out = StdCommand::new("bash")
+    let out = via("bash")
         .arg("-c")
         .arg(format!(
-            "ulimit -n 64 && exec {} -j 200 --timeout 5 -o symbol --file {}",
-            bin.display(),
+            "ulimit -n 64 && exec {BIN} -j 200 --timeout 5 -o symbol --file {}",
             list.display()
         ))
         .env("QUOTES_YAHOO_URL", server.url())

@@ -1,9 +1,10 @@
 //! The integration tests: one binary, one module per feature (after ripgrep's
 //! `tests/tests.rs`), so the suite links once.
 //!
-//! Every test runs the real `quotes` binary against servers on `127.0.0.1`; nothing here
-//! touches the internet.
+//! Every test runs the real `quotes` binary, built by `cmd` in a scrubbed environment,
+//! against servers on `127.0.0.1` (`support`); nothing here touches the internet.
 
+mod cmd;
 mod support;
 
 mod bench_smoke;

@@ -1,5 +1,6 @@
-//! Tests of the local test server in `support.rs`, driven by a plain
-//! `std::net::TcpStream` client so that every byte on the wire is visible.
+//! Tests of the test harness itself: the local test server in `support.rs`, driven by a
+//! plain `std::net::TcpStream` client so that every byte on the wire is visible, and the
+//! command builder in `cmd.rs`.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -7,6 +8,10 @@ use std::panic::catch_unwind;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::cmd::{quotes_process, scrubbed_names, via};
 use crate::support::{Reply, Server, chart_body, coinbase_body, fixture, wait_until};
 
 struct Response {
@@ -521,4 +526,110 @@ fn wait_until_returns_once_the_condition_holds() {
 #[should_panic(expected = "timed out after 50ms waiting until never")]
 fn wait_until_fails_the_test_on_timeout() {
     wait_until("never", Duration::from_millis(50), || false);
+}
+
+#[test]
+fn scrubbed_names_cover_proxies_colour_locale_and_every_quotes_variable() {
+    let set = [
+        "PATH",
+        "HOME",
+        "QUOTES_YAHOO_URL",
+        "QUOTES_SOMETHING_NEW",
+        "LC_TIME",
+        "LC_ALL",
+        "https_proxy",
+        "CARGO_TARGET_TMPDIR",
+        "XQUOTES_NOT_OURS",
+    ]
+    .map(OsString::from);
+    let names = scrubbed_names(set);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "FORCE_COLOR",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_TIME",
+        "QUOTES_YAHOO_URL",
+        "QUOTES_SOMETHING_NEW",
+    ] {
+        assert_eq!(
+            names.iter().filter(|n| *n == name).count(),
+            1,
+            "{name} in {names:?}"
+        );
+    }
+    for kept in ["PATH", "HOME", "CARGO_TARGET_TMPDIR", "XQUOTES_NOT_OURS"] {
+        assert!(!names.iter().any(|n| n == kept), "{kept} removed");
+    }
+}
+
+/// The environment a program started by `via` sees, as printed by `env`.
+fn child_env() -> Vec<(String, String)> {
+    let out = via("env").assert().success();
+    String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn commands_run_scrubbed_with_a_fresh_cache_of_their_own() {
+    // What the builder tells the OS: every fixed name removed, the cache set.
+    let quotes = quotes_process();
+    let envs: Vec<(OsString, Option<OsString>)> = quotes
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+        .collect();
+    for name in scrubbed_names([]) {
+        assert!(envs.contains(&(name.clone(), None)), "{name:?} not removed");
+    }
+
+    // What a child really sees.
+    let (first, second) = (child_env(), child_env());
+    let removed = scrubbed_names(std::env::vars_os().map(|(k, _)| k));
+    for (name, _) in &first {
+        assert!(
+            !removed.iter().any(|r| r == name.as_str()),
+            "{name} reached the child"
+        );
+        assert!(
+            !name.starts_with("QUOTES_") && !name.starts_with("LC_"),
+            "{name}"
+        );
+    }
+    let cache = |env: &[(String, String)]| -> PathBuf {
+        let (_, dir) = env
+            .iter()
+            .find(|(k, _)| k == "XDG_CACHE_HOME")
+            .expect("XDG_CACHE_HOME is set");
+        PathBuf::from(dir)
+    };
+    let (a, b) = (cache(&first), cache(&second));
+    assert_ne!(a, b, "two commands share a cache");
+    for dir in [&a, &b] {
+        assert!(
+            dir.starts_with(env!("CARGO_TARGET_TMPDIR")),
+            "{}",
+            dir.display()
+        );
+        assert!(dir.is_dir(), "{} does not exist", dir.display());
+        assert!(
+            std::fs::read_dir(dir).unwrap().next().is_none(),
+            "{} is not empty",
+            dir.display()
+        );
+    }
 }
