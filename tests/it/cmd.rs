@@ -13,6 +13,8 @@
 //!   signal it, or give it a stdout of their own (`/dev/full`, a closed pipe).
 //! - `via(program)`: another program (`script`, `bash`, `/usr/bin/time`) that runs `BIN`,
 //!   with the same environment, so a pty or a shell pipeline sees the same scrubbed world.
+//! - `require_tool(name)`: whether an external tool a test needs is installed; in CI a
+//!   missing tool fails the test instead of skipping it.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -144,4 +146,25 @@ fn sweep_dead_processes(root: &Path) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Whether `tool` is installed (on `PATH`). If it is not, a test that needs it must not pass
+/// silently in CI, where `.ci/run` installs every tool the suite uses: with `CI=true` this
+/// fails the test. Elsewhere it says on stderr what is skipped and returns `false`.
+pub fn require_tool(tool: &str) -> bool {
+    if on_path(tool) {
+        return true;
+    }
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!(
+            "{tool} is not installed, and CI=true: in CI every check runs (.ci/run installs it)"
+        );
+    }
+    eprintln!("skipped: {tool} is not installed, so the check that needs it did not run");
+    false
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use predicates::prelude::*;
 
-use crate::cmd::{BIN, quotes_for_both, quotes_process, via};
+use crate::cmd::{BIN, quotes_for_both, quotes_process, require_tool, via};
 use crate::support::{Reply, Server, coinbase_body};
 
 fn stdout(assert: &assert_cmd::assert::Assert) -> String {
@@ -433,8 +433,7 @@ fn ctrl_c_ends_a_watch_cleanly() {
 
 #[test]
 fn watch_redraws_the_table_in_place_on_a_terminal() {
-    if !std::path::Path::new("/usr/bin/script").exists() {
-        eprintln!("note: script(1) not installed; terminal behaviour not checked");
+    if !require_tool("script") {
         return;
     }
     let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "5", Some("USD"), 1));
