@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::cmd::{BIN, quotes, quotes_for, quotes_process, via};
+use crate::cmd::{BIN, quotes, quotes_for, quotes_for_both, quotes_process, via};
 use crate::support::{Reply, Server, chart_body};
 
 const T: i64 = 1_763_672_400; // 2025-11-20T21:00:00Z
@@ -204,23 +204,6 @@ fn rate_limit_then_success_is_retried() {
         .stdout("QQQ  539.52  USD\n")
         .stderr("");
     assert_eq!(server.hits("QQQ"), 2);
-}
-
-#[test]
-fn persistent_rate_limit_says_so() {
-    let server = Server::start(|_| {
-        Reply::fixture(429, "yahoo_too_many_requests.429.txt")
-            .with_header("content-type", "text/plain")
-    });
-    quotes_for(&server)
-        .args(["--retries", "1", "QQQ"])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::starts_with(
-            "quotes: QQQ: rate limited by Yahoo (HTTP 429)",
-        ));
-    assert_eq!(server.hits("QQQ"), 2, "one try plus one retry");
 }
 
 #[test]
@@ -465,37 +448,177 @@ fn a_ticker_given_twice_is_fetched_once_and_printed_twice() {
     assert_eq!(server.hits("VTSAX"), 1);
 }
 
-#[test]
-fn exit_status_2_for_usage_errors() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    quotes_for(&server)
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("no tickers given"));
-    quotes_for(&server)
-        .args(["--no-such-flag", "AAPL"])
-        .assert()
-        .code(2)
-        .stdout("");
-    quotes_for(&server)
-        .args(["-j", "0", "AAPL"])
-        .assert()
-        .code(2);
-    quotes_for(&server)
-        .args(["--timeout", "-1", "AAPL"])
-        .assert()
-        .code(2);
+/// Who wrote a usage error: clap (`error: …`, then a hint to try `--help`) or `quotes`
+/// itself (one line, `quotes: error: …`).
+#[derive(Clone, Copy, Debug)]
+enum By {
+    Clap,
+    Quotes,
 }
 
+/// One way to call `quotes` wrongly, and what it must say.
+struct Misuse<'a> {
+    args: &'a [&'a str],
+    stdin: &'static str,
+    env: Option<(&'static str, &'static str)>,
+    says: &'static [&'static str],
+    by: By,
+}
+
+const MISUSE: Misuse<'static> = Misuse {
+    args: &[],
+    stdin: "",
+    env: None,
+    says: &[],
+    by: By::Quotes,
+};
+
 #[test]
-fn a_bad_base_url_is_a_usage_error() {
-    quotes()
-        .env("QUOTES_YAHOO_URL", "ftp://example")
-        .arg("AAPL")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("QUOTES_YAHOO_URL"));
+fn usage_errors_exit_2_with_a_message_before_any_request() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    let dir = tempfile::tempdir().unwrap();
+    let bad_pem = dir.path().join("bad.pem");
+    std::fs::write(&bad_pem, "not a certificate").unwrap();
+    let bad_pem = bad_pem.to_str().unwrap();
+
+    let cases = [
+        Misuse {
+            says: &["no tickers given", "quotes --help"],
+            ..MISUSE
+        },
+        Misuse {
+            stdin: "# only a comment\n\n",
+            says: &["no tickers given"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--no-such-flag", "AAPL"],
+            says: &["'--no-such-flag'"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["-j", "0", "AAPL"],
+            says: &["--jobs", "1..=1000"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--timeout=-1", "AAPL"],
+            says: &["--timeout", "at least 0.001"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--precision", "11", "X"],
+            says: &["--precision", "0..=10"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["-o", "price,colour", "AAPL"],
+            says: &[
+                "colour",
+                "symbol, price, currency, time, date, change, change_percent, \
+                 previous_close, name, exchange, source",
+            ],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--file", "/definitely/not/here", "AAPL"],
+            says: &["cannot read /definitely/not/here"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["AAPL"],
+            env: Some(("QUOTES_YAHOO_URL", "ftp://example")),
+            says: &["QUOTES_YAHOO_URL", "http://"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--source", "kraken", "BTC-USD"],
+            says: &["known sources: yahoo, coinbase"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--date", "2999-01-01", "TSLA"],
+            says: &["in the future"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--date", "2021-02-30", "TSLA"],
+            says: &["YYYY-MM-DD"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--watch", "5", "-f", "json", "A"],
+            says: &["use -f jsonl"],
+            ..MISUSE
+        },
+        // The real minimum, without the --watch-min knob the rest of the suite uses.
+        Misuse {
+            args: &["--watch", "0.5", "A"],
+            says: &["--watch takes at least 1 s"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--cacert", bad_pem, "AAPL"],
+            says: &["bad.pem"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--cacert", "/no/such/ca.pem", "AAPL"],
+            says: &["cannot read --cacert /no/such/ca.pem"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--man", "AAPL"],
+            says: &["'--man' cannot be used"],
+            by: By::Clap,
+            ..MISUSE
+        },
+    ];
+    for case in cases {
+        let mut cmd = quotes_for_both(&yahoo, &coinbase);
+        if let Some((name, value)) = case.env {
+            cmd.env(name, value);
+        }
+        let args = case.args;
+        let out = cmd
+            .args(args)
+            .write_stdin(case.stdin)
+            .assert()
+            .code(2)
+            .stdout("");
+        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        for words in case.says {
+            assert!(
+                stderr.contains(words),
+                "{args:?}: no {words:?} in\n{stderr}"
+            );
+        }
+        match case.by {
+            By::Clap => assert!(
+                stderr.starts_with("error: ")
+                    && stderr.ends_with("For more information, try '--help'.\n"),
+                "{args:?}: not clap's usage error:\n{stderr}"
+            ),
+            By::Quotes => assert!(
+                stderr.starts_with("quotes: error: ") && stderr.lines().count() == 1,
+                "{args:?}: not one line from quotes:\n{stderr}"
+            ),
+        }
+        assert_eq!(yahoo.request_count(), 0, "{args:?} reached Yahoo's server");
+        assert_eq!(
+            coinbase.request_count(),
+            0,
+            "{args:?} reached Coinbase's server"
+        );
+    }
 }
 
 #[test]
@@ -510,11 +633,17 @@ fn base_url_flag_and_trailing_slash() {
 }
 
 #[test]
-fn help_documents_exit_codes() {
+fn help_documents_exit_codes_and_examples_but_not_the_test_knobs() {
     quotes().arg("--help").assert().success().stdout(
         predicate::str::contains("Exit status")
             .and(predicate::str::contains("0    every ticker printed"))
-            .and(predicate::str::contains("2    usage error")),
+            .and(predicate::str::contains("2    usage error"))
+            .and(predicate::str::contains("Examples, at a terminal"))
+            .and(predicate::str::contains("Examples, in scripts"))
+            .and(predicate::str::contains("price=$(quotes -o price VTSAX)"))
+            .and(predicate::str::contains("--watch-min").not())
+            .and(predicate::str::contains("--backoff-base").not())
+            .and(predicate::str::contains("--watch-rounds").not()),
     );
 }
 
@@ -590,15 +719,4 @@ fn retry_after_on_a_503_is_honoured() {
         "retried after {:?}, before the 1 s the server asked for",
         times[1] - times[0]
     );
-}
-
-#[test]
-fn more_than_five_redirects_say_so() {
-    let server =
-        Server::start(|_| Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"));
-    quotes_for(&server)
-        .arg("LOOP")
-        .assert()
-        .code(1)
-        .stderr("quotes: LOOP: Yahoo redirected more than 5 times (last to /v8/finance/chart/LOOP); giving up\n");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-use crate::cmd::{BIN, quotes, quotes_for, quotes_process, require_tool, via};
+use crate::cmd::{BIN, quotes, quotes_for, require_tool, via};
 use crate::support::{Reply, Server};
 
 /// Recorded bodies: equity, ETF, pence-quoted London listing, crypto; anything else 404.
@@ -189,10 +189,6 @@ fn precision_rounds_half_to_even() {
         );
         assert_eq!(out, format!("{want}\n"), "--precision {precision}");
     }
-    quotes_for(&server)
-        .args(["--precision", "11", "X"])
-        .assert()
-        .code(2);
 }
 
 #[test]
@@ -200,19 +196,6 @@ fn dash_o_price_prints_just_the_number() {
     let server = recorded();
     let out = stdout_of(quotes_for(&server).args(["-o", "price", "AAPL"]), 0);
     assert_eq!(out, "220.00\n");
-}
-
-#[test]
-fn unknown_field_is_a_usage_error_listing_valid_fields() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    quotes_for(&server)
-        .args(["-o", "price,colour", "AAPL"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("colour").and(predicate::str::contains(
-            "symbol, price, currency, time, date, change, change_percent, previous_close, name, exchange, source",
-        )));
 }
 
 #[test]
@@ -337,30 +320,6 @@ fn stdin_is_read_when_no_tickers_are_given() {
 }
 
 #[test]
-fn no_tickers_at_all_is_a_usage_error_with_a_hint() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    quotes_for(&server)
-        .write_stdin("# only a comment\n\n")
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(
-            predicate::str::contains("no tickers given")
-                .and(predicate::function(|s: &str| s.lines().count() == 1)),
-        );
-}
-
-#[test]
-fn a_missing_file_is_a_usage_error() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    quotes_for(&server)
-        .args(["--file", "/definitely/not/here", "AAPL"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("cannot read /definitely/not/here"));
-}
-
-#[test]
 fn no_colour_when_not_a_terminal_or_when_asked() {
     let server = recorded();
     // Not a terminal: no escapes even with the change column.
@@ -439,15 +398,6 @@ fn completions_and_man_page() {
 }
 
 #[test]
-fn help_has_examples_for_terminal_and_scripts() {
-    quotes().arg("--help").assert().success().stdout(
-        predicate::str::contains("Examples, at a terminal")
-            .and(predicate::str::contains("Examples, in scripts"))
-            .and(predicate::str::contains("price=$(quotes -o price VTSAX)")),
-    );
-}
-
-#[test]
 fn json_failures_name_the_symbol_like_successes_and_keep_the_input() {
     let server = recorded();
     let coinbase = Server::start(|_| {
@@ -522,25 +472,7 @@ fn completions_and_man_work_with_the_url_variables_set() {
             .env("QUOTES_COINBASE_URL", "http://127.0.0.1:9")
             .args(args)
             .assert()
-            .success();
+            .success()
+            .stderr("");
     }
-    quotes().args(["--man", "AAPL"]).assert().code(2);
-}
-
-#[test]
-fn completions_to_a_full_disk_are_an_error_not_a_panic() {
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let out = quotes_process()
-        .args(["--completions", "bash"])
-        .stdout(full)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "quotes: error writing output: No space left on device (os error 28)\n"
-    );
 }

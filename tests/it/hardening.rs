@@ -28,16 +28,23 @@ fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
         .code(1)
         .stdout("");
     // One ticker spends the source's budget (1 try + 2 retries); the other nine never
-    // hammer the server: they fail at once, each with its own line.
+    // hammer the server: they fail at once, each with its own line, in input order.
     assert_eq!(server.request_count(), 3);
+    assert_eq!(
+        server.hits("R0"),
+        3,
+        "the first ticker: one try plus two retries"
+    );
     let stderr = text(&out.get_output().stderr);
     assert_eq!(stderr.lines().count(), 10, "{stderr}");
-    assert!(
-        stderr
-            .lines()
-            .all(|l| l.contains("rate limited by Yahoo (HTTP 429)")),
-        "{stderr}"
-    );
+    for (line, ticker) in stderr.lines().zip(&tickers) {
+        assert!(
+            line.starts_with(&format!(
+                "quotes: {ticker}: rate limited by Yahoo (HTTP 429)"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
@@ -190,7 +197,7 @@ fn redirects_elsewhere_are_refused_and_named() {
 }
 
 #[test]
-fn redirects_within_the_source_are_followed_up_to_five() {
+fn redirects_within_the_source_are_followed_up_to_five_and_a_loop_says_so() {
     let server = Server::start(|req| {
         let hops: usize = req
             .query_param("hop")
@@ -212,9 +219,10 @@ fn redirects_within_the_source_are_followed_up_to_five() {
         .assert()
         .code(1)
         .stdout("MOVED  9.00  USD\n")
-        .stderr(predicate::str::starts_with(
-            "quotes: LOOP: Yahoo redirected more than 5 times",
-        ));
+        .stderr(
+            "quotes: LOOP: Yahoo redirected more than 5 times (last to \
+             /v8/finance/chart/LOOP); giving up\n",
+        );
     assert_eq!(server.hits("MOVED"), 6);
     assert_eq!(
         server.hits("LOOP"),
@@ -253,45 +261,28 @@ fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
 }
 
 #[test]
-fn a_cacert_that_is_not_pem_is_a_usage_error() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.pem");
-    std::fs::write(&bad, "not a certificate").unwrap();
-    quotes_for(&server)
-        .arg("--cacert")
-        .arg(&bad)
-        .arg("AAPL")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("bad.pem"));
-    quotes_for(&server)
-        .args(["--cacert", "/no/such/ca.pem", "AAPL"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "cannot read --cacert /no/such/ca.pem",
-        ));
-}
-
-#[test]
-fn a_full_disk_is_reported_with_status_1() {
+fn a_full_disk_is_reported_with_status_1_not_a_panic() {
+    // Prices, and the setup outputs that are written without any request.
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), 1));
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let out = quotes_process()
-        .env("QUOTES_YAHOO_URL", server.url())
-        .arg("A")
-        .stdout(full)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "quotes: error writing output: No space left on device (os error 28)\n"
-    );
+    for args in [&["A"][..], &["--completions", "bash"], &["--man"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = quotes_process()
+            .env("QUOTES_YAHOO_URL", server.url())
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "quotes: error writing output: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+    assert_eq!(server.request_count(), 1, "only the price was fetched");
 }
 
 #[test]
