@@ -414,6 +414,8 @@ fn fifty_tickers_with_one_job_share_one_connection() {
 
 #[test]
 fn jobs_bounds_requests_in_flight() {
+    // Each answer is held 150 ms: long enough for a client that broke the bound to get a
+    // fourth request to the server meanwhile, which is what this test exists to see.
     let server = Server::start(|req| {
         Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(150))
     });
@@ -428,10 +430,10 @@ fn jobs_bounds_requests_in_flight() {
 
 #[test]
 fn all_tickers_are_in_flight_together_by_default() {
-    // 20 tickers that each take 300 ms: with the default --jobs they all go at once.
-    let server = Server::start(|req| {
-        Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(300))
-    });
+    // 20 tickers, each answered only once all 20 are in flight at the server: with the
+    // default --jobs they all go at once. (A client that holds some back waits out the
+    // server's guard and fails the assertion below.)
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T).when_in_flight(20));
     let tickers: Vec<String> = (0..20).map(|n| format!("C{n}")).collect();
     quotes_for(&server).args(&tickers).assert().success();
     assert_eq!(server.max_in_flight(), 20);
@@ -649,19 +651,19 @@ fn help_documents_exit_codes_and_examples_but_not_the_test_knobs() {
 
 #[test]
 fn broken_pipe_is_quiet_and_successful() {
-    // The reader goes away before quotes writes anything (the server answers after 300 ms).
-    let server = Server::start(|req| {
-        Reply::chart(&req.symbol(), "1", Some("USD"), T).with_delay(Duration::from_millis(300))
-    });
+    // stdout is a pipe whose reader is gone before quotes starts (like `| head -0` that
+    // already exited), so its very first write fails: no timing involved.
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), T));
     let tickers: Vec<String> = (0..200).map(|n| format!("P{n}")).collect();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut child = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .args(&tickers)
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take()); // like `| head -0`
     let mut stderr = String::new();
     child
         .stderr
@@ -672,6 +674,11 @@ fn broken_pipe_is_quiet_and_successful() {
     let status = child.wait().unwrap();
     assert_eq!(stderr, "");
     assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        server.request_count(),
+        200,
+        "quotes fetched before it wrote"
+    );
 }
 
 #[test]

@@ -347,6 +347,7 @@ fn colour_and_progress_on_a_terminal_follow_no_color() {
     if !require_tool("script") {
         return;
     }
+    // SLOW takes longer than the second after which progress appears (progress.rs).
     let server = Server::start(|req| {
         Reply::fixture(200, "yahoo_chart_AAPL.json").with_delay(Duration::from_millis(
             if req.symbol() == "SLOW" { 1600 } else { 0 },
@@ -373,6 +374,7 @@ fn colour_and_progress_on_a_terminal_follow_no_color() {
 
 #[test]
 fn progress_is_never_written_when_stderr_is_not_a_terminal() {
+    // Slower than the second after which a terminal would see progress (progress.rs).
     let server = Server::start(|req| {
         Reply::chart(&req.symbol(), "1", None, 1).with_delay(Duration::from_millis(1500))
     });

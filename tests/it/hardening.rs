@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 
 use crate::cmd::{BIN, quotes, quotes_for, quotes_process, via};
-use crate::support::{Reply, Server};
+use crate::support::{Reply, Server, wait_until};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -49,8 +49,9 @@ fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
 
 #[test]
 fn a_burst_of_429s_backs_off_once_for_everyone() {
-    // The first 8 requests (one burst, -j 8) are refused with Retry-After: 1; everything
-    // after succeeds. The shared gate makes every ticker wait out that one second.
+    // The first 8 requests (one burst, -j 8) are refused with Retry-After: 1, once all 8
+    // are in flight, so the refusals meet a burst; everything after succeeds. The shared
+    // gate makes every ticker wait out that one second.
     let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&calls);
     let server = Server::start(move |req| {
@@ -59,7 +60,7 @@ fn a_burst_of_429s_backs_off_once_for_everyone() {
         if seen.len() <= 8 {
             Reply::text(429, "Edge: Too Many Requests")
                 .with_header("retry-after", "1")
-                .with_delay(Duration::from_millis(50))
+                .when_in_flight(8)
         } else {
             Reply::chart(&req.symbol(), "1", Some("USD"), 1)
         }
@@ -112,30 +113,32 @@ fn deadline_prints_what_finished_and_fails_the_rest() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
-/// Start quotes with `args`, wait until the server has answered `fast`, then send
-/// `signal`; returns (exit code, stdout, stderr).
-fn interrupt(signal: &str, args: &[&str], fast: &str) -> (Option<i32>, String, String) {
+/// Start `quotes -j 1 ARGS FAST STUCK`, wait until FAST has been answered AND read, then
+/// send `signal`; returns (exit code, stdout, stderr).
+///
+/// With `-j 1` quotes asks for STUCK only once FAST's answer is read and parsed (the one
+/// permit is held until then), so STUCK's request arriving at the server is the proof that
+/// FAST's price is in: the test waits on that count, not on a guess at how long it takes.
+fn interrupt(signal: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let server = Server::start(|req| match req.symbol().as_str() {
         "STUCK" => Reply::Stall,
         s => Reply::chart(s, "7.125", Some("USD"), 1),
     });
     let mut child = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
+        .args(["-j", "1"])
         .args(args)
+        .args(["FAST", "STUCK"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while server.hits(fast) == 0 || server.hits("STUCK") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "quotes never asked"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let the fast answer be read before the signal.
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        "quotes asked for STUCK, so FAST's answer was read",
+        Duration::from_secs(20),
+        || server.hits("STUCK") == 1,
+    );
+    assert_eq!(server.hits("FAST"), 1);
     assert!(
         StdCommand::new("kill")
             .args([signal, &child.id().to_string()])
@@ -161,7 +164,7 @@ fn interrupt(signal: &str, args: &[&str], fast: &str) -> (Option<i32>, String, S
 
 #[test]
 fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
-    let (code, out, err) = interrupt("-INT", &["-f", "json", "FAST", "STUCK"], "FAST");
+    let (code, out, err) = interrupt("-INT", &["-f", "json"]);
     assert_eq!(code, Some(130));
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed[0]["symbol"], "FAST");
@@ -172,7 +175,7 @@ fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
 
 #[test]
 fn sigterm_prints_what_arrived_and_exits_143() {
-    let (code, out, err) = interrupt("-TERM", &["FAST", "STUCK"], "FAST");
+    let (code, out, err) = interrupt("-TERM", &[]);
     assert_eq!(code, Some(143));
     assert_eq!(out, "FAST  7.12  USD\n");
     assert_eq!(err, "quotes: STUCK: interrupted before a price arrived\n");
@@ -287,6 +290,8 @@ fn a_full_disk_is_reported_with_status_1_not_a_panic() {
 
 #[test]
 fn too_few_file_descriptors_slow_the_run_down_instead_of_failing_it() {
+    // Answers take 100 ms, so that -j 200 would hold far more connections open at once than
+    // the 64 descriptors allow if quotes did not keep within the limit.
     let server = Server::start(|req| {
         Reply::chart(&req.symbol(), "3", Some("USD"), 1).with_delay(Duration::from_millis(100))
     });
