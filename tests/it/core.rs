@@ -198,7 +198,7 @@ fn rate_limit_then_success_is_retried() {
         }
     });
     quotes_for(&server)
-        .arg("QQQ")
+        .args(["--backoff-base", "0.01", "QQQ"])
         .assert()
         .success()
         .stdout("QQQ  539.52  USD\n")
@@ -229,7 +229,7 @@ fn persistent_503_is_retried_then_reported() {
         _ => Reply::chart("UP", "1", Some("USD"), T),
     });
     quotes_for(&server)
-        .args(["--retries", "2", "DOWN", "UP"])
+        .args(["--retries", "2", "--backoff-base", "0.01", "DOWN", "UP"])
         .assert()
         .code(1)
         .stdout("UP  1.00  USD\n")
@@ -261,7 +261,7 @@ fn a_body_cut_short_is_retried_then_reported() {
         sent: 20,
     });
     quotes_for(&server)
-        .args(["--retries", "1", "HALF"])
+        .args(["--retries", "1", "--backoff-base", "0.01", "HALF"])
         .assert()
         .code(1)
         .stdout("")

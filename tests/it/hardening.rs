@@ -22,7 +22,7 @@ fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
     let server = Server::start(|_| Reply::fixture(429, "yahoo_too_many_requests.429.txt"));
     let tickers: Vec<String> = (0..10).map(|n| format!("R{n}")).collect();
     let out = quotes_for(&server)
-        .args(["-j", "1", "--retries", "2"])
+        .args(["-j", "1", "--retries", "2", "--backoff-base", "0.01"])
         .args(&tickers)
         .assert()
         .code(1)

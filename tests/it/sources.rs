@@ -10,6 +10,10 @@ use predicates::prelude::*;
 use crate::cmd::{BIN, quotes_for_both, quotes_process, require_tool, via};
 use crate::support::{Reply, Server, coinbase_body};
 
+/// `--watch` rounds this far apart, which the `--watch-min` test knob allows: the watch tests
+/// check what each round does, not the real minimum (the usage-error test in core.rs does).
+const FAST_WATCH: [&str; 4] = ["--watch", "0.05", "--watch-min", "0.01"];
+
 fn stdout(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8(assert.get_output().stdout.clone()).unwrap()
 }
@@ -111,7 +115,7 @@ fn coinbase_rate_limit_is_retried() {
         }
     });
     quotes_for_both(&yahoo, &coinbase)
-        .arg("coinbase:BTC-USD")
+        .args(["--backoff-base", "0.01", "coinbase:BTC-USD"])
         .assert()
         .success()
         .stdout("BTC-USD  1.50  USD\n");
@@ -293,18 +297,8 @@ fn watch_appends_rounds_over_the_same_connection() {
     let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), 1));
     let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
     let out = quotes_for_both(&yahoo, &coinbase)
-        .args([
-            "--watch",
-            "1",
-            "--watch-rounds",
-            "3",
-            "-j",
-            "1",
-            "-f",
-            "jsonl",
-            "A",
-            "B",
-        ])
+        .args(FAST_WATCH)
+        .args(["--watch-rounds", "3", "-j", "1", "-f", "jsonl", "A", "B"])
         .assert()
         .success();
     let text = stdout(&out);
@@ -327,9 +321,8 @@ fn watch_writes_the_csv_header_once() {
     let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "2", Some("USD"), 1));
     let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
     quotes_for_both(&yahoo, &coinbase)
+        .args(FAST_WATCH)
         .args([
-            "--watch",
-            "1",
             "--watch-rounds",
             "2",
             "-f",
@@ -355,17 +348,8 @@ fn a_failing_round_is_reported_and_the_watch_goes_on() {
     });
     let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
     quotes_for_both(&yahoo, &coinbase)
-        .args([
-            "--watch",
-            "1",
-            "--watch-rounds",
-            "2",
-            "--retries",
-            "0",
-            "-f",
-            "tsv",
-            "A",
-        ])
+        .args(FAST_WATCH)
+        .args(["--watch-rounds", "2", "--retries", "0", "-f", "tsv", "A"])
         .assert()
         .success()
         .stdout("A\t3.00\tUSD\n")
@@ -400,10 +384,11 @@ fn watch_redraws_the_table_in_place_on_a_terminal() {
         return;
     }
     let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "5", Some("USD"), 1));
+    let watch = FAST_WATCH.join(" ");
     let out = via("script")
         .args([
             "-qec",
-            &format!("{BIN} --watch 1 --watch-rounds 2 A B"),
+            &format!("{BIN} {watch} --watch-rounds 2 A B"),
             "/dev/null",
         ])
         .env("QUOTES_YAHOO_URL", yahoo.url())
@@ -428,17 +413,8 @@ fn a_rate_limited_round_does_not_silence_the_next_rounds() {
     });
     let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
     quotes_for_both(&yahoo, &coinbase)
-        .args([
-            "--watch",
-            "1",
-            "--watch-rounds",
-            "3",
-            "--retries",
-            "0",
-            "-f",
-            "tsv",
-            "RL",
-        ])
+        .args(FAST_WATCH)
+        .args(["--watch-rounds", "3", "--retries", "0", "-f", "tsv", "RL"])
         .assert()
         .success()
         .stdout("RL\t6.00\tUSD\nRL\t6.00\tUSD\n")
