@@ -2,7 +2,9 @@
 //! `tests/tests.rs`), so the suite links once.
 //!
 //! Every test runs the real `quotes` binary, built by `cmd` in a scrubbed environment,
-//! against servers on `127.0.0.1` (`support`); nothing here touches the internet.
+//! against servers on `127.0.0.1` (`support`); nothing here touches the internet. The slow
+//! tests (`scale`, `bench_smoke`) are `#[ignore]`d: `cargo test --test it -- --ignored`
+//! runs them.
 
 mod cmd;
 mod support;

@@ -7,6 +7,10 @@
 //! spread through the list rather than clustered), which makes every run ask the same
 //! questions and expect the same answers.
 //!
+//! It takes about ten seconds, so it is `#[ignore]`d in a plain `cargo test`; `.ci/run` runs
+//! it with `cargo test --test it -- --ignored`. It keeps the real default backoff (no
+//! `--backoff-base` knob): this is the run closest to real use.
+//!
 //! Peak memory: run with `QUOTES_SCALE_TIME=1` (and `--nocapture`) to wrap the binary in
 //! `/usr/bin/time -v` and print its maximum resident set size and wall time. The switch
 //! changes no assertion (and, being a `QUOTES_*` variable, never reaches the binary).
@@ -200,6 +204,7 @@ fn describe_difference(got: &[&str], want: &[String]) -> String {
 }
 
 #[test]
+#[ignore = "about ten seconds of 10,000 tickers; run by .ci/run (cargo test --test it -- --ignored)"]
 fn ten_thousand_tickers_under_faults_print_every_price_once_in_order() {
     let numbers: Vec<u32> = (0..TICKERS).collect();
     let fates: Vec<Fate> = numbers.iter().map(|&n| fate(n)).collect();
