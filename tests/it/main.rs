@@ -15,6 +15,7 @@ mod formats;
 mod hardening;
 mod http2;
 mod properties;
+mod readme;
 mod scale;
 mod sources;
 mod support_selftest;
