@@ -1,7 +1,6 @@
-//! Tests of the local test server in `tests/support/mod.rs`, driven by a plain
-//! `std::net::TcpStream` client so that every byte on the wire is visible.
-
-mod support;
+//! Tests of the test harness itself: the local test server in `support.rs`, driven by a
+//! plain `std::net::TcpStream` client so that every byte on the wire is visible, and the
+//! command builder in `cmd.rs`.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -9,7 +8,11 @@ use std::panic::catch_unwind;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Reply, Server, chart_body, coinbase_body, fixture};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::cmd::{quotes_process, scrubbed_names, via};
+use crate::support::{Reply, Server, chart_body, coinbase_body, fixture, wait_until};
 
 struct Response {
     status: u16,
@@ -472,4 +475,161 @@ fn handler_panics_fail_the_test_at_drop() {
     get(&mut conn, "/x", "");
     let response = read_response(&mut conn);
     assert_eq!(response.status, 500);
+}
+
+#[test]
+fn when_in_flight_holds_answers_until_enough_requests_arrived() {
+    let server = Server::start(|_| Reply::json(200, "{}").when_in_flight(2));
+    let mut first = connect(&server);
+    get(&mut first, "/first", "");
+    wait_until("the first request arrived", Duration::from_secs(10), || {
+        server.request_count() == 1
+    });
+    // Held: an answer sent at once would be here well within this.
+    first
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("set read timeout");
+    let mut byte = [0u8; 1];
+    let err = first
+        .read(&mut byte)
+        .expect_err("the first request must wait for the second");
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "unexpected error {err:?}"
+    );
+    first
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set read timeout");
+
+    let mut second = connect(&server);
+    get(&mut second, "/second", "");
+    assert_eq!(read_response(&mut second).status, 200);
+    assert_eq!(read_response(&mut first).status, 200);
+    assert_eq!(server.max_in_flight(), 2);
+}
+
+#[test]
+fn wait_until_returns_once_the_condition_holds() {
+    let started = Instant::now();
+    let mut polls = 0;
+    wait_until("the third poll", Duration::from_secs(10), || {
+        polls += 1;
+        polls == 3
+    });
+    assert_eq!(polls, 3);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+#[should_panic(expected = "timed out after 50ms waiting until never")]
+fn wait_until_fails_the_test_on_timeout() {
+    wait_until("never", Duration::from_millis(50), || false);
+}
+
+#[test]
+fn scrubbed_names_cover_proxies_colour_locale_and_every_quotes_variable() {
+    let set = [
+        "PATH",
+        "HOME",
+        "QUOTES_YAHOO_URL",
+        "QUOTES_SOMETHING_NEW",
+        "LC_TIME",
+        "LC_ALL",
+        "https_proxy",
+        "CARGO_TARGET_TMPDIR",
+        "XQUOTES_NOT_OURS",
+    ]
+    .map(OsString::from);
+    let names = scrubbed_names(set);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "FORCE_COLOR",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_TIME",
+        "QUOTES_YAHOO_URL",
+        "QUOTES_SOMETHING_NEW",
+    ] {
+        assert_eq!(
+            names.iter().filter(|n| *n == name).count(),
+            1,
+            "{name} in {names:?}"
+        );
+    }
+    for kept in ["PATH", "HOME", "CARGO_TARGET_TMPDIR", "XQUOTES_NOT_OURS"] {
+        assert!(!names.iter().any(|n| n == kept), "{kept} removed");
+    }
+}
+
+/// The environment a program started by `via` sees, as printed by `env`.
+fn child_env() -> Vec<(String, String)> {
+    let out = via("env").assert().success();
+    String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn commands_run_scrubbed_with_a_fresh_cache_of_their_own() {
+    // What the builder tells the OS: every fixed name removed, the cache set.
+    let quotes = quotes_process();
+    let envs: Vec<(OsString, Option<OsString>)> = quotes
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+        .collect();
+    for name in scrubbed_names([]) {
+        assert!(envs.contains(&(name.clone(), None)), "{name:?} not removed");
+    }
+
+    // What a child really sees.
+    let (first, second) = (child_env(), child_env());
+    let removed = scrubbed_names(std::env::vars_os().map(|(k, _)| k));
+    for (name, _) in &first {
+        assert!(
+            !removed.iter().any(|r| r == name.as_str()),
+            "{name} reached the child"
+        );
+        assert!(
+            !name.starts_with("QUOTES_") && !name.starts_with("LC_"),
+            "{name}"
+        );
+    }
+    let cache = |env: &[(String, String)]| -> PathBuf {
+        let (_, dir) = env
+            .iter()
+            .find(|(k, _)| k == "XDG_CACHE_HOME")
+            .expect("XDG_CACHE_HOME is set");
+        PathBuf::from(dir)
+    };
+    let (a, b) = (cache(&first), cache(&second));
+    assert_ne!(a, b, "two commands share a cache");
+    for dir in [&a, &b] {
+        assert!(
+            dir.starts_with(env!("CARGO_TARGET_TMPDIR")),
+            "{}",
+            dir.display()
+        );
+        assert!(dir.is_dir(), "{} does not exist", dir.display());
+        assert!(
+            std::fs::read_dir(dir).unwrap().next().is_none(),
+            "{} is not empty",
+            dir.display()
+        );
+    }
 }

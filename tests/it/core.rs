@@ -1,29 +1,18 @@
 //! Integration tests for the core command (issue 2): the real `quotes` binary against a
 //! local server that speaks Yahoo's chart format. Nothing here touches the internet.
 
-mod support;
-
 use std::io::Read;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Server, chart_body};
+
+use crate::cmd::{BIN, quotes, quotes_for, quotes_for_both, quotes_process, via};
+use crate::support::{Reply, Server, chart_body};
 
 const T: i64 = 1_763_672_400; // 2025-11-20T21:00:00Z
-
-/// `quotes` pointed at `server`, with no colour or terminal tricks leaking in.
-fn quotes(server: &Server) -> Command {
-    let mut cmd = Command::cargo_bin("quotes").unwrap();
-    cmd.env("QUOTES_YAHOO_URL", server.url())
-        .env_remove("QUOTES_COINBASE_URL")
-        .env("NO_COLOR", "1")
-        .timeout(Duration::from_secs(60));
-    cmd
-}
 
 fn price_server(prices: &'static [(&'static str, &'static str)]) -> Server {
     Server::start(move |req| {
@@ -44,7 +33,7 @@ fn prints_recorded_fixtures_in_input_order() {
         "BTC-USD" => Reply::fixture(200, "yahoo_chart_BTC-USD.json"),
         _ => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["qqq", "AAPL", "OCDO.L", "btc-usd"])
         .assert()
         .success()
@@ -67,7 +56,7 @@ fn order_is_kept_when_responses_finish_out_of_order() {
             .with_delay(Duration::from_millis(40 * (8 - n)))
     });
     let tickers: Vec<String> = (1..=8).map(|n| format!("T{n}")).collect();
-    let out = quotes(&server).args(&tickers).assert().success();
+    let out = quotes_for(&server).args(&tickers).assert().success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let symbols: Vec<&str> = stdout
         .lines()
@@ -105,7 +94,7 @@ fn rounds_half_to_even_on_the_exact_decimal_text() {
         let (_, text, _) = CASES.iter().find(|c| c.0 == symbol).expect("known case");
         Reply::chart(&symbol, text, Some("USD"), T)
     });
-    let out = quotes(&server)
+    let out = quotes_for(&server)
         .args(CASES.iter().map(|c| c.0))
         .assert()
         .success();
@@ -127,7 +116,7 @@ fn rounds_half_to_even_on_the_exact_decimal_text() {
 #[test]
 fn price_column_is_right_aligned_for_awk() {
     let server = price_server(&[("A", "1.5"), ("LONGER", "12345.678")]);
-    quotes(&server)
+    quotes_for(&server)
         .args(["A", "LONGER"])
         .assert()
         .success()
@@ -137,7 +126,7 @@ fn price_column_is_right_aligned_for_awk() {
 #[test]
 fn not_found_fails_that_ticker_only() {
     let server = price_server(&[("AAPL", "220.003")]);
-    quotes(&server)
+    quotes_for(&server)
         .args(["NOPE", "AAPL"])
         .assert()
         .code(1)
@@ -160,7 +149,7 @@ fn missing_price_is_an_error_and_null_currency_is_not() {
         ),
         _ => Reply::chart("NULLCUR", "12.345", None, T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["NOPRICE", "NULLCUR"])
         .assert()
         .code(1)
@@ -175,7 +164,7 @@ fn malformed_json_and_html_bodies_are_reported_not_retried() {
         _ => Reply::text(200, "<!DOCTYPE html><html><body>Consent</body></html>")
             .with_header("content-type", "text/html"),
     });
-    let out = quotes(&server)
+    let out = quotes_for(&server)
         .args(["BROKEN", "HTML"])
         .assert()
         .code(1)
@@ -208,8 +197,8 @@ fn rate_limit_then_success_is_retried() {
             Reply::fixture(200, "yahoo_chart_QQQ.json")
         }
     });
-    quotes(&server)
-        .arg("QQQ")
+    quotes_for(&server)
+        .args(["--backoff-base", "0.01", "QQQ"])
         .assert()
         .success()
         .stdout("QQQ  539.52  USD\n")
@@ -218,28 +207,11 @@ fn rate_limit_then_success_is_retried() {
 }
 
 #[test]
-fn persistent_rate_limit_says_so() {
-    let server = Server::start(|_| {
-        Reply::fixture(429, "yahoo_too_many_requests.429.txt")
-            .with_header("content-type", "text/plain")
-    });
-    quotes(&server)
-        .args(["--retries", "1", "QQQ"])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::starts_with(
-            "quotes: QQQ: rate limited by Yahoo (HTTP 429)",
-        ));
-    assert_eq!(server.hits("QQQ"), 2, "one try plus one retry");
-}
-
-#[test]
 fn retry_after_beyond_30_seconds_fails_at_once() {
     let server = Server::start(|_| {
         Reply::text(429, "Edge: Too Many Requests").with_header("retry-after", "120")
     });
-    quotes(&server).arg("QQQ").assert().code(1).stderr(
+    quotes_for(&server).arg("QQQ").assert().code(1).stderr(
         predicate::str::contains("rate limited by Yahoo (HTTP 429)")
             .and(predicate::str::contains("120 s")),
     );
@@ -256,8 +228,8 @@ fn persistent_503_is_retried_then_reported() {
         "DOWN" => Reply::text(503, "Service Unavailable"),
         _ => Reply::chart("UP", "1", Some("USD"), T),
     });
-    quotes(&server)
-        .args(["--retries", "2", "DOWN", "UP"])
+    quotes_for(&server)
+        .args(["--retries", "2", "--backoff-base", "0.01", "DOWN", "UP"])
         .assert()
         .code(1)
         .stdout("UP  1.00  USD\n")
@@ -272,7 +244,7 @@ fn a_server_that_never_answers_times_out_that_ticker_only() {
         "STALL" => Reply::Stall,
         _ => Reply::chart("FINE", "3.14159", Some("EUR"), T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["--timeout", "0.5", "--retries", "0", "STALL", "FINE"])
         .assert()
         .code(1)
@@ -288,8 +260,8 @@ fn a_body_cut_short_is_retried_then_reported() {
         body: chart_body(&req.symbol(), "1.0", Some("USD"), T).into_bytes(),
         sent: 20,
     });
-    quotes(&server)
-        .args(["--retries", "1", "HALF"])
+    quotes_for(&server)
+        .args(["--retries", "1", "--backoff-base", "0.01", "HALF"])
         .assert()
         .code(1)
         .stdout("")
@@ -302,7 +274,7 @@ fn a_body_cut_short_is_retried_then_reported() {
 #[test]
 fn a_connection_closed_before_responding_is_reported() {
     let server = Server::start(|_| Reply::Close);
-    quotes(&server)
+    quotes_for(&server)
         .args(["--retries", "0", "GONE"])
         .assert()
         .code(1)
@@ -319,11 +291,9 @@ fn refused_connection_says_could_not_connect() {
         .local_addr()
         .unwrap()
         .port();
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", format!("http://127.0.0.1:{port}"))
         .args(["--retries", "0", "AAPL"])
-        .timeout(Duration::from_secs(30))
         .assert()
         .code(1)
         .stderr(format!(
@@ -339,7 +309,7 @@ fn an_oversized_body_fails_without_reading_it_all() {
         },
         _ => Reply::chart("SMALL", "2", Some("USD"), T),
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["HUGE", "SMALL"])
         .assert()
         .code(1)
@@ -353,7 +323,7 @@ fn an_oversized_body_fails_without_reading_it_all() {
 #[test]
 fn an_oversized_content_length_is_refused_up_front() {
     let server = Server::start(|_| Reply::json(200, vec![b' '; 3 * 1024 * 1024]));
-    quotes(&server)
+    quotes_for(&server)
         .arg("BIG")
         .assert()
         .code(1)
@@ -367,7 +337,7 @@ fn invalid_tickers_never_reach_the_server() {
     let bad = [
         "", "A B", "A/B", "A?B", "A#B", "A%2F", "..", ".", "A..B", "ÄPFEL", &long,
     ];
-    let out = quotes(&server).args(bad).assert().code(1).stdout("");
+    let out = quotes_for(&server).args(bad).assert().code(1).stdout("");
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), bad.len(), "{stderr}");
     for line in stderr.lines() {
@@ -382,7 +352,7 @@ fn invalid_tickers_never_reach_the_server() {
 #[test]
 fn symbols_are_uppercased_and_percent_encoded() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "5000", Some("USD"), T));
-    quotes(&server)
+    quotes_for(&server)
         .args(["^gspc", "eurusd=x", "brk-b"])
         .assert()
         .success()
@@ -405,8 +375,8 @@ fn symbols_are_uppercased_and_percent_encoded() {
 #[test]
 fn sends_a_user_agent_and_honours_the_override() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T));
-    quotes(&server).arg("A").assert().success();
-    quotes(&server)
+    quotes_for(&server).arg("A").assert().success();
+    quotes_for(&server)
         .args(["--user-agent", "ledger-bot/2", "B"])
         .assert()
         .success();
@@ -428,7 +398,7 @@ fn sends_a_user_agent_and_honours_the_override() {
 fn fifty_tickers_with_one_job_share_one_connection() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T));
     let tickers: Vec<String> = (0..50).map(|n| format!("K{n}")).collect();
-    quotes(&server)
+    quotes_for(&server)
         .arg("-j")
         .arg("1")
         .args(&tickers)
@@ -444,11 +414,13 @@ fn fifty_tickers_with_one_job_share_one_connection() {
 
 #[test]
 fn jobs_bounds_requests_in_flight() {
+    // Each answer is held 150 ms: long enough for a client that broke the bound to get a
+    // fourth request to the server meanwhile, which is what this test exists to see.
     let server = Server::start(|req| {
         Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(150))
     });
     let tickers: Vec<String> = (0..12).map(|n| format!("J{n}")).collect();
-    quotes(&server)
+    quotes_for(&server)
         .args(["-j", "3"])
         .args(&tickers)
         .assert()
@@ -458,19 +430,19 @@ fn jobs_bounds_requests_in_flight() {
 
 #[test]
 fn all_tickers_are_in_flight_together_by_default() {
-    // 20 tickers that each take 300 ms: with the default --jobs they all go at once.
-    let server = Server::start(|req| {
-        Reply::chart(&req.symbol(), "1", None, T).with_delay(Duration::from_millis(300))
-    });
+    // 20 tickers, each answered only once all 20 are in flight at the server: with the
+    // default --jobs they all go at once. (A client that holds some back waits out the
+    // server's guard and fails the assertion below.)
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", None, T).when_in_flight(20));
     let tickers: Vec<String> = (0..20).map(|n| format!("C{n}")).collect();
-    quotes(&server).args(&tickers).assert().success();
+    quotes_for(&server).args(&tickers).assert().success();
     assert_eq!(server.max_in_flight(), 20);
 }
 
 #[test]
 fn a_ticker_given_twice_is_fetched_once_and_printed_twice() {
     let server = price_server(&[("VTSAX", "135.716"), ("IJS", "99.999")]);
-    quotes(&server)
+    quotes_for(&server)
         .args(["VTSAX", "IJS", "vtsax"])
         .assert()
         .success()
@@ -478,43 +450,183 @@ fn a_ticker_given_twice_is_fetched_once_and_printed_twice() {
     assert_eq!(server.hits("VTSAX"), 1);
 }
 
-#[test]
-fn exit_status_2_for_usage_errors() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    quotes(&server)
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("no tickers given"));
-    quotes(&server)
-        .args(["--no-such-flag", "AAPL"])
-        .assert()
-        .code(2)
-        .stdout("");
-    quotes(&server).args(["-j", "0", "AAPL"]).assert().code(2);
-    quotes(&server)
-        .args(["--timeout", "-1", "AAPL"])
-        .assert()
-        .code(2);
+/// Who wrote a usage error: clap (`error: …`, then a hint to try `--help`) or `quotes`
+/// itself (one line, `quotes: error: …`).
+#[derive(Clone, Copy, Debug)]
+enum By {
+    Clap,
+    Quotes,
 }
 
+/// One way to call `quotes` wrongly, and what it must say.
+struct Misuse<'a> {
+    args: &'a [&'a str],
+    stdin: &'static str,
+    env: Option<(&'static str, &'static str)>,
+    says: &'static [&'static str],
+    by: By,
+}
+
+const MISUSE: Misuse<'static> = Misuse {
+    args: &[],
+    stdin: "",
+    env: None,
+    says: &[],
+    by: By::Quotes,
+};
+
 #[test]
-fn a_bad_base_url_is_a_usage_error() {
-    Command::cargo_bin("quotes")
-        .unwrap()
-        .env("QUOTES_YAHOO_URL", "ftp://example")
-        .arg("AAPL")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("QUOTES_YAHOO_URL"));
+fn usage_errors_exit_2_with_a_message_before_any_request() {
+    let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
+    let coinbase = Server::start(|_| Reply::Close).expect_no_requests();
+    let dir = tempfile::tempdir().unwrap();
+    let bad_pem = dir.path().join("bad.pem");
+    std::fs::write(&bad_pem, "not a certificate").unwrap();
+    let bad_pem = bad_pem.to_str().unwrap();
+
+    let cases = [
+        Misuse {
+            says: &["no tickers given", "quotes --help"],
+            ..MISUSE
+        },
+        Misuse {
+            stdin: "# only a comment\n\n",
+            says: &["no tickers given"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--no-such-flag", "AAPL"],
+            says: &["'--no-such-flag'"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["-j", "0", "AAPL"],
+            says: &["--jobs", "1..=1000"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--timeout=-1", "AAPL"],
+            says: &["--timeout", "at least 0.001"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--precision", "11", "X"],
+            says: &["--precision", "0..=10"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["-o", "price,colour", "AAPL"],
+            says: &[
+                "colour",
+                "symbol, price, currency, time, date, change, change_percent, \
+                 previous_close, name, exchange, source",
+            ],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--file", "/definitely/not/here", "AAPL"],
+            says: &["cannot read /definitely/not/here"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["AAPL"],
+            env: Some(("QUOTES_YAHOO_URL", "ftp://example")),
+            says: &["QUOTES_YAHOO_URL", "http://"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--source", "kraken", "BTC-USD"],
+            says: &["known sources: yahoo, coinbase"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--date", "2999-01-01", "TSLA"],
+            says: &["in the future"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--date", "2021-02-30", "TSLA"],
+            says: &["YYYY-MM-DD"],
+            by: By::Clap,
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--watch", "5", "-f", "json", "A"],
+            says: &["use -f jsonl"],
+            ..MISUSE
+        },
+        // The real minimum, without the --watch-min knob the rest of the suite uses.
+        Misuse {
+            args: &["--watch", "0.5", "A"],
+            says: &["--watch takes at least 1 s"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--cacert", bad_pem, "AAPL"],
+            says: &["bad.pem"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--cacert", "/no/such/ca.pem", "AAPL"],
+            says: &["cannot read --cacert /no/such/ca.pem"],
+            ..MISUSE
+        },
+        Misuse {
+            args: &["--man", "AAPL"],
+            says: &["'--man' cannot be used"],
+            by: By::Clap,
+            ..MISUSE
+        },
+    ];
+    for case in cases {
+        let mut cmd = quotes_for_both(&yahoo, &coinbase);
+        if let Some((name, value)) = case.env {
+            cmd.env(name, value);
+        }
+        let args = case.args;
+        let out = cmd
+            .args(args)
+            .write_stdin(case.stdin)
+            .assert()
+            .code(2)
+            .stdout("");
+        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        for words in case.says {
+            assert!(
+                stderr.contains(words),
+                "{args:?}: no {words:?} in\n{stderr}"
+            );
+        }
+        match case.by {
+            By::Clap => assert!(
+                stderr.starts_with("error: ")
+                    && stderr.ends_with("For more information, try '--help'.\n"),
+                "{args:?}: not clap's usage error:\n{stderr}"
+            ),
+            By::Quotes => assert!(
+                stderr.starts_with("quotes: error: ") && stderr.lines().count() == 1,
+                "{args:?}: not one line from quotes:\n{stderr}"
+            ),
+        }
+        assert_eq!(yahoo.request_count(), 0, "{args:?} reached Yahoo's server");
+        assert_eq!(
+            coinbase.request_count(),
+            0,
+            "{args:?} reached Coinbase's server"
+        );
+    }
 }
 
 #[test]
 fn base_url_flag_and_trailing_slash() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "7", None, T));
-    Command::cargo_bin("quotes")
-        .unwrap()
-        .env_remove("QUOTES_YAHOO_URL")
+    quotes()
         .args(["--yahoo-url", &format!("{}/", server.url()), "Z"])
         .assert()
         .success()
@@ -523,34 +635,35 @@ fn base_url_flag_and_trailing_slash() {
 }
 
 #[test]
-fn help_documents_exit_codes() {
-    Command::cargo_bin("quotes")
-        .unwrap()
-        .arg("--help")
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("Exit status")
-                .and(predicate::str::contains("0    every ticker printed"))
-                .and(predicate::str::contains("2    usage error")),
-        );
+fn help_documents_exit_codes_and_examples_but_not_the_test_knobs() {
+    quotes().arg("--help").assert().success().stdout(
+        predicate::str::contains("Exit status")
+            .and(predicate::str::contains("0    every ticker printed"))
+            .and(predicate::str::contains("2    usage error"))
+            .and(predicate::str::contains("Examples, at a terminal"))
+            .and(predicate::str::contains("Examples, in scripts"))
+            .and(predicate::str::contains("price=$(quotes -o price VTSAX)"))
+            .and(predicate::str::contains("--watch-min").not())
+            .and(predicate::str::contains("--backoff-base").not())
+            .and(predicate::str::contains("--watch-rounds").not()),
+    );
 }
 
 #[test]
 fn broken_pipe_is_quiet_and_successful() {
-    // The reader goes away before quotes writes anything (the server answers after 300 ms).
-    let server = Server::start(|req| {
-        Reply::chart(&req.symbol(), "1", Some("USD"), T).with_delay(Duration::from_millis(300))
-    });
+    // stdout is a pipe whose reader is gone before quotes starts (like `| head -0` that
+    // already exited), so its very first write fails: no timing involved.
+    let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), T));
     let tickers: Vec<String> = (0..200).map(|n| format!("P{n}")).collect();
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .args(&tickers)
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take()); // like `| head -0`
     let mut stderr = String::new();
     child
         .stderr
@@ -561,6 +674,11 @@ fn broken_pipe_is_quiet_and_successful() {
     let status = child.wait().unwrap();
     assert_eq!(stderr, "");
     assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        server.request_count(),
+        200,
+        "quotes fetched before it wrote"
+    );
 }
 
 #[test]
@@ -568,22 +686,19 @@ fn head_dash_1_in_a_real_shell_pipeline_exits_0_quietly() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), T));
     // Over 64 KiB of output, more than a pipe buffer holds: the write really fails.
     let tickers: Vec<String> = (0..6000).map(|n| format!("H{n}")).collect();
-    let bin = assert_cmd::cargo::cargo_bin("quotes");
     let script = format!(
-        "set -o pipefail; {} {} 2>err.txt | head -1; echo \"status=$?\"; cat err.txt",
-        bin.display(),
+        "set -o pipefail; {BIN} {} 2>err.txt | head -1; echo \"status=$?\"; cat err.txt",
         tickers.join(" ")
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = StdCommand::new("bash")
+    via("bash")
         .arg("-c")
         .arg(script)
         .current_dir(dir.path())
         .env("QUOTES_YAHOO_URL", server.url())
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text, "H0     1.00  USD\nstatus=0\n");
+        .assert()
+        .success()
+        .stdout("H0     1.00  USD\nstatus=0\n");
 }
 
 #[test]
@@ -599,7 +714,7 @@ fn retry_after_on_a_503_is_honoured() {
             Reply::chart(&req.symbol(), "8", Some("USD"), T)
         }
     });
-    quotes(&server)
+    quotes_for(&server)
         .arg("WAIT")
         .assert()
         .success()
@@ -611,15 +726,4 @@ fn retry_after_on_a_503_is_honoured() {
         "retried after {:?}, before the 1 s the server asked for",
         times[1] - times[0]
     );
-}
-
-#[test]
-fn more_than_five_redirects_say_so() {
-    let server =
-        Server::start(|_| Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"));
-    quotes(&server)
-        .arg("LOOP")
-        .assert()
-        .code(1)
-        .stderr("quotes: LOOP: Yahoo redirected more than 5 times (last to /v8/finance/chart/LOOP); giving up\n");
 }

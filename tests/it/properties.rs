@@ -32,6 +32,8 @@ use quotes::source::yahoo::{history, latest};
 use quotes::source::{Answer, Query, When, coinbase};
 use quotes::ticker::Ticker;
 
+use crate::support::percent_decode;
+
 const CASES: u32 = 256;
 
 // ---------------------------------------------------------------------------------------
@@ -401,13 +403,34 @@ fn status() -> BoxedStrategy<u16> {
 }
 
 const FIXTURES: &[&[u8]] = &[
-    include_bytes!("fixtures/yahoo_chart_AAPL.json"),
-    include_bytes!("fixtures/yahoo_chart_TSLA_daily_history.json"),
-    include_bytes!("fixtures/yahoo_chart_INR=X_daily_history_with_null_bar.json"),
-    include_bytes!("fixtures/yahoo_chart_error_not_found.404.json"),
-    include_bytes!("fixtures/coinbase_spot_BTC-USD.json"),
-    include_bytes!("fixtures/coinbase_spot_BTC-USD_with_warnings.json"),
-    include_bytes!("fixtures/coinbase_error_invalid_currency.400.json"),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_AAPL.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_TSLA_daily_history.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_INR=X_daily_history_with_null_bar.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/yahoo_chart_error_not_found.404.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/coinbase_spot_BTC-USD.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/coinbase_spot_BTC-USD_with_warnings.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/coinbase_error_invalid_currency.400.json"
+    )),
 ];
 
 /// A response body, shown as text when a property fails.
@@ -1139,23 +1162,6 @@ proptest! {
             prop_assert_eq!(percent_decode(&segment), upper, "{:?}", segment);
         }
     }
-}
-
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("two hex digits");
-            out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).expect("UTF-8")
 }
 
 // ---------------------------------------------------------------------------------------

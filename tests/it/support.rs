@@ -15,8 +15,11 @@
 //! panicked.
 //!
 //! The handler is called on the server's runtime thread: it must return quickly and never block
-//! (use `Reply::with_delay` for slow answers; the delay is asynchronous).
-#![allow(dead_code)]
+//! (use `Reply::with_delay` for slow answers and `Reply::when_in_flight` to hold answers until
+//! enough requests have arrived; both wait asynchronously).
+//!
+//! Tests synchronise on what the server counted, never on a sleep: `wait_until` polls a
+//! condition such as `server.hits("X") == 1` with a bound and a clear failure.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -34,6 +37,25 @@ use tokio::sync::oneshot;
 const MAX_HEAD: usize = 64 * 1024;
 /// Size of the chunks `Reply::Endless` writes.
 const ENDLESS_CHUNK: usize = 16 * 1024;
+/// How long `Reply::WhenInFlight` holds an answer at most: a client that never sends enough
+/// requests gets its answers late and fails the test's count instead of hanging it.
+const IN_FLIGHT_GUARD: Duration = Duration::from_secs(10);
+
+/// Waits until `condition` holds, checking every few milliseconds; fails the test, naming
+/// `what` it waited for, if that takes longer than `timeout`.
+///
+/// The short sleep between checks is a poll interval, not a guess at how long something
+/// takes: the wait ends as soon as the condition holds.
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -89,6 +111,7 @@ impl Request {
 }
 
 /// Decodes `%XX` escapes; malformed escapes are kept as they are. Invalid UTF-8 is replaced.
+/// (The one decoder of the suite: the ticker properties check path segments with it too.)
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -150,6 +173,10 @@ pub enum Reply {
     Endless { total: usize },
     /// Close the connection without sending anything.
     Close,
+    /// Hold the request until the server has had at least `count` requests in flight at
+    /// once (or for `IN_FLIGHT_GUARD` at most), then send `reply`. Built by
+    /// `Reply::when_in_flight`.
+    WhenInFlight { count: usize, reply: Box<Reply> },
 }
 
 impl Reply {
@@ -200,6 +227,16 @@ impl Reply {
                 delay: d,
             },
             other => other,
+        }
+    }
+
+    /// Sends this reply only once `count` requests have been in flight at the server at the
+    /// same time (this one included), so a test of concurrency need not guess how long the
+    /// client takes to send them all. After `IN_FLIGHT_GUARD` without that, it is sent anyway.
+    pub fn when_in_flight(self, count: usize) -> Reply {
+        Reply::WhenInFlight {
+            count,
+            reply: Box::new(self),
         }
     }
 
@@ -540,6 +577,7 @@ async fn serve_connection(mut stream: TcpStream, connection: usize, shared: Arc<
                 Reply::text(500, "test server handler panicked").with_header("connection", "close")
             }
         };
+        let reply = hold_until_in_flight(reply, &shared).await;
         let keep_open = respond(&mut stream, reply, head.keep_alive)
             .await
             .unwrap_or(false);
@@ -548,6 +586,26 @@ async fn serve_connection(mut stream: TcpStream, connection: usize, shared: Arc<
             return;
         }
     }
+}
+
+/// Unwraps `Reply::WhenInFlight`, waiting (asynchronously) until enough requests have been in
+/// flight at once.
+async fn hold_until_in_flight(mut reply: Reply, shared: &Shared) -> Reply {
+    while let Reply::WhenInFlight {
+        count,
+        reply: inner,
+    } = reply
+    {
+        let started = tokio::time::Instant::now();
+        while shared.max_in_flight.load(Ordering::SeqCst) < count
+            && started.elapsed() < IN_FLIGHT_GUARD
+        {
+            // A poll interval: the hold ends as soon as the count is reached.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        reply = *inner;
+    }
+    reply
 }
 
 /// Reads until `buf` holds a complete request head; returns its length including the blank
@@ -806,6 +864,7 @@ async fn respond(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> std:
             Ok(keep_alive)
         }
         Reply::Close => Ok(false),
+        Reply::WhenInFlight { .. } => unreachable!("unwrapped by hold_until_in_flight"),
     }
 }
 

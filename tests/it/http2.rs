@@ -8,6 +8,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use quotes_bench::{Server, ServerConfig};
 
+use crate::cmd::quotes;
+
 struct Tls {
     runtime: tokio::runtime::Runtime,
     server: Server,
@@ -39,13 +41,10 @@ fn tls_server(delay: Duration) -> Tls {
     }
 }
 
-fn quotes(tls: &Tls) -> Command {
-    let mut cmd = Command::cargo_bin("quotes").unwrap();
-    cmd.env("QUOTES_YAHOO_URL", tls.server.url())
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .timeout(Duration::from_secs(60));
+/// `quotes` pointed at the TLS server as Yahoo.
+fn quotes_for_tls(tls: &Tls) -> Command {
+    let mut cmd = quotes();
+    cmd.env("QUOTES_YAHOO_URL", tls.server.url());
     cmd
 }
 
@@ -54,7 +53,7 @@ fn a_hundred_tickers_share_one_http2_connection() {
     let tls = tls_server(Duration::from_millis(200));
     assert!(tls.server.url().starts_with("https://"));
     let tickers: Vec<String> = (0..100).map(|n| format!("H{n:03}")).collect();
-    let out = quotes(&tls)
+    let out = quotes_for_tls(&tls)
         .arg("--cacert")
         .arg(&tls.cacert)
         .args(["-j", "100", "-o", "symbol"])
@@ -75,7 +74,7 @@ fn a_hundred_tickers_share_one_http2_connection() {
 #[test]
 fn tls_is_verified_without_the_cacert() {
     let tls = tls_server(Duration::ZERO);
-    quotes(&tls)
+    quotes_for_tls(&tls)
         .args(["--retries", "0", "AAPL"])
         .assert()
         .code(1)
@@ -136,12 +135,10 @@ fn https_proxy_tunnels_requests_with_connect() {
     let tls = tls_server(Duration::ZERO);
     let (proxy, seen) = tls.runtime.block_on(connect_proxy());
     let port = tls.server.addr.port();
-    quotes(&tls)
+    quotes_for_tls(&tls)
         // `localhost` is in the test certificate; the proxy resolves it, not quotes.
         .env("QUOTES_YAHOO_URL", format!("https://localhost:{port}"))
         .env("HTTPS_PROXY", format!("http://{proxy}"))
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
         .arg("--cacert")
         .arg(&tls.cacert)
         .args(["-o", "symbol", "P1", "P2"])

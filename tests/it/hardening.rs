@@ -2,27 +2,16 @@
 //! proxies, write errors and too few file descriptors — each triggered for real against
 //! a local server.
 
-mod support;
-
 use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Server};
 
-fn quotes(server: &Server) -> Command {
-    let mut cmd = Command::cargo_bin("quotes").unwrap();
-    cmd.env("QUOTES_YAHOO_URL", server.url())
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .timeout(Duration::from_secs(60));
-    cmd
-}
+use crate::cmd::{BIN, quotes, quotes_for, quotes_process, via};
+use crate::support::{Reply, Server, wait_until};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -32,29 +21,37 @@ fn text(bytes: &[u8]) -> String {
 fn when_the_rate_limit_budget_is_spent_the_rest_fail_fast() {
     let server = Server::start(|_| Reply::fixture(429, "yahoo_too_many_requests.429.txt"));
     let tickers: Vec<String> = (0..10).map(|n| format!("R{n}")).collect();
-    let out = quotes(&server)
-        .args(["-j", "1", "--retries", "2"])
+    let out = quotes_for(&server)
+        .args(["-j", "1", "--retries", "2", "--backoff-base", "0.01"])
         .args(&tickers)
         .assert()
         .code(1)
         .stdout("");
     // One ticker spends the source's budget (1 try + 2 retries); the other nine never
-    // hammer the server: they fail at once, each with its own line.
+    // hammer the server: they fail at once, each with its own line, in input order.
     assert_eq!(server.request_count(), 3);
+    assert_eq!(
+        server.hits("R0"),
+        3,
+        "the first ticker: one try plus two retries"
+    );
     let stderr = text(&out.get_output().stderr);
     assert_eq!(stderr.lines().count(), 10, "{stderr}");
-    assert!(
-        stderr
-            .lines()
-            .all(|l| l.contains("rate limited by Yahoo (HTTP 429)")),
-        "{stderr}"
-    );
+    for (line, ticker) in stderr.lines().zip(&tickers) {
+        assert!(
+            line.starts_with(&format!(
+                "quotes: {ticker}: rate limited by Yahoo (HTTP 429)"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
 fn a_burst_of_429s_backs_off_once_for_everyone() {
-    // The first 8 requests (one burst, -j 8) are refused with Retry-After: 1; everything
-    // after succeeds. The shared gate makes every ticker wait out that one second.
+    // The first 8 requests (one burst, -j 8) are refused with Retry-After: 1, once all 8
+    // are in flight, so the refusals meet a burst; everything after succeeds. The shared
+    // gate makes every ticker wait out that one second.
     let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&calls);
     let server = Server::start(move |req| {
@@ -63,13 +60,13 @@ fn a_burst_of_429s_backs_off_once_for_everyone() {
         if seen.len() <= 8 {
             Reply::text(429, "Edge: Too Many Requests")
                 .with_header("retry-after", "1")
-                .with_delay(Duration::from_millis(50))
+                .when_in_flight(8)
         } else {
             Reply::chart(&req.symbol(), "1", Some("USD"), 1)
         }
     });
     let tickers: Vec<String> = (0..8).map(|n| format!("B{n}")).collect();
-    quotes(&server)
+    quotes_for(&server)
         .args(["-j", "8", "--retries", "1", "-o", "symbol"])
         .args(&tickers)
         .assert()
@@ -98,7 +95,7 @@ fn deadline_prints_what_finished_and_fails_the_rest() {
         s => Reply::chart(s, "2.5", Some("USD"), 1),
     });
     let started = Instant::now();
-    quotes(&server)
+    quotes_for(&server)
         .args([
             "--deadline",
             "1",
@@ -116,30 +113,32 @@ fn deadline_prints_what_finished_and_fails_the_rest() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
-/// Start quotes with `args`, wait until the server has answered `fast`, then send
-/// `signal`; returns (exit code, stdout, stderr).
-fn interrupt(signal: &str, args: &[&str], fast: &str) -> (Option<i32>, String, String) {
+/// Start `quotes -j 1 ARGS FAST STUCK`, wait until FAST has been answered AND read, then
+/// send `signal`; returns (exit code, stdout, stderr).
+///
+/// With `-j 1` quotes asks for STUCK only once FAST's answer is read and parsed (the one
+/// permit is held until then), so STUCK's request arriving at the server is the proof that
+/// FAST's price is in: the test waits on that count, not on a guess at how long it takes.
+fn interrupt(signal: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let server = Server::start(|req| match req.symbol().as_str() {
         "STUCK" => Reply::Stall,
         s => Reply::chart(s, "7.125", Some("USD"), 1),
     });
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
+    let mut child = quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
+        .args(["-j", "1"])
         .args(args)
+        .args(["FAST", "STUCK"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while server.hits(fast) == 0 || server.hits("STUCK") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "quotes never asked"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let the fast answer be read before the signal.
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        "quotes asked for STUCK, so FAST's answer was read",
+        Duration::from_secs(20),
+        || server.hits("STUCK") == 1,
+    );
+    assert_eq!(server.hits("FAST"), 1);
     assert!(
         StdCommand::new("kill")
             .args([signal, &child.id().to_string()])
@@ -165,7 +164,7 @@ fn interrupt(signal: &str, args: &[&str], fast: &str) -> (Option<i32>, String, S
 
 #[test]
 fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
-    let (code, out, err) = interrupt("-INT", &["-f", "json", "FAST", "STUCK"], "FAST");
+    let (code, out, err) = interrupt("-INT", &["-f", "json"]);
     assert_eq!(code, Some(130));
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed[0]["symbol"], "FAST");
@@ -176,7 +175,7 @@ fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
 
 #[test]
 fn sigterm_prints_what_arrived_and_exits_143() {
-    let (code, out, err) = interrupt("-TERM", &["FAST", "STUCK"], "FAST");
+    let (code, out, err) = interrupt("-TERM", &[]);
     assert_eq!(code, Some(143));
     assert_eq!(out, "FAST  7.12  USD\n");
     assert_eq!(err, "quotes: STUCK: interrupted before a price arrived\n");
@@ -190,7 +189,7 @@ fn redirects_elsewhere_are_refused_and_named() {
             "https://consent.yahoo.com/v2/collectConsent?sessionId=1",
         )
     });
-    quotes(&server)
+    quotes_for(&server)
         .arg("AAPL")
         .assert()
         .code(1)
@@ -201,7 +200,7 @@ fn redirects_elsewhere_are_refused_and_named() {
 }
 
 #[test]
-fn redirects_within_the_source_are_followed_up_to_five() {
+fn redirects_within_the_source_are_followed_up_to_five_and_a_loop_says_so() {
     let server = Server::start(|req| {
         let hops: usize = req
             .query_param("hop")
@@ -218,14 +217,15 @@ fn redirects_within_the_source_are_followed_up_to_five() {
             _ => Reply::text(302, "").with_header("location", "/v8/finance/chart/LOOP"),
         }
     });
-    quotes(&server)
+    quotes_for(&server)
         .args(["MOVED", "LOOP"])
         .assert()
         .code(1)
         .stdout("MOVED  9.00  USD\n")
-        .stderr(predicate::str::starts_with(
-            "quotes: LOOP: Yahoo redirected more than 5 times",
-        ));
+        .stderr(
+            "quotes: LOOP: Yahoo redirected more than 5 times (last to \
+             /v8/finance/chart/LOOP); giving up\n",
+        );
     assert_eq!(server.hits("MOVED"), 6);
     assert_eq!(
         server.hits("LOOP"),
@@ -238,12 +238,9 @@ fn redirects_within_the_source_are_followed_up_to_five() {
 fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
     // The "proxy" is our server: a proxied request arrives with the absolute URL.
     let proxy = Server::start(|req| Reply::chart(&req.symbol(), "11", Some("USD"), 1));
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", "http://quotes-test.invalid")
         .env("HTTP_PROXY", proxy.url())
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
         .arg("VIA")
         .assert()
         .success()
@@ -253,8 +250,7 @@ fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
     assert_eq!(req.header("host"), Some("quotes-test.invalid"));
 
     // NO_PROXY: straight to a host that does not exist; the proxy sees nothing more.
-    Command::cargo_bin("quotes")
-        .unwrap()
+    quotes()
         .env("QUOTES_YAHOO_URL", "http://quotes-test.invalid")
         .env("HTTP_PROXY", proxy.url())
         .env("NO_PROXY", "quotes-test.invalid")
@@ -268,49 +264,34 @@ fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
 }
 
 #[test]
-fn a_cacert_that_is_not_pem_is_a_usage_error() {
-    let server = Server::start(|_| Reply::Close).expect_no_requests();
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.pem");
-    std::fs::write(&bad, "not a certificate").unwrap();
-    quotes(&server)
-        .arg("--cacert")
-        .arg(&bad)
-        .arg("AAPL")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("bad.pem"));
-    quotes(&server)
-        .args(["--cacert", "/no/such/ca.pem", "AAPL"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "cannot read --cacert /no/such/ca.pem",
-        ));
-}
-
-#[test]
-fn a_full_disk_is_reported_with_status_1() {
+fn a_full_disk_is_reported_with_status_1_not_a_panic() {
+    // Prices, and the setup outputs that are written without any request.
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), 1));
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let out = StdCommand::new(assert_cmd::cargo::cargo_bin("quotes"))
-        .env("QUOTES_YAHOO_URL", server.url())
-        .arg("A")
-        .stdout(full)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "quotes: error writing output: No space left on device (os error 28)\n"
-    );
+    for args in [&["A"][..], &["--completions", "bash"], &["--man"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = quotes_process()
+            .env("QUOTES_YAHOO_URL", server.url())
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "quotes: error writing output: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+    assert_eq!(server.request_count(), 1, "only the price was fetched");
 }
 
 #[test]
 fn too_few_file_descriptors_slow_the_run_down_instead_of_failing_it() {
+    // Answers take 100 ms, so that -j 200 would hold far more connections open at once than
+    // the 64 descriptors allow if quotes did not keep within the limit.
     let server = Server::start(|req| {
         Reply::chart(&req.symbol(), "3", Some("USD"), 1).with_delay(Duration::from_millis(100))
     });
@@ -318,12 +299,10 @@ fn too_few_file_descriptors_slow_the_run_down_instead_of_failing_it() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("list");
     std::fs::write(&list, tickers.join("\n")).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("quotes");
-    let out = StdCommand::new("bash")
+    let out = via("bash")
         .arg("-c")
         .arg(format!(
-            "ulimit -n 64 && exec {} -j 200 --timeout 5 -o symbol --file {}",
-            bin.display(),
+            "ulimit -n 64 && exec {BIN} -j 200 --timeout 5 -o symbol --file {}",
             list.display()
         ))
         .env("QUOTES_YAHOO_URL", server.url())

@@ -1,0 +1,170 @@
+//! The one place that builds a `quotes` command, and the environment every test runs it in.
+//!
+//! A test must not depend on the shell it was started from: a proxy variable would send the
+//! requests elsewhere, `NO_COLOR` or a locale would change the output, a `QUOTES_*` variable
+//! would change the configuration, and a cache shared with the user's (or with another test)
+//! would answer from an earlier run. So every command here starts from the test process's
+//! environment minus those variables, with `XDG_CACHE_HOME` pointing at a fresh directory of
+//! its own under `CARGO_TARGET_TMPDIR`, and with a hang guard.
+//!
+//! - `quotes()`: the binary, as an `assert_cmd::Command`; `quotes_for(&server)` and
+//!   `quotes_for_both(&yahoo, &coinbase)` point it at test servers.
+//! - `quotes_process()`: the same as a `std::process::Command`, for tests that spawn it and
+//!   signal it, or give it a stdout of their own (`/dev/full`, a closed pipe).
+//! - `via(program)`: another program (`script`, `bash`, `/usr/bin/time`) that runs `BIN`,
+//!   with the same environment, so a pty or a shell pipeline sees the same scrubbed world.
+//! - `require_tool(name)`: whether an external tool a test needs is installed; in CI a
+//!   missing tool fails the test instead of skipping it.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+use crate::support::Server;
+
+/// The binary under test, as cargo built it for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_quotes");
+
+/// Every command is killed after this long. Generous: a test that reaches it has hung; it did
+/// not merely run slowly on a loaded machine.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Variables always removed, whether or not they are set: proxies (both spellings), colour
+/// and locale. Any `LC_*` and any `QUOTES_*` variable that is set is removed as well.
+const SCRUBBED: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "FORCE_COLOR",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+];
+
+/// The names to remove from a child's environment, given the names set in this one:
+/// everything in `SCRUBBED`, and every set name starting with `LC_` or `QUOTES_`.
+pub fn scrubbed_names(set: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut names: Vec<OsString> = SCRUBBED.iter().map(OsString::from).collect();
+    for name in set {
+        let bytes = name.as_encoded_bytes();
+        if (bytes.starts_with(b"LC_") || bytes.starts_with(b"QUOTES_")) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// `program` with the scrubbed environment and a fresh `XDG_CACHE_HOME`.
+pub fn scrubbed(program: impl AsRef<OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for name in scrubbed_names(std::env::vars_os().map(|(name, _)| name)) {
+        cmd.env_remove(name);
+    }
+    cmd.env("XDG_CACHE_HOME", fresh_cache_dir());
+    cmd
+}
+
+/// `quotes` as a `std::process::Command` (no hang guard: the caller waits on it).
+pub fn quotes_process() -> std::process::Command {
+    scrubbed(BIN)
+}
+
+/// `quotes`, scrubbed and hang-guarded.
+pub fn quotes() -> Command {
+    let mut cmd = Command::from_std(quotes_process());
+    cmd.timeout(HANG_GUARD);
+    cmd
+}
+
+/// `quotes` with `QUOTES_YAHOO_URL` pointing at `yahoo`.
+pub fn quotes_for(yahoo: &Server) -> Command {
+    let mut cmd = quotes();
+    cmd.env("QUOTES_YAHOO_URL", yahoo.url());
+    cmd
+}
+
+/// `quotes` with `QUOTES_YAHOO_URL` and `QUOTES_COINBASE_URL` pointing at these servers.
+pub fn quotes_for_both(yahoo: &Server, coinbase: &Server) -> Command {
+    let mut cmd = quotes_for(yahoo);
+    cmd.env("QUOTES_COINBASE_URL", coinbase.url());
+    cmd
+}
+
+/// A program that runs `BIN` for the test (`script`, `bash`, `/usr/bin/time`), with the same
+/// scrubbed environment and hang guard as `quotes()`.
+pub fn via(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::from_std(scrubbed(program));
+    cmd.timeout(HANG_GUARD);
+    cmd
+}
+
+/// A new, empty directory for one command's cache, under `CARGO_TARGET_TMPDIR`.
+///
+/// Laid out as `xdg-cache/PID/N`. The first call in a test process removes the directories
+/// of test processes that are gone, so the directories do not pile up run after run.
+pub fn fresh_cache_dir() -> PathBuf {
+    static SWEPT: Once = Once::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache");
+    SWEPT.call_once(|| sweep_dead_processes(&root));
+    let dir = root
+        .join(std::process::id().to_string())
+        .join(NEXT.fetch_add(1, Ordering::SeqCst).to_string());
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create cache directory {}: {e}", dir.display()));
+    dir
+}
+
+/// Removes `root/PID` for every PID that is no longer running. Only where `/proc` tells
+/// (Linux): elsewhere nothing is removed rather than a live process's directory.
+fn sweep_dead_processes(root: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return; // no directory yet
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            // Best effort: another test process may be sweeping the same directory.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether `tool` is installed (on `PATH`). If it is not, a test that needs it must not pass
+/// silently in CI, where `.ci/run` installs every tool the suite uses: with `CI=true` this
+/// fails the test. Elsewhere it says on stderr what is skipped and returns `false`.
+pub fn require_tool(tool: &str) -> bool {
+    if on_path(tool) {
+        return true;
+    }
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!(
+            "{tool} is not installed, and CI=true: in CI every check runs (.ci/run installs it)"
+        );
+    }
+    eprintln!("skipped: {tool} is not installed, so the check that needs it did not run");
+    false
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+}

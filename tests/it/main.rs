@@ -1,0 +1,21 @@
+//! The integration tests: one binary, one module per feature (after ripgrep's
+//! `tests/tests.rs`), so the suite links once.
+//!
+//! Every test runs the real `quotes` binary, built by `cmd` in a scrubbed environment,
+//! against servers on `127.0.0.1` (`support`); nothing here touches the internet. The slow
+//! tests (`scale`, `bench_smoke`) are `#[ignore]`d: `cargo test --test it -- --ignored`
+//! runs them.
+
+mod cmd;
+mod support;
+
+mod bench_smoke;
+mod core;
+mod formats;
+mod hardening;
+mod http2;
+mod properties;
+mod readme;
+mod scale;
+mod sources;
+mod support_selftest;
