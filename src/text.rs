@@ -126,8 +126,23 @@ mod tests {
     #[test]
     fn every_unsafe_category_is_replaced() {
         for c in [
-            '\0', '\x07', '\x1b', '\r', '\n', '\t', '\x7f', '\u{85}', '\u{9b}', '\u{ad}',
-            '\u{200b}', '\u{200e}', '\u{202e}', '\u{2066}', '\u{2028}', '\u{2029}', '\u{feff}',
+            '\0',
+            '\x07',
+            '\x1b',
+            '\r',
+            '\n',
+            '\t',
+            '\x7f',
+            '\u{85}',
+            '\u{9b}',
+            '\u{ad}',
+            '\u{200b}',
+            '\u{200e}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{feff}',
             '\u{e0041}',
         ] {
             assert!(!is_safe(c), "U+{:04X}", c as u32);
@@ -157,7 +172,15 @@ mod tests {
         }
         assert_eq!(currency(None).unwrap(), None);
         assert_eq!(currency(Some(String::new())).unwrap(), None);
-        for bad in ["US", "USDCC", "US1", "U$D", "USD\n", "ÜSD", &"X".repeat(70_000)] {
+        for bad in [
+            "US",
+            "USDCC",
+            "US1",
+            "U$D",
+            "USD\n",
+            "ÜSD",
+            &"X".repeat(70_000),
+        ] {
             assert!(currency(Some(bad.into())).is_err(), "{bad:?}");
         }
         let err = currency(Some("USD\nEVIL".into())).unwrap_err().to_string();
@@ -166,7 +189,10 @@ mod tests {
 
     #[test]
     fn messages_are_cut_and_made_safe() {
-        let long = message(&format!("invalid type: string \"{}\"", "x".repeat(2_000_000)));
+        let long = message(&format!(
+            "invalid type: string \"{}\"",
+            "x".repeat(2_000_000)
+        ));
         assert_eq!(long.chars().count(), MAX_MESSAGE + 1);
         assert_eq!(message("a\u{202E}b"), "a\u{FFFD}b");
         assert_eq!(message("plain"), "plain");
