@@ -1,21 +1,31 @@
-//! The bench server: answers `GET /v8/finance/chart/{SYMBOL}` like Yahoo, after an optional
-//! delay, over HTTP/1.1 or HTTP/2 (h2c, or h2 by ALPN over TLS), and counts what clients do.
+//! The bench server: answers like Yahoo's chart API and Coinbase's spot-price API, after an
+//! optional delay, over HTTP/1.1 or HTTP/2 (h2c, or h2 by ALPN over TLS), and counts what
+//! clients do.
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /v8/finance/chart/{SYMBOL}` (any query without `period1`) | [`chart::chart_body`]: today's price, byte for byte as ever |
+//! | `GET /v8/finance/chart/{SYMBOL}?period1=P1[&period2=P2][&interval=1d\|1wk\|1mo\|3mo][&events=split]` | [`chart::history_body`]: one bar per weekday (or week, month, quarter) |
+//! | `GET /v2/prices/{BASE}-{QUOTE}/spot` | [`chart::coinbase_spot_body`] |
+//! | anything else | Yahoo's 404 body |
 //!
 //! What it counts ([`Stats`]) is what the benchmark is about: how many TCP connections a
 //! program opened, how many requests it sent, how many were in flight at once, and how many
-//! connections spoke HTTP/2. Control requests (`/__stats`, `/__reset`) are not counted, and a
-//! connection whose first request is a control request is not counted either, so asking for
+//! connections spoke HTTP/2; and, for tests, how many requests each path got. Control requests
+//! (`/__stats`, `/__reset`, `/__price/{SYMBOL}`, `/__prices?symbols=...`) are not counted, and
+//! a connection whose first request is a control request is not counted either, so asking for
 //! the numbers over a fresh connection does not change them.
 //!
 //! Counters are "since the last reset": a keep-alive connection opened before a reset and
 //! reused after it adds requests but not a connection.
 
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -124,7 +134,8 @@ impl Server {
     }
 
     /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`, no trailing slash: the value for
-    /// `QUOTES_YAHOO_URL` and the peers' `YAHOO_BASE`.
+    /// `QUOTES_YAHOO_URL` and the peers' `YAHOO_BASE`, or for `QUOTES_COINBASE_URL` (every
+    /// server answers both formats; start two to count each origin's connections apart).
     pub fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
@@ -133,6 +144,12 @@ impl Server {
     /// The counters now (also served as JSON at `GET /__stats`).
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
+    }
+
+    /// Requests per path (the query left out, not percent-decoded) since the last reset,
+    /// control requests excluded; also the `paths` object of `GET /__stats`.
+    pub fn requests_by_path(&self) -> BTreeMap<String, u64> {
+        self.counters.paths_snapshot()
     }
 
     /// Zeroes the counters (also `GET` or `POST /__reset`).
@@ -229,14 +246,26 @@ async fn answer(
     match path {
         "/__stats" => {
             counters.control_request(conn);
-            return json(StatusCode::OK, stats_json(counters.snapshot()));
+            return json(StatusCode::OK, stats_json(counters));
         }
         "/__reset" if req.method() == Method::GET || req.method() == Method::POST => {
             counters.reset();
             counters.control_request(conn);
-            return json(StatusCode::OK, stats_json(counters.snapshot()));
+            return json(StatusCode::OK, stats_json(counters));
+        }
+        "/__prices" => {
+            counters.control_request(conn);
+            return json(StatusCode::OK, prices_json(req.uri().query()));
         }
         _ => {}
+    }
+    if let Some(symbol) = path.strip_prefix("/__price/") {
+        counters.control_request(conn);
+        let mut response = json(StatusCode::OK, chart::price_of(&percent_decode(symbol)));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return response;
     }
 
     conn.used.store(true, Ordering::Relaxed);
@@ -244,7 +273,16 @@ async fn answer(
         counters.mark_h2(conn);
     }
     counters.requests.fetch_add(1, Ordering::Relaxed);
+    counters.count_path(path);
     let _in_flight = counters.enter();
+
+    if let Some(pair) = path
+        .strip_prefix("/v2/prices/")
+        .and_then(|rest| rest.strip_suffix("/spot"))
+        .filter(|p| !p.contains('/'))
+    {
+        return coinbase_spot(&req, shared, &percent_decode(pair)).await;
+    }
 
     let symbol = path
         .strip_prefix("/v8/finance/chart/")
@@ -259,10 +297,26 @@ async fn answer(
             chart::NOT_FOUND_BODY.to_owned(),
         );
     }
+    // With period1 a history answer; without it, today's answer exactly as it always was.
+    let history = req
+        .uri()
+        .query()
+        .and_then(|q| query_param(q, "period1"))
+        .map(|p1| history(&symbol, &p1, req.uri().query().unwrap_or("")));
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
     }
-    let mut response = json(StatusCode::OK, chart::chart_body(&symbol));
+    let body = match history {
+        None => chart::chart_body(&symbol),
+        Some(Ok(body)) => body,
+        Some(Err(description)) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                chart::bad_request_body(&description),
+            );
+        }
+    };
+    let mut response = json(StatusCode::OK, body);
     response.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=10, stale-while-revalidate=20"),
@@ -270,9 +324,107 @@ async fn answer(
     response
 }
 
-fn stats_json(stats: Stats) -> String {
-    // Four integers cannot fail to serialize; an empty object would still be valid JSON.
-    serde_json::to_string(&stats).unwrap_or_else(|_| "{}".to_owned())
+/// The history answer for `?period1=...&period2=...&interval=...` (`period2` defaults to
+/// now, `interval` to `1d`; `events` is accepted and ignored: there are no splits here).
+fn history(symbol: &str, period1: &str, query: &str) -> Result<String, String> {
+    let seconds = |name: &str, text: &str| {
+        text.parse::<i64>()
+            .map_err(|_| format!("Invalid input - {name}={text} is not a number of seconds"))
+    };
+    let period1 = seconds("period1", period1)?;
+    let period2 = match query_param(query, "period2") {
+        Some(p2) => seconds("period2", &p2)?,
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    };
+    let interval = query_param(query, "interval").unwrap_or_else(|| "1d".to_owned());
+    let interval = chart::Interval::parse(&interval).ok_or_else(|| {
+        format!(
+            "Invalid input - interval={interval} is not supported. \
+             Valid intervals: [1d, 1wk, 1mo, 3mo]"
+        )
+    })?;
+    chart::history_body(symbol, period1, period2, interval)
+}
+
+/// Coinbase's spot price for `pair`, after the delay; a pair that is not `BASE-QUOTE` gets
+/// Coinbase's 404.
+async fn coinbase_spot(
+    req: &Request<Incoming>,
+    shared: &Shared,
+    pair: &str,
+) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return coinbase_json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            chart::COINBASE_NOT_FOUND_BODY.to_owned(),
+        );
+    }
+    if !shared.delay.is_zero() {
+        tokio::time::sleep(shared.delay).await;
+    }
+    match chart::coinbase_spot_body(pair) {
+        Some(body) => coinbase_json(StatusCode::OK, body),
+        None => coinbase_json(
+            StatusCode::NOT_FOUND,
+            chart::COINBASE_NOT_FOUND_BODY.to_owned(),
+        ),
+    }
+}
+
+/// The value of `name` in a query string, percent-decoded (`+` left as it is).
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+/// `GET /__prices?symbols=A,B,...`: `{"A":"115.68","B":...}`, each [`chart::price_of`] (keys
+/// sorted). Symbols are split on `,` (so a comma, literal or `%2C`, cannot be part of one)
+/// and then percent-decoded.
+fn prices_json(query: Option<&str>) -> String {
+    let mut out = serde_json::Map::new();
+    let symbols = query.and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("symbols="))
+            .map(str::to_owned)
+    });
+    for raw in symbols.iter().flat_map(|s| s.split(',')) {
+        let symbol = percent_decode(raw);
+        if !symbol.is_empty() {
+            let price = chart::price_of(&symbol);
+            out.insert(symbol, serde_json::Value::String(price));
+        }
+    }
+    serde_json::Value::Object(out).to_string()
+}
+
+/// The `/__stats` body: the [`Stats`] fields, then `paths`, the requests per path.
+fn stats_json(counters: &Counters) -> String {
+    #[derive(Serialize)]
+    struct Report {
+        #[serde(flatten)]
+        stats: Stats,
+        paths: BTreeMap<String, u64>,
+    }
+    let report = Report {
+        stats: counters.snapshot(),
+        paths: counters.paths_snapshot(),
+    };
+    // Integers and strings cannot fail to serialize; an empty object would still be valid JSON.
+    serde_json::to_string(&report).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn coinbase_json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = json(status, body);
+    // As Coinbase (through Cloudflare) writes it.
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
@@ -326,6 +478,8 @@ struct Counters {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     h2_connections: AtomicU64,
+    /// Requests per path; a mutex is cheap next to answering a request.
+    paths: Mutex<HashMap<String, u64>>,
 }
 
 impl Counters {
@@ -364,6 +518,21 @@ impl Counters {
         }
     }
 
+    fn count_path(&self, path: &str) {
+        let mut paths = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        match paths.get_mut(path) {
+            Some(n) => *n += 1,
+            None => {
+                paths.insert(path.to_owned(), 1);
+            }
+        }
+    }
+
+    fn paths_snapshot(&self) -> BTreeMap<String, u64> {
+        let paths = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        paths.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     fn enter(&self) -> InFlight<'_> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -385,6 +554,7 @@ impl Counters {
         self.requests.store(0, Ordering::SeqCst);
         self.max_in_flight.store(0, Ordering::SeqCst);
         self.h2_connections.store(0, Ordering::SeqCst);
+        self.paths.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -405,6 +575,24 @@ impl Drop for InFlight<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters_and_prices() {
+        let q = "period1=10&interval=3mo&events=split&x";
+        assert_eq!(query_param(q, "period1").as_deref(), Some("10"));
+        assert_eq!(query_param(q, "interval").as_deref(), Some("3mo"));
+        assert_eq!(query_param(q, "x").as_deref(), Some(""));
+        assert_eq!(query_param(q, "period2"), None);
+        let prices: serde_json::Value =
+            serde_json::from_str(&prices_json(Some("symbols=T0001,%5EGSPC,,BTC-USD"))).unwrap();
+        assert_eq!(prices["T0001"], "115.68");
+        assert_eq!(prices["^GSPC"], chart::price_of("^GSPC"));
+        assert_eq!(prices.as_object().unwrap().len(), 3);
+        assert_eq!(prices_json(None), "{}");
+        assert!(history("A", "x", "").is_err());
+        assert!(history("A", "0", "period2=100000000&interval=7m").is_err());
+        assert!(history("A", "0", "period2=100000000&interval=3mo").is_ok());
+    }
 
     #[test]
     fn percent_decoding() {

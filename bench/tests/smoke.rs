@@ -1,5 +1,6 @@
 //! Smoke test of the harness's moving parts, in-process: the bench server (plain and TLS),
-//! its counters and control endpoints, the delaying proxy, and the two binaries.
+//! its counters and control endpoints, the Coinbase and history answers, the delaying proxy,
+//! and the two binaries.
 //!
 //! Timing is only ever checked from below ("took at least the configured delay"): a loaded
 //! machine may be slow, never fast.
@@ -8,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use quotes_bench::chart::price_of;
+use quotes_bench::chart::{close_of, price_of};
 use quotes_bench::{DelayProxy, Server, ServerConfig, Stats};
 
 fn client(server: &Server) -> reqwest::Client {
@@ -198,6 +199,153 @@ async fn proxy_adds_its_delay_to_handshakes_and_round_trips() {
         started.elapsed()
     );
     assert_eq!(tls.stats().h2_connections, 1);
+}
+
+#[tokio::test]
+async fn control_endpoints_give_prices_without_counting() {
+    let server = Server::start(ServerConfig::default())
+        .await
+        .expect("starts");
+    let c = client(&server);
+    let one = c
+        .get(format!("{}/__price/%5EGSPC", server.url()))
+        .send()
+        .await
+        .expect("request succeeds");
+    assert!(one.status().is_success());
+    assert_eq!(one.text().await.expect("body"), price_of("^GSPC"));
+    let (_, many) = get(
+        &c,
+        &format!("{}/__prices?symbols=T0001,T0002,BTC-USD", server.url()),
+    )
+    .await;
+    for symbol in ["T0001", "T0002", "BTC-USD"] {
+        assert_eq!(many[symbol], price_of(symbol), "{many}");
+    }
+    assert_eq!(many["T0001"], "115.68");
+    let (_, stats) = get(&c, &format!("{}/__stats", server.url())).await;
+    assert_eq!(stats["paths"], serde_json::json!({}));
+    assert_eq!(server.stats(), Stats::default());
+}
+
+#[tokio::test]
+async fn two_tls_origins_yahoo_and_coinbase_count_apart() {
+    let tls = ServerConfig {
+        tls: true,
+        ..ServerConfig::default()
+    };
+    let yahoo = Server::start(tls.clone()).await.expect("starts");
+    let coinbase = Server::start(tls).await.expect("starts");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let certs = [&yahoo, &coinbase].map(|s| {
+        reqwest::Certificate::from_pem(s.cert_pem.as_deref().expect("a certificate").as_bytes())
+            .expect("PEM")
+    });
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only(certs)
+        .build()
+        .expect("client builds");
+
+    let (version, body) = get(&c, &chart_url(&yahoo.url(), "AAPL")).await;
+    assert_eq!(version, reqwest::Version::HTTP_2);
+    assert_chart(&body, "AAPL");
+    for pair in ["BTC-USD", "ETH-EUR", "BTC-USD"] {
+        let url = format!("{}/v2/prices/{pair}/spot", coinbase.url());
+        let (version, body) = get(&c, &url).await;
+        assert_eq!(version, reqwest::Version::HTTP_2);
+        let (base, quote) = pair.split_once('-').expect("a pair");
+        let want = serde_json::json!({"data": {"base": base, "currency": quote,
+            "amount": price_of(pair)}});
+        assert_eq!(body, want);
+    }
+    let bad = c
+        .get(format!("{}/v2/prices/BTCUSD/spot", coinbase.url()))
+        .send()
+        .await
+        .expect("request succeeds");
+    assert_eq!(bad.status(), 404);
+    let bad: serde_json::Value =
+        serde_json::from_slice(&bad.bytes().await.expect("body")).expect("JSON");
+    assert_eq!(bad["errors"][0]["id"], "not_found");
+
+    assert_eq!((yahoo.stats().connections, yahoo.stats().requests), (1, 1));
+    let stats = coinbase.stats();
+    assert_eq!((stats.connections, stats.requests), (1, 4), "{stats:?}");
+    let paths = coinbase.requests_by_path();
+    assert_eq!(paths.get("/v2/prices/BTC-USD/spot"), Some(&2), "{paths:?}");
+    assert_eq!(paths.get("/v2/prices/ETH-EUR/spot"), Some(&1), "{paths:?}");
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    // The same counts over HTTP, and a reset clears them.
+    let (_, report) = get(&c, &format!("{}/__stats", coinbase.url())).await;
+    assert_eq!(report["paths"]["/v2/prices/BTC-USD/spot"], 2, "{report}");
+    coinbase.reset();
+    assert!(coinbase.requests_by_path().is_empty());
+}
+
+#[tokio::test]
+async fn history_answers_daily_bars_and_keeps_the_latest_answer() {
+    let server = Server::start(ServerConfig::default())
+        .await
+        .expect("starts");
+    let c = client(&server);
+    // 2021-01-01T00:00Z .. 2021-01-11T00:00Z, the way quotes --date pads its window.
+    let url = format!(
+        "{}/v8/finance/chart/TSLA?period1=1609459200&period2=1610323200&interval=1d&events=split",
+        server.url()
+    );
+    let (_, body) = get(&c, &url).await;
+    let result = &body["chart"]["result"][0];
+    assert_eq!(result["meta"]["gmtoffset"], -18000);
+    assert_eq!(result["meta"]["exchangeTimezoneName"], "America/New_York");
+    assert_eq!(result["meta"]["currency"], "USD");
+    let stamps: Vec<i64> = result["timestamp"]
+        .as_array()
+        .expect("timestamps")
+        .iter()
+        .map(|t| t.as_i64().expect("integer"))
+        .collect();
+    // Fri 1st, then Mon 4th .. Fri 8th, each at 14:30 UTC.
+    assert_eq!(
+        stamps,
+        [
+            1609511400, 1609770600, 1609857000, 1609943400, 1610029800, 1610116200
+        ]
+    );
+    let closes = &result["indicators"]["quote"][0]["close"];
+    assert_eq!(closes, &result["indicators"]["adjclose"][0]["adjclose"]);
+    let want: f64 = close_of("TSLA", "2021-01-04").parse().expect("number");
+    assert_eq!(closes[1].as_f64(), Some(want));
+    assert!(result.get("events").is_none() || result["events"] == serde_json::json!({}));
+
+    // A split-only query after the range: a few bars, a valid chart.
+    let url = format!(
+        "{}/v8/finance/chart/TSLA?period1=1610323200&period2=1640995200&interval=3mo&events=split",
+        server.url()
+    );
+    let (_, body) = get(&c, &url).await;
+    let bars = body["chart"]["result"][0]["timestamp"]
+        .as_array()
+        .expect("timestamps")
+        .len();
+    assert!((1..=5).contains(&bars), "{body}");
+
+    // Without period1 the answer is today's, unchanged.
+    let (_, latest) = get(&c, &chart_url(&server.url(), "TSLA")).await;
+    assert_chart(&latest, "TSLA");
+    let bad = c
+        .get(format!(
+            "{}/v8/finance/chart/TSLA?period1=2&period2=1",
+            server.url()
+        ))
+        .send()
+        .await
+        .expect("request succeeds");
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        server.requests_by_path().get("/v8/finance/chart/TSLA"),
+        Some(&4)
+    );
 }
 
 /// A child process killed when dropped, so a failing assertion leaves nothing running.

@@ -1,4 +1,5 @@
-//! `bench-server`: the Yahoo-format bench server as a process, for `bench/run` and by hand.
+//! `bench-server`: the Yahoo- and Coinbase-format bench server as a process, for `bench/run`
+//! and by hand.
 //!
 //! Prints `listening URL` as its first line on stdout (after writing `--cert-out`, so the
 //! certificate is there when the line is read), then serves until killed.
@@ -13,11 +14,18 @@ use quotes_bench::{Server, ServerConfig};
 const USAGE: &str = "\
 usage: bench-server [--port P] [--delay-ms D] [--tls [--cert-out FILE]] [--max-streams N]
 
-Answers GET /v8/finance/chart/SYMBOL like Yahoo's chart API, after D ms (default 0), on
-127.0.0.1:P (default: a free port). --tls serves HTTPS (ALPN h2, http/1.1) with a fresh
-self-signed certificate for 127.0.0.1 and localhost, written as PEM to FILE. --max-streams
-is the h2 SETTINGS_MAX_CONCURRENT_STREAMS (default 250).
-GET /__stats: counters as JSON; GET or POST /__reset: zero them.
+Answers like Yahoo's chart API and Coinbase's spot price, after D ms (default 0), on
+127.0.0.1:P (default: a free port):
+  GET /v8/finance/chart/SYMBOL                   today's price (quotes_bench::chart::price_of)
+  GET /v8/finance/chart/SYMBOL?period1=P1&period2=P2&interval=1d|1wk|1mo|3mo[&events=split]
+                                                 daily history: a bar per weekday at 14:30 UTC
+  GET /v2/prices/BASE-QUOTE/spot                 Coinbase's spot price of the pair
+--tls serves HTTPS (ALPN h2, http/1.1) with a fresh self-signed certificate for 127.0.0.1
+and localhost, written as PEM to FILE. --max-streams is the h2
+SETTINGS_MAX_CONCURRENT_STREAMS (default 250).
+Control requests, never counted: GET /__stats (counters and requests per path, JSON);
+GET or POST /__reset (zero them); GET /__price/SYMBOL (the price, text);
+GET /__prices?symbols=A,B,... (the prices, a JSON object).
 Prints `listening URL` first, then runs until killed.";
 
 struct Options {
