@@ -11,10 +11,13 @@ use predicates::prelude::*;
 use crate::cmd::{BIN, quotes, quotes_for, require_tool, via};
 use crate::support::{Reply, Server};
 
-/// Recorded bodies: equity, ETF, pence-quoted London listing, crypto; anything else 404.
+/// Recorded bodies: equity, ETF, pence-quoted London listing, crypto, and AAPL as asked with
+/// `range=1d` after the close of 2020-03-02 (the one recording whose `chartPreviousClose` is
+/// yesterday's close); anything else 404.
 fn recorded() -> Server {
     Server::start(|req| match req.symbol().as_str() {
         "AAPL" => Reply::fixture(200, "yahoo_chart_AAPL.json"),
+        "AAPL-2020" => Reply::fixture(200, "yahoo_chart_AAPL_range_1d_2020-03-02.json"),
         "QQQ" => Reply::fixture(200, "yahoo_chart_QQQ.json"),
         "OCDO.L" => Reply::fixture(200, "yahoo_chart_OCDO.L.json"),
         "BTC-USD" => Reply::fixture(200, "yahoo_chart_BTC-USD.json"),
@@ -56,15 +59,20 @@ fn every_field_can_be_chosen_and_is_computed_exactly() {
     let out = stdout_of(
         quotes_for(&server)
             .args(["-f", "tsv", "-o", all])
-            .args(FOUR),
+            .args(FOUR)
+            .arg("AAPL-2020"),
         0,
     );
+    // The four recordings were asked for multi-year windows: their chartPreviousClose is
+    // the close before the window, not yesterday's, so there is no day's change at all.
+    // The range=1d recording's is yesterday's close (2020-02-28): 298.81 - 273.36.
     assert_eq!(
         out,
-        "AAPL\t220.00\tUSD\t2025-03-24T13:51:33Z\t52.70\t31.50\t167.30\tApple Inc.\tNasdaqGS\tyahoo\n\
-         QQQ\t539.52\tUSD\t2025-02-19T21:00:00Z\t326.91\t153.76\t212.61\tInvesco QQQ Trust\tNasdaqGM\tyahoo\n\
-         OCDO.L\t305.30\tGBp\t2025-02-20T11:32:23Z\t-973.70\t-76.13\t1279.00\tOcado Group plc\tLSE\tyahoo\n\
-         BTC-USD\t97208.17\tUSD\t2025-02-20T11:44:00Z\t90008.00\t1250.08\t7200.17\tBitcoin USD\tCCC\tyahoo\n"
+        "AAPL\t220.00\tUSD\t2025-03-24T13:51:33Z\t\t\t\tApple Inc.\tNasdaqGS\tyahoo\n\
+         QQQ\t539.52\tUSD\t2025-02-19T21:00:00Z\t\t\t\tInvesco QQQ Trust\tNasdaqGM\tyahoo\n\
+         OCDO.L\t305.30\tGBp\t2025-02-20T11:32:23Z\t\t\t\tOcado Group plc\tLSE\tyahoo\n\
+         BTC-USD\t97208.17\tUSD\t2025-02-20T11:44:00Z\t\t\t\tBitcoin USD\tCCC\tyahoo\n\
+         AAPL-2020\t298.81\tUSD\t2020-03-02T21:00:01Z\t25.45\t9.31\t273.36\t\tNMS\tyahoo\n"
     );
 }
 
@@ -127,7 +135,9 @@ fn json_is_one_array_in_input_order_with_errors_as_objects() {
     assert_eq!(items[0]["time"], "2025-02-19T21:00:00Z");
     assert_eq!(items[0]["source"], "yahoo");
     assert_eq!(items[0]["name"], "Invesco QQQ Trust");
-    assert!(out.contains(r#""previous_close":212.61"#), "{out}");
+    // A multi-year recording: its chartPreviousClose is not a previous day's close.
+    assert!(items[0].get("previous_close").is_none(), "{out}");
+    assert!(items[0].get("change").is_none(), "{out}");
     assert_eq!(items[1]["symbol"], "NOPE");
     assert_eq!(items[1]["error"]["kind"], "not_found");
     assert!(
@@ -324,7 +334,7 @@ fn no_colour_when_not_a_terminal_or_when_asked() {
     let server = recorded();
     // Not a terminal: no escapes even with the change column.
     let out = stdout_of(
-        quotes_for(&server).args(["-o", "symbol,price,change", "AAPL"]),
+        quotes_for(&server).args(["-o", "symbol,price,change", "AAPL-2020"]),
         0,
     );
     assert!(!out.contains('\x1b'), "{out:?}");
@@ -333,11 +343,14 @@ fn no_colour_when_not_a_terminal_or_when_asked() {
     let out = stdout_of(
         quotes_for(&server)
             .env("NO_COLOR", "1")
-            .args(["--color", "always", "AAPL"]),
+            .args(["--color", "always", "AAPL-2020"]),
         0,
     );
     assert!(out.contains("\x1b[32m"), "{out:?}");
-    let out = stdout_of(quotes_for(&server).args(["--color", "never", "AAPL"]), 0);
+    let out = stdout_of(
+        quotes_for(&server).args(["--color", "never", "AAPL-2020"]),
+        0,
+    );
     assert!(!out.contains('\x1b'), "{out:?}");
 }
 
@@ -349,9 +362,9 @@ fn colour_and_progress_on_a_terminal_follow_no_color() {
     }
     // SLOW takes longer than the second after which progress appears (progress.rs).
     let server = Server::start(|req| {
-        Reply::fixture(200, "yahoo_chart_AAPL.json").with_delay(Duration::from_millis(
-            if req.symbol() == "SLOW" { 1600 } else { 0 },
-        ))
+        Reply::fixture(200, "yahoo_chart_AAPL_range_1d_2020-03-02.json").with_delay(
+            Duration::from_millis(if req.symbol() == "SLOW" { 1600 } else { 0 }),
+        )
     });
     let run = |no_color: bool| {
         let mut cmd = via("script");
@@ -364,7 +377,7 @@ fn colour_and_progress_on_a_terminal_follow_no_color() {
         String::from_utf8(out.get_output().stdout.clone()).unwrap()
     };
     let coloured = run(false);
-    assert!(coloured.contains("\x1b[32m220.00\x1b[0m"), "{coloured:?}");
+    assert!(coloured.contains("\x1b[32m298.81\x1b[0m"), "{coloured:?}");
     // The run took > 1 s on a terminal: progress was drawn and then cleared.
     assert!(coloured.contains("quotes: 1/2 done"), "{coloured:?}");
     assert!(coloured.contains("\r\x1b[2K"), "{coloured:?}");
@@ -431,7 +444,7 @@ fn jsonl_output_is_exact_for_a_recorded_response() {
     assert_eq!(
         out,
         concat!(
-            r#"{"symbol":"QQQ","price":539.52,"currency":"USD","time":"2025-02-19T21:00:00Z","date":"2025-02-19","change":326.91,"change_percent":153.76,"previous_close":212.61,"name":"Invesco QQQ Trust","exchange":"NasdaqGM","source":"yahoo"}"#,
+            r#"{"symbol":"QQQ","price":539.52,"currency":"USD","time":"2025-02-19T21:00:00Z","date":"2025-02-19","name":"Invesco QQQ Trust","exchange":"NasdaqGM","source":"yahoo"}"#,
             "\n",
             r#"{"symbol":"NOPE","source":"yahoo","error":{"kind":"not_found","message":"not found on Yahoo (No data found, symbol may be delisted); check the symbol and its exchange suffix, e.g. VOD.L"}}"#,
             "\n"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::cmd::{BIN, quotes, quotes_for, quotes_process, via};
+use crate::cmd::{BIN, quotes, quotes_for, quotes_for_both, quotes_process, via};
 use crate::support::{Reply, Server, wait_until};
 
 fn text(bytes: &[u8]) -> String {
@@ -114,12 +114,12 @@ fn deadline_prints_what_finished_and_fails_the_rest() {
 }
 
 /// Start `quotes -j 1 ARGS FAST STUCK`, wait until FAST has been answered AND read, then
-/// send `signal`; returns (exit code, stdout, stderr).
+/// send `signal`; returns (how it ended, stdout, stderr).
 ///
 /// With `-j 1` quotes asks for STUCK only once FAST's answer is read and parsed (the one
 /// permit is held until then), so STUCK's request arriving at the server is the proof that
 /// FAST's price is in: the test waits on that count, not on a guess at how long it takes.
-fn interrupt(signal: &str, args: &[&str]) -> (Option<i32>, String, String) {
+fn interrupt(signal: &str, args: &[&str]) -> (std::process::ExitStatus, String, String) {
     let server = Server::start(|req| match req.symbol().as_str() {
         "STUCK" => Reply::Stall,
         s => Reply::chart(s, "7.125", Some("USD"), 1),
@@ -159,13 +159,22 @@ fn interrupt(signal: &str, args: &[&str]) -> (Option<i32>, String, String) {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    (child.wait().unwrap().code(), out, err)
+    (child.wait().unwrap(), out, err)
+}
+
+/// After printing what arrived, quotes dies BY the signal (handler reset, signal raised
+/// again, as fd does), so `for t in …; do quotes $t; done`, make and xargs stop too; a shell
+/// still shows 128 + the signal's number.
+fn assert_died_by(status: std::process::ExitStatus, signal: i32) {
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(signal), "{status:?}");
+    assert_eq!(status.code(), None, "{status:?}");
 }
 
 #[test]
-fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
-    let (code, out, err) = interrupt("-INT", &["-f", "json"]);
-    assert_eq!(code, Some(130));
+fn ctrl_c_prints_what_arrived_keeps_json_valid_and_dies_by_sigint() {
+    let (status, out, err) = interrupt("-INT", &["-f", "json"]);
+    assert_died_by(status, 2);
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed[0]["symbol"], "FAST");
     assert!(out.contains(r#""price":7.12"#), "{out}");
@@ -174,9 +183,9 @@ fn ctrl_c_prints_what_arrived_keeps_json_valid_and_exits_130() {
 }
 
 #[test]
-fn sigterm_prints_what_arrived_and_exits_143() {
-    let (code, out, err) = interrupt("-TERM", &[]);
-    assert_eq!(code, Some(143));
+fn sigterm_prints_what_arrived_and_dies_by_sigterm() {
+    let (status, out, err) = interrupt("-TERM", &[]);
+    assert_died_by(status, 15);
     assert_eq!(out, "FAST  7.12  USD\n");
     assert_eq!(err, "quotes: STUCK: interrupted before a price arrived\n");
 }
@@ -197,6 +206,50 @@ fn redirects_elsewhere_are_refused_and_named() {
             "quotes: AAPL: Yahoo redirected (HTTP 302) to https://consent.yahoo.com/v2/collectConsent?sessionId=1;",
         ));
     assert_eq!(server.request_count(), 1);
+}
+
+/// Issue 9: with only http base URLs the client has no trust anchors, so a same-host
+/// http → https redirect used to be followed and fail as "TLS certificate not trusted … add
+/// --cacert". A redirect never leaves the request's origin (scheme, host and port): it is
+/// refused and named, and no TLS connection is attempted.
+#[test]
+fn an_upgrade_to_https_is_another_origin_and_is_refused() {
+    let server = Server::start(|req| {
+        let to = format!(
+            "https://127.0.0.1:{}/v8/finance/chart/AAPL",
+            req.connection + 1
+        );
+        Reply::text(301, "").with_header("location", &to)
+    });
+    let out = quotes_for(&server).arg("AAPL").assert().code(1).stdout("");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.starts_with("quotes: AAPL: Yahoo redirected (HTTP 301) to https://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("certificate"), "{stderr}");
+    assert_eq!(server.request_count(), 1);
+}
+
+/// Issue 12: a redirect stays within the requesting source's own origin, whatever other
+/// sources the run uses. Yahoo redirects to the URL of Coinbase, which the same run asks
+/// for BTC-USD: refused, never sent there (it used to be followed, as "a source URL").
+#[test]
+fn a_redirect_to_another_sources_origin_is_refused() {
+    let coinbase =
+        Server::start(|req| Reply::json(200, crate::support::coinbase_body("BTC", "USD", "1.5")));
+    let to = format!("{}/v8/finance/chart/AAPL", coinbase.url());
+    let yahoo = Server::start(move |_| Reply::text(302, "").with_header("location", &to));
+    quotes_for_both(&yahoo, &coinbase)
+        .args(["AAPL", "coinbase:BTC-USD"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!(
+            "quotes: AAPL: Yahoo redirected (HTTP 302) to {}/v8/finance/chart/AAPL;",
+            coinbase.url()
+        )));
+    let paths: Vec<String> = coinbase.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/v2/prices/BTC-USD/spot"]);
 }
 
 #[test]

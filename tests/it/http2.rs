@@ -148,3 +148,54 @@ fn https_proxy_tunnels_requests_with_connect() {
     assert_eq!(*seen.lock().unwrap(), [format!("localhost:{port}")]);
     assert_eq!(tls.server.stats().requests, 2);
 }
+
+/// Issue 9: the HTTP/2 warm-up is released per origin. Yahoo sits behind a proxy that adds
+/// 25 ms each way (its connection comes up late); Coinbase answers directly (its connection
+/// comes up first). 50 tickers each at `-j 100`: each origin's burst waits for ITS OWN first
+/// connection, so each server sees exactly one. With one process-wide "a connection is up"
+/// signal, Coinbase's connection released Yahoo's waiting burst and Yahoo got 50
+/// connections (50 TLS handshakes: exactly the burst that earns 429s).
+#[test]
+fn each_origin_warms_up_on_its_own() {
+    let yahoo = tls_server(Duration::ZERO);
+    let coinbase = tls_server(Duration::ZERO);
+    let proxy = yahoo
+        .runtime
+        .block_on(quotes_bench::DelayProxy::start(
+            yahoo.server.addr,
+            Duration::from_millis(25),
+        ))
+        .unwrap();
+    let both = yahoo._dir.path().join("both.pem");
+    std::fs::write(
+        &both,
+        [
+            yahoo.server.cert_pem.as_deref().unwrap(),
+            coinbase.server.cert_pem.as_deref().unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let stocks: Vec<String> = (0..50).map(|n| format!("Y{n:03}")).collect();
+    let pairs: Vec<String> = (0..50).map(|n| format!("coinbase:C{n:03}-USD")).collect();
+    let out = quotes()
+        .env(
+            "QUOTES_YAHOO_URL",
+            format!("https://127.0.0.1:{}", proxy.addr.port()),
+        )
+        .env("QUOTES_COINBASE_URL", coinbase.server.url())
+        .arg("--cacert")
+        .arg(&both)
+        .args(["-j", "100", "-o", "symbol"])
+        .args(&stocks)
+        .args(&pairs)
+        .assert()
+        .success();
+    let printed = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(printed.lines().count(), 100, "{printed}");
+    let (y, c) = (yahoo.server.stats(), coinbase.server.stats());
+    assert_eq!((y.requests, c.requests), (50, 50), "{y:?} {c:?}");
+    assert_eq!(y.connections, 1, "Yahoo: {y:?}");
+    assert_eq!(c.connections, 1, "Coinbase: {c:?}");
+    drop(proxy);
+}

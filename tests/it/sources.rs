@@ -357,25 +357,31 @@ fn a_failing_round_is_reported_and_the_watch_goes_on() {
 }
 
 #[test]
-fn ctrl_c_ends_a_watch_cleanly() {
+fn ctrl_c_and_sigterm_end_a_watch_cleanly() {
     // The signal goes out once the first round is on stdout, so the watch is running.
     let yahoo = Server::start(|req| Reply::chart(&req.symbol(), "4", Some("USD"), 1));
-    let mut child = quotes_process()
-        .env("QUOTES_YAHOO_URL", yahoo.url())
-        .args(["--watch", "1", "-f", "tsv", "A"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "A\t4.00\tUSD");
-    let killed = StdCommand::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "Ctrl-C ends --watch with status 0");
+    for signal in ["-INT", "-TERM"] {
+        let mut child = quotes_process()
+            .env("QUOTES_YAHOO_URL", yahoo.url())
+            .args(["--watch", "1", "-f", "tsv", "A"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "A\t4.00\tUSD");
+        let killed = StdCommand::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{signal} ends --watch with status 0"
+        );
+    }
 }
 
 #[test]
@@ -399,6 +405,46 @@ fn watch_redraws_the_table_in_place_on_a_terminal() {
     assert!(screen.contains("updated "), "{screen:?}");
     // The second round moves the cursor up over the first (2 rows + status) and clears.
     assert!(screen.contains("\x1b[3A\x1b[J"), "{screen:?}");
+}
+
+/// Issue 9: the redraw counts SCREEN rows. On a 40-column terminal a 100-character name
+/// wraps onto 3 rows, and the not-found line on stderr (the same terminal) onto 4; counting
+/// lines (1 + 1 + 1) left stale rows behind every round.
+#[test]
+fn watch_redraws_wrapped_lines_by_screen_rows() {
+    if !require_tool("script") {
+        return;
+    }
+    let name = "N".repeat(100);
+    let yahoo = Server::start(move |req| match req.symbol().as_str() {
+        "NOPE" => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
+        s => Reply::json(
+            200,
+            crate::support::chart_body(s, "5", Some("USD"), 1)
+                .replace(r#""symbol":"#, &format!(r#""longName":"{name}","symbol":"#)),
+        ),
+    });
+    let watch = FAST_WATCH.join(" ");
+    let out = via("script")
+        .args([
+            "-qec",
+            &format!("stty cols 40 rows 50; {BIN} {watch} --watch-rounds 2 -o symbol,name A NOPE"),
+            "/dev/null",
+        ])
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .assert()
+        .code(1);
+    let screen = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // Row: "A  " + 100 characters = 103 columns: 3 rows. Status line: 1 row. The error:
+    // "quotes: NOPE: not found on Yahoo (…); check the symbol …" is 127 columns: 4 rows.
+    let error = screen
+        .lines()
+        .find(|l| l.starts_with("quotes: NOPE: "))
+        .expect("the error line");
+    let error_rows = error.trim_end().chars().count().div_ceil(40);
+    assert_eq!(error_rows, 4, "{error:?}");
+    let up = format!("\x1b[{}A\x1b[J", 3 + 1 + error_rows);
+    assert!(screen.contains(&up), "no {up:?} in {screen:?}");
 }
 
 #[test]
