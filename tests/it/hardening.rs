@@ -237,7 +237,7 @@ fn an_upgrade_to_https_is_another_origin_and_is_refused() {
 #[test]
 fn a_redirect_to_another_sources_origin_is_refused() {
     let coinbase =
-        Server::start(|req| Reply::json(200, crate::support::coinbase_body("BTC", "USD", "1.5")));
+        Server::start(|_| Reply::json(200, crate::support::coinbase_body("BTC", "USD", "1.5")));
     let to = format!("{}/v8/finance/chart/AAPL", coinbase.url());
     let yahoo = Server::start(move |_| Reply::text(302, "").with_header("location", &to));
     quotes_for_both(&yahoo, &coinbase)
