@@ -16,10 +16,11 @@ use crate::exit::{ExitStatus, Signals, Stop, UsageError};
 use crate::fetch::{Fetcher, Settings};
 use crate::http::Http;
 use crate::input;
-use crate::output::{self, FormatSpec, Style, Written};
+use crate::output::{self, Field, FormatSpec, Style, Written};
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
 use crate::source::{Sources, When, parse_base_url};
+use crate::text;
 use crate::watch::Watch;
 
 /// Why a run could not even start: a usage error (exit status 2, like clap's own) or
@@ -98,6 +99,13 @@ impl Task {
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION")));
+        if reqwest::header::HeaderValue::from_str(&user_agent).is_err() {
+            return Err(usage(format!(
+                "--user-agent {:?} cannot be sent: a header holds no line breaks or other \
+                 control characters",
+                text::clip(&user_agent, 40)
+            )));
+        }
         let mut base_urls = cli.base_urls.iter();
         let sources = Sources::new(|endpoint| {
             let url = base_urls
@@ -181,16 +189,19 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
         extra_roots,
         https: config.plan.uses_https(),
     })
-    .map_err(|e| {
-        // The one setting a builder refuses is a header value: the User-Agent.
-        UsageError(format!("--user-agent cannot be sent as a header: {e}"))
-    })?;
+    .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
     Ok(Fetcher::new(
         Http::new(client, config.timeout),
         Settings {
             jobs,
             retries: config.retries,
             backoff_base: config.backoff_base,
+            keep_names: config.format.all_fields
+                || config
+                    .style
+                    .fields
+                    .iter()
+                    .any(|f| matches!(f, Field::Name | Field::Exchange)),
         },
     ))
 }

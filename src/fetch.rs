@@ -35,6 +35,9 @@ pub struct Settings {
     pub retries: u32,
     /// The first retry's backoff (hidden `--backoff-base`).
     pub backoff_base: Duration,
+    /// Whether names and exchanges are kept: only when the output shows them, so that 10,000
+    /// long names cost nothing when nobody asked for them.
+    pub keep_names: bool,
 }
 
 /// One thing to fetch: what to ask, and the source to ask.
@@ -95,7 +98,12 @@ impl Fetcher {
                 {
                     Ok(answers) => {
                         let answers: Vec<&Answer> = answers.iter().map(Arc::as_ref).collect();
-                        job.source.parse(&job.query, &answers)
+                        job.source.parse(&job.query, &answers).map(|mut quotes| {
+                            if !self.settings.keep_names {
+                                quotes.iter_mut().for_each(Quote::forget_names);
+                            }
+                            quotes
+                        })
                     }
                     Err(e) => Err(e),
                 };

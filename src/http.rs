@@ -7,7 +7,15 @@
 //!   source's URL. A refused redirect ends the request with the answer that carried it, and
 //!   the fetcher reports where it pointed.
 //! - **The body** is read to at most [`MAX_BODY`] bytes (after gzip); a longer one fails
-//!   without being read further.
+//!   without being read further. Memory stays bounded however many requests are in flight
+//!   (issue 12): every body may grow to [`SMALL_BODY`] (a chart is about 1 KiB), but only
+//!   [`LARGE_BODIES`] at a time may grow beyond it, each holding a permit while it is read
+//!   (a body declared large waits for its permit before any of it is read). An origin that
+//!   has sent one large body is in *large-answer mode* for the rest of the run: each further
+//!   request to it takes its permit before it is sent, because an HTTP/1.1 connection that
+//!   carried a large body reads up to 400 KiB of the next answer at once, and 200 such
+//!   answers waiting to be read cost 80 MiB. So 200 requests in flight against a server
+//!   that sends 2 MiB to each cost tens of MiB, not 400 MiB.
 //! - **The time limit** (`--timeout`) covers the whole of one attempt: connecting, every
 //!   redirect, and the body.
 //! - **HTTP/2 warm-up**: the very first request to an https origin goes alone until its
@@ -23,10 +31,18 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use tokio::sync::SemaphorePermit;
+
 use crate::client::Warmup;
 
 /// The largest body read for one request (issue 2: 2 MiB). A chart body is about 1 KiB.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// What a body may grow to without a large-body permit.
+pub const SMALL_BODY: usize = 64 * 1024;
+
+/// How many bodies may grow beyond [`SMALL_BODY`] at once.
+pub const LARGE_BODIES: usize = 8;
 
 /// The most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
@@ -35,7 +51,19 @@ pub const MAX_REDIRECTS: usize = 5;
 pub struct Http {
     client: reqwest::Client,
     timeout: Duration,
-    warmups: Mutex<HashMap<String, Arc<Warmup>>>,
+    /// What is known about each origin (`scheme://host:port`).
+    origins: Mutex<HashMap<String, Arc<Origin>>>,
+    /// Permits to read a body beyond [`SMALL_BODY`].
+    large_bodies: tokio::sync::Semaphore,
+}
+
+/// One origin's state.
+#[derive(Default)]
+struct Origin {
+    /// Its HTTP/2 warm-up (https only).
+    warmup: Arc<Warmup>,
+    /// Whether it has sent a body larger than [`SMALL_BODY`].
+    large: std::sync::atomic::AtomicBool,
 }
 
 /// The final answer to a request, after the redirects that were followed.
@@ -71,7 +99,8 @@ impl Http {
         Http {
             client,
             timeout,
-            warmups: Mutex::new(HashMap::new()),
+            origins: Mutex::new(HashMap::new()),
+            large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
         }
     }
 
@@ -82,18 +111,39 @@ impl Http {
 
     /// GET `url`, following redirects within its origin, within the time limit.
     pub async fn get(&self, url: &Url) -> Result<Response, HttpError> {
-        tokio::time::timeout(self.timeout, self.follow(url))
-            .await
-            .unwrap_or(Err(HttpError::Timeout))
+        let origin = self.origin(url);
+        // Waiting for a permit is not part of the attempt's time.
+        let permit = if origin.large.load(std::sync::atomic::Ordering::Relaxed) {
+            Some(self.large_body().await)
+        } else {
+            None
+        };
+        let clock = Clock(Mutex::new(tokio::time::Instant::now() + self.timeout));
+        self.follow(url, &origin, permit, &clock).await
     }
 
-    async fn follow(&self, first: &Url) -> Result<Response, HttpError> {
+    fn origin(&self, url: &Url) -> Arc<Origin> {
+        let mut origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(
+            origins
+                .entry(url.origin().ascii_serialization())
+                .or_default(),
+        )
+    }
+
+    async fn follow(
+        &self,
+        first: &Url,
+        origin: &Origin,
+        mut permit: Option<SemaphorePermit<'_>>,
+        clock: &Clock,
+    ) -> Result<Response, HttpError> {
         let mut url = first.clone();
         let mut redirects = 0;
         loop {
-            let response = self
-                .send(&url)
-                .await
+            let response = clock
+                .within(self.send(&url, &origin.warmup))
+                .await?
                 .map_err(|error| HttpError::Transport {
                     error,
                     when: "before responding",
@@ -104,7 +154,7 @@ impl Http {
             let location = headers
                 .get(reqwest::header::LOCATION)
                 .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-            let body = read_limited(response, MAX_BODY).await?;
+            let body = self.read_body(response, origin, &mut permit, clock).await?;
             let next = match (status, &location) {
                 (301 | 302 | 303 | 307 | 308, Some(to)) if redirects < MAX_REDIRECTS => {
                     within_origin(first, &url, to)
@@ -129,24 +179,41 @@ impl Http {
         }
     }
 
-    async fn send(&self, url: &Url) -> reqwest::Result<reqwest::Response> {
+    async fn send(&self, url: &Url, warmup: &Arc<Warmup>) -> reqwest::Result<reqwest::Response> {
         let request = self.client.get(url.clone()).send();
         if url.scheme() != "https" {
             return request.await;
         }
-        let warmup = {
-            let mut warmups = self.warmups.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(
-                warmups
-                    .entry(url.origin().ascii_serialization())
-                    .or_default(),
-            )
-        };
         if warmup.claim_first() {
             return warmup.first(request).await;
         }
         warmup.wait().await;
         request.await
+    }
+}
+
+/// The time limit of one attempt: network waits count, waits for our own large-body
+/// permits do not (under load, waiting for a permit is not the server being slow).
+struct Clock(Mutex<tokio::time::Instant>);
+
+impl Clock {
+    /// `work`, unless the deadline passes first.
+    async fn within<F: std::future::Future>(&self, work: F) -> Result<F::Output, HttpError> {
+        tokio::time::timeout_at(self.deadline(), work)
+            .await
+            .map_err(|_| HttpError::Timeout)
+    }
+
+    /// `wait`, with the deadline moved by as long as it took.
+    async fn paused<F: std::future::Future>(&self, wait: F) -> F::Output {
+        let started = tokio::time::Instant::now();
+        let output = wait.await;
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += started.elapsed();
+        output
+    }
+
+    fn deadline(&self) -> tokio::time::Instant {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -164,30 +231,67 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Read the whole body, refusing (without buffering more) once it passes `limit` bytes.
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, HttpError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(HttpError::TooLarge);
-    }
-    let capacity = response
-        .content_length()
-        .unwrap_or(8 * 1024)
-        .min(limit as u64) as usize;
-    let mut body = Vec::with_capacity(capacity);
-    let mid_response = |error| HttpError::Transport {
-        error,
-        when: "mid-response",
-    };
-    while let Some(chunk) = response.chunk().await.map_err(mid_response)? {
-        if body.len() + chunk.len() > limit {
+impl Http {
+    /// Read the whole body, refusing (without buffering more) once it passes [`MAX_BODY`]
+    /// bytes; beyond [`SMALL_BODY`] only while holding a large-body permit. A declared
+    /// length is never trusted for an allocation beyond `SMALL_BODY`.
+    async fn read_body<'a>(
+        &'a self,
+        mut response: reqwest::Response,
+        origin: &Origin,
+        permit: &mut Option<SemaphorePermit<'a>>,
+        clock: &Clock,
+    ) -> Result<Vec<u8>, HttpError> {
+        let declared = response.content_length();
+        if declared.is_some_and(|len| len > MAX_BODY as u64) {
             return Err(HttpError::TooLarge);
         }
-        body.extend_from_slice(&chunk);
+        let large = |permit: &mut Option<SemaphorePermit<'a>>| {
+            origin
+                .large
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            permit.is_none()
+        };
+        // A body declared large waits for its permit BEFORE any of it is read: hyper has
+        // read little of it yet, so a waiting request holds little. (One that turns out large
+        // on the way holds what it has read while it waits.)
+        if declared.is_some_and(|len| len > SMALL_BODY as u64) && large(permit) {
+            *permit = Some(clock.paused(self.large_body()).await);
+        }
+        let capacity = declared.unwrap_or(8 * 1024).min(if permit.is_some() {
+            MAX_BODY
+        } else {
+            SMALL_BODY
+        } as u64) as usize;
+        let mut body = Vec::with_capacity(capacity);
+        let mid_response = |error| HttpError::Transport {
+            error,
+            when: "mid-response",
+        };
+        while let Some(chunk) = clock
+            .within(response.chunk())
+            .await?
+            .map_err(mid_response)?
+        {
+            let len = body.len() + chunk.len();
+            if len > MAX_BODY {
+                return Err(HttpError::TooLarge);
+            }
+            if len > SMALL_BODY && large(permit) {
+                *permit = Some(clock.paused(self.large_body()).await);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
-    Ok(body)
+
+    async fn large_body(&self) -> tokio::sync::SemaphorePermit<'_> {
+        // The semaphore is never closed, so acquire cannot fail.
+        self.large_bodies
+            .acquire()
+            .await
+            .expect("semaphore is never closed")
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 //! Standard input (`-`, or implicitly when no tickers are given and stdin is not a
 //! terminal) and files are lists: tickers separated by whitespace, commas or newlines,
 //! `#` starting a comment, blank lines ignored.
+//!
+//! Input is bounded: a list longer than [`MAX_LIST_BYTES`] or more than [`MAX_TICKERS`]
+//! tickers in all is a usage error, so `--file /dev/zero` or an endless pipe stops at once
+//! instead of growing until the allocator aborts.
 
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -16,6 +20,12 @@ pub enum Input {
     File(PathBuf),
 }
 
+/// The most list text read from one file or from standard input.
+pub const MAX_LIST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most tickers one run takes.
+pub const MAX_TICKERS: usize = 1_000_000;
+
 /// Why the ticker list could not be read (a usage error: exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -23,6 +33,10 @@ pub enum InputError {
     File { path: PathBuf, source: io::Error },
     #[error("cannot read standard input: {0}")]
     Stdin(io::Error),
+    #[error("{what} is longer than {} MiB; split the list", MAX_LIST_BYTES / 1024 / 1024)]
+    TooLong { what: String },
+    #[error("more than {MAX_TICKERS} tickers; split the list")]
+    TooMany,
 }
 
 /// Every ticker from every input, in order. Standard input is read once, however often
@@ -34,11 +48,12 @@ pub fn collect(inputs: &[Input]) -> Result<Vec<String>, InputError> {
     let mut read_stdin = |tickers: &mut Vec<String>| -> Result<(), InputError> {
         if !stdin_read {
             stdin_read = true;
-            let mut bytes = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(InputError::Stdin)?;
+            let bytes = read_bounded(io::stdin().lock()).map_err(|e| match e {
+                Bounded::Io(e) => InputError::Stdin(e),
+                Bounded::TooLong => InputError::TooLong {
+                    what: "standard input".into(),
+                },
+            })?;
             // As with files: invalid UTF-8 becomes an invalid ticker, not a failed run.
             tickers.extend(split_list(&String::from_utf8_lossy(&bytes)));
         }
@@ -54,14 +69,46 @@ pub fn collect(inputs: &[Input]) -> Result<Vec<String>, InputError> {
             Input::Stdin => read_stdin(&mut tickers)?,
             Input::File(path) => tickers.extend(split_list(&read_file(path)?)),
         }
+        if tickers.len() > MAX_TICKERS {
+            return Err(InputError::TooMany);
+        }
+    }
+    if tickers.len() > MAX_TICKERS {
+        return Err(InputError::TooMany);
     }
     Ok(tickers)
 }
 
+/// Why a bounded read stopped.
+enum Bounded {
+    Io(io::Error),
+    TooLong,
+}
+
+/// Read all of `reader`, but no more than [`MAX_LIST_BYTES`].
+fn read_bounded(reader: impl Read) -> Result<Vec<u8>, Bounded> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_LIST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Bounded::Io)?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        return Err(Bounded::TooLong);
+    }
+    Ok(bytes)
+}
+
 fn read_file(path: &Path) -> Result<String, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| InputError::File {
+    let io_error = |source| InputError::File {
         path: path.to_path_buf(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let bytes = read_bounded(file).map_err(|e| match e {
+        Bounded::Io(source) => io_error(source),
+        Bounded::TooLong => InputError::TooLong {
+            what: path.display().to_string(),
+        },
     })?;
     // Invalid UTF-8 becomes U+FFFD and then an invalid-ticker error naming it, rather
     // than failing the whole list.

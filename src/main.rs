@@ -15,6 +15,11 @@ fn main() -> ExitCode {
     // than aws-lc), and a large --jobs needs the hard open-file limit.
     let _ = rustls::crypto::ring::default_provider().install_default();
     client::raise_open_file_limit();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's settings; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -30,6 +30,14 @@ pub struct Quote {
     pub exchange: Option<String>,
 }
 
+impl Quote {
+    /// Drop the name and exchange (when no output shows them).
+    pub fn forget_names(&mut self) {
+        self.name = None;
+        self.exchange = None;
+    }
+}
+
 /// Why a number's text is not a price we can hold exactly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PriceError {

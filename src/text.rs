@@ -83,6 +83,12 @@ pub fn excerpt(body: &[u8]) -> String {
     clip(line, MAX_EXCERPT)
 }
 
+/// A JSON error in words, cut short: serde quotes the offending value, which a hostile
+/// server can make megabytes long.
+pub fn serde_error(e: &serde_json::Error) -> String {
+    clip(&e.to_string(), MAX_EXCERPT * 2)
+}
+
 /// Why a currency field is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadCurrency(pub String);

@@ -17,6 +17,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     appends: Ok(()),
     check,
     renderer: || Box::new(Beancount),
+    all_fields: false,
 };
 
 /// The symbol and the currency must both be beancount commodity names, and the price

@@ -17,6 +17,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
             header_written: false,
         })
     },
+    all_fields: false,
 };
 
 struct Csv {

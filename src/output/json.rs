@@ -20,6 +20,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     appends: Err("--watch appends a round at a time, which one JSON array cannot do; use -f jsonl"),
     check: super::always,
     renderer: || Box::new(Array),
+    all_fields: true,
 };
 
 #[derive(Serialize)]
@@ -103,7 +104,7 @@ pub fn object(row: &Row<'_>, style: &Style) -> String {
             source: row.source,
             error: ErrorBody {
                 kind: e.kind(),
-                message: e.to_string(),
+                message: crate::text::message(&e.to_string()),
             },
         }),
     };

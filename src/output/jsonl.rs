@@ -11,6 +11,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     appends: Ok(()),
     check: super::always,
     renderer: || Box::new(Lines),
+    all_fields: true,
 };
 
 struct Lines;

@@ -18,6 +18,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     appends: Ok(()),
     check,
     renderer: || Box::new(Ledger),
+    all_fields: false,
 };
 
 /// A price needs a currency ledger can name, and a date.

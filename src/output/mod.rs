@@ -28,6 +28,7 @@ pub use fields::Field;
 
 use crate::error::FetchError;
 use crate::quote::Quote;
+use crate::text;
 
 /// Every output format, in the order `--help` lists them; the first is the default.
 pub static FORMATS: &[&FormatSpec] = &[
@@ -54,6 +55,9 @@ pub struct FormatSpec {
     pub check: fn(&Row<'_>, &Quote) -> Result<(), FetchError>,
     /// A renderer for one stream of rounds (a csv header is written once per stream).
     pub renderer: fn() -> Box<dyn Render>,
+    /// Whether it writes every field it knows (JSON) rather than the `-o` columns: then
+    /// names and exchanges must be kept; otherwise only when `-o` asks for them.
+    pub all_fields: bool,
 }
 
 impl std::fmt::Debug for FormatSpec {
@@ -163,11 +167,17 @@ pub fn render(
     rendered
 }
 
-/// `quotes: SYMBOL: message` for every failed ticker, in input order.
+/// `quotes: SYMBOL: message` for every failed ticker, in input order. The message goes
+/// through `text::message` whatever built it: one line, nothing that acts on a terminal.
 pub fn report_errors(rows: &[Row<'_>], err: &mut impl Write) -> io::Result<()> {
     for row in rows {
         if let Err(e) = &row.result {
-            writeln!(err, "quotes: {}: {e}", row.label)?;
+            writeln!(
+                err,
+                "quotes: {}: {}",
+                row.label,
+                text::message(&e.to_string())
+            )?;
         }
     }
     Ok(())

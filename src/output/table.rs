@@ -19,6 +19,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     appends: Ok(()),
     check: super::always,
     renderer: || Box::new(Table),
+    all_fields: false,
 };
 
 const GREEN: &str = "\x1b[32m";

@@ -11,6 +11,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     appends: Ok(()),
     check: super::always,
     renderer: || Box::new(Tsv),
+    all_fields: false,
 };
 
 struct Tsv;

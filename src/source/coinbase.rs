@@ -21,7 +21,7 @@ use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url};
 use crate::calendar::midnight_utc;
 use crate::error::FetchError;
 use crate::quote::{Quote, parse_price};
-use crate::text::excerpt;
+use crate::text::{self, excerpt};
 use crate::ticker::Ticker;
 
 pub static SPEC: SourceSpec = SourceSpec {
@@ -125,7 +125,12 @@ pub fn parse_spot(when: When, answer: &Answer) -> Result<Quote, FetchError> {
         Ok(envelope) => envelope,
         Err(_) if status == 404 => return Err(not_found(excerpt(body))),
         Err(_) if status != 200 => return Err(SPEC.http_error(status, excerpt(body))),
-        Err(e) => return Err(malformed(format!("not the spot-price format ({e})"))),
+        Err(e) => {
+            return Err(malformed(format!(
+                "not the spot-price format ({})",
+                text::serde_error(&e)
+            )));
+        }
     };
     if let Some(error) = envelope.errors.and_then(|e| e.into_iter().next()) {
         return Err(api_error(status, error));
@@ -139,9 +144,13 @@ pub fn parse_spot(when: When, answer: &Answer) -> Result<Quote, FetchError> {
     let raw_amount = spot.amount.ok_or_else(|| SPEC.no_price(String::new()))?;
     let text = amount_text(raw_amount).map_err(|e| malformed(format!("amount {e}")))?;
     let price = parse_price(&text).map_err(|e| malformed(format!("amount {e}")))?;
+    if price.is_zero() {
+        return Err(SPEC.no_price("the amount is 0".into()));
+    }
+    let currency = text::currency(spot.currency).map_err(|e| malformed(e.to_string()))?;
     Ok(Quote {
         price,
-        currency: spot.currency.filter(|c| !c.is_empty()),
+        currency,
         // Spot is "now": the moment the answer was read.
         time: Some(
             when.date()
@@ -155,17 +164,24 @@ pub fn parse_spot(when: When, answer: &Answer) -> Result<Quote, FetchError> {
 }
 
 /// The decimal text of `amount`: the contents of a JSON string (unescaped), or the raw
-/// text of a JSON number. Anything else is not a price.
+/// text of a JSON number, in the plain form the API sends (`48691.23`): an exponent
+/// (`1e5`) is refused like any other text that is not a decimal.
 fn amount_text(raw: &RawValue) -> Result<String, String> {
     let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(text).map_err(|e| e.to_string()),
-        Some(b'-' | b'0'..=b'9') => Ok(text.to_string()),
-        _ => Err(format!(
+    let amount = match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text).map_err(|e| text::serde_error(&e))?,
+        Some(b'-' | b'0'..=b'9') => text.to_string(),
+        _ => String::new(),
+    };
+    let digits = amount.strip_prefix('-').unwrap_or(&amount);
+    let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !plain {
+        return Err(format!(
             "{} is not a decimal string",
             excerpt(text.as_bytes())
-        )),
+        ));
     }
+    Ok(amount)
 }
 
 /// Map Coinbase's `errors[0]` to what the user can act on.
@@ -432,6 +448,43 @@ mod tests {
             let err = parse_spot(&query("BTC-USD"), 200, b.as_bytes()).unwrap_err();
             assert_eq!(err.kind(), "malformed_response", "{b}");
         }
+    }
+
+    #[test]
+    fn exponents_zero_and_odd_currencies_are_refused() {
+        for amount in [r#""1e5""#, "1e5", r#""1E+2""#, r#""-""#, r#""1.5 ""#] {
+            let b = format!(r#"{{"data":{{"currency":"USD","amount":{amount}}}}}"#);
+            let err = parse_spot(&query("BTC-USD"), 200, b.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), "malformed_response", "{amount}");
+        }
+        let b = br#"{"data":{"currency":"USD","amount":"0.00"}}"#;
+        let err = parse_spot(&query("BTC-USD"), 200, b).unwrap_err();
+        assert_eq!(err.kind(), "no_price");
+        let b = br#"{"data":{"currency":"USD","amount":"-0.5"}}"#;
+        assert!(
+            parse_spot(&query("BTC-USD"), 200, b).is_ok(),
+            "negative stays"
+        );
+        for currency in [r"USD\nEVIL 666", "U", r"\u001b[2J", "DOLLARS"] {
+            let b = format!(r#"{{"data":{{"currency":"{currency}","amount":"1"}}}}"#);
+            let err = parse_spot(&query("BTC-USD"), 200, b.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), "malformed_response", "{currency}");
+            assert!(!err.to_string().contains(['\n', '\x1b']), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_string_in_a_type_error_is_cut() {
+        let b = format!(
+            r#"{{"data":{{"currency":7,"amount":"{}"}}}}"#,
+            "9".repeat(100_000)
+        );
+        let err = parse_spot(&query("BTC-USD"), 200, b.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().len() < 400,
+            "{} bytes",
+            err.to_string().len()
+        );
     }
 
     #[test]

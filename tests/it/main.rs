@@ -13,6 +13,7 @@ mod bench_smoke;
 mod core;
 mod formats;
 mod hardening;
+mod hostile;
 mod http2;
 mod properties;
 mod readme;

@@ -244,6 +244,17 @@ fn string_or_null() -> BoxedStrategy<Json> {
     prop_oneof![3 => string(), 1 => Just(Json::Null)].boxed()
 }
 
+/// A currency as sources send it (`USD`, `GBp`, `USDC`), or anything else now and then (a
+/// currency that is not 3 or 4 letters is a malformed answer), or null.
+fn currency() -> BoxedStrategy<Json> {
+    prop_oneof![
+        6 => "[A-Z]{3}|GBp|ZAc|USDC".prop_map(Json::String),
+        2 => string(),
+        1 => Just(Json::Null),
+    ]
+    .boxed()
+}
+
 fn integer(range: std::ops::Range<i64>) -> BoxedStrategy<Json> {
     prop_oneof![8 => range, 1 => edge_i64()]
         .prop_map(|n| Json::Number(n.to_string()))
@@ -284,10 +295,11 @@ fn gmtoffset() -> BoxedStrategy<Json> {
 
 fn yahoo_meta() -> BoxedStrategy<Json> {
     object(vec![
-        field("currency", string_or_null()),
+        field("currency", currency()),
         field("symbol", string()),
         required("regularMarketPrice", number()),
-        field("regularMarketTime", integer(0..4_000_000_000)),
+        // Mostly in the past; a time in the future is a malformed answer.
+        field("regularMarketTime", integer(0..2_100_000_000)),
         field("previousClose", number()),
         field("chartPreviousClose", number()),
         field("longName", string()),
@@ -370,7 +382,7 @@ fn coinbase_spot() -> BoxedStrategy<Json> {
     .boxed();
     let data = object(vec![
         field("base", string()),
-        field("currency", string_or_null()),
+        field("currency", currency()),
         required("amount", amount),
     ]);
     let error = object(vec![field("id", string()), field("message", string())]);

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use super::SPEC;
 use crate::error::FetchError;
 use crate::source::Answer;
-use crate::text::excerpt;
+use crate::text::{self, excerpt};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -80,21 +80,23 @@ pub struct Meta<'a> {
 }
 
 impl Meta<'_> {
-    /// The instrument's name, long if there is one.
+    /// The instrument's name, long if there is one: safe to show, at most
+    /// [`text::MAX_FREE_TEXT`] characters.
     pub fn name(&mut self) -> Option<String> {
-        self.long_name.take().or_else(|| self.short_name.take())
+        let long = self.long_name.take().filter(|n| !n.is_empty());
+        text::free_text(long.or_else(|| self.short_name.take()))
     }
 
-    /// The exchange's name, in full if there is one.
+    /// The exchange's name, in full if there is one; bounded like the name.
     pub fn exchange(&mut self) -> Option<String> {
-        self.full_exchange_name
-            .take()
-            .or_else(|| self.exchange_name.take())
+        let full = self.full_exchange_name.take().filter(|n| !n.is_empty());
+        text::free_text(full.or_else(|| self.exchange_name.take()))
     }
 
-    /// The currency, unless the source left it empty.
-    pub fn currency(&mut self) -> Option<String> {
-        self.currency.take().filter(|c| !c.is_empty())
+    /// The currency: absent if the source left it out or empty, an error unless it is a
+    /// currency code (3 or 4 letters).
+    pub fn currency(&mut self) -> Result<Option<String>, FetchError> {
+        text::currency(self.currency.take()).map_err(|e| SPEC.malformed(e.to_string()))
     }
 }
 
@@ -150,7 +152,9 @@ pub fn read(answer: &Answer) -> Result<ChartResult<'_>, FetchError> {
         Ok(envelope) => envelope,
         Err(_) if status == 404 => return Err(not_found(excerpt(body))),
         Err(_) if status != 200 => return Err(SPEC.http_error(status, excerpt(body))),
-        Err(e) => return Err(SPEC.malformed(format!("not the chart format ({e})"))),
+        Err(e) => {
+            return Err(SPEC.malformed(format!("not the chart format ({})", text::serde_error(&e))));
+        }
     };
     let chart = envelope.chart;
     let first = chart.result.and_then(|r| r.into_iter().next());

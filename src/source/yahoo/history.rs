@@ -75,6 +75,9 @@ pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, Fe
         let (Some(timestamp), Some(close)) = (*timestamp, *close) else {
             continue; // a null bar: no trades that day, or Yahoo lost it
         };
+        if is_zero(close) {
+            continue; // no instrument trades at 0: a bar without a close
+        }
         let instant = timestamp
             .checked_add(DST_SLACK_SECONDS)
             .and_then(|s| jiff::Timestamp::from_second(s).ok())
@@ -94,13 +97,18 @@ pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, Fe
     let meta = &mut result.meta;
     Ok(Quote {
         price,
-        currency: meta.currency(),
+        currency: meta.currency()?,
         time: Some(timestamp),
         market_date: Some(day),
         previous_close: None,
         name: meta.name(),
         exchange: meta.exchange(),
     })
+}
+
+/// Whether a close's text is a zero (`0`, `0.0`, `-0e3`).
+fn is_zero(close: &RawValue) -> bool {
+    parse_price(close.get()).is_ok_and(|p| p.is_zero())
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ use crate::source::Answer;
 
 use super::SPEC;
 
+/// How far ahead of our clock a market time may be (clock skew) before it is refused.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
 /// Read one latest-price answer. Public for the property tests and fuzz targets: it must
 /// return an error, never panic, whatever the bytes.
 pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
@@ -25,6 +28,19 @@ pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
         .regular_market_price
         .ok_or_else(|| SPEC.no_price(String::new()))?;
     let price = parse_price(raw_price.get()).map_err(|e| SPEC.malformed(format!("price {e}")))?;
+    if price.is_zero() {
+        // No instrument trades at 0 (negative prices stay: futures have traded below zero).
+        return Err(SPEC.no_price("the price is 0".into()));
+    }
+    let time = match meta.regular_market_time.as_ref().and_then(|n| n.as_i64()) {
+        // A time outside the calendar is no time at all (never a silently dropped line).
+        Some(t) if jiff::Timestamp::from_second(t).is_err() => None,
+        // A price from the future is not one: it would fool --max-age.
+        Some(t) if t > jiff::Timestamp::now().as_second() + MAX_CLOCK_SKEW_SECONDS => {
+            return Err(SPEC.malformed(format!("regularMarketTime {t} is in the future")));
+        }
+        time => time,
+    };
     let optional_price =
         |raw: Option<&serde_json::value::RawValue>| raw.and_then(|r| parse_price(r.get()).ok());
     let previous_close = match meta.previous_close {
@@ -34,13 +50,8 @@ pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
     };
     Ok(Quote {
         price,
-        currency: meta.currency(),
-        // A time outside the calendar is no time at all (never a silently dropped line).
-        time: meta
-            .regular_market_time
-            .as_ref()
-            .and_then(|n| n.as_i64())
-            .filter(|t| jiff::Timestamp::from_second(*t).is_ok()),
+        currency: meta.currency()?,
+        time,
         market_date: None,
         previous_close,
         name: meta.name(),
@@ -107,6 +118,47 @@ mod tests {
             let err = parse_chart(200, b.as_bytes()).unwrap_err();
             assert_eq!(err.kind(), "malformed_response", "{b}");
         }
+    }
+
+    #[test]
+    fn zero_future_times_and_odd_currencies_are_refused() {
+        let err = parse_chart(200, body("0.0", "\"USD\"").as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "no_price");
+        assert!(parse_chart(200, body("-37.63", "\"USD\"").as_bytes()).is_ok());
+        let future = jiff::Timestamp::now().as_second() + 3600;
+        let b = body("1", "\"USD\"").replace("1742824293", &future.to_string());
+        let err = parse_chart(200, b.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        // A minute of clock skew is not an error.
+        let skew = jiff::Timestamp::now().as_second() + 60;
+        let b = body("1", "\"USD\"").replace("1742824293", &skew.to_string());
+        assert!(parse_chart(200, b.as_bytes()).is_ok());
+        for currency in [
+            "\"USD\\nEVIL  666.00  USD\"",
+            "\"\\u001b]52;c;SGVsbG8=\\u0007\"",
+            "\"DOLLAR\"",
+        ] {
+            let err = parse_chart(200, body("1", currency).as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), "malformed_response", "{currency}");
+        }
+    }
+
+    #[test]
+    fn names_are_bounded_and_made_safe() {
+        let name = format!("Evil\\u001b[2J\\u202e{}", "x".repeat(2_000_000));
+        let b = body("1", "\"USD\"").replace(
+            r#""symbol":"X""#,
+            &format!(r#""symbol":"X","longName":"{name}","fullExchangeName":"NYSE\r\n""#),
+        );
+        let q = parse_chart(200, b.as_bytes()).unwrap();
+        let name = q.name.unwrap();
+        assert!(
+            name.starts_with("Evil\u{FFFD}[2J\u{FFFD}xxx"),
+            "{}",
+            &name[..20]
+        );
+        assert_eq!(name.chars().count(), crate::text::MAX_FREE_TEXT + 1);
+        assert_eq!(q.exchange.as_deref(), Some("NYSE\u{FFFD}\u{FFFD}"));
     }
 
     #[test]

@@ -1,0 +1,418 @@
+//! Hostile servers and hostile terminals (issue 12): what a compromised proxy, a hijacked
+//! DNS entry or a broken API could send, each against a local server that really sends it.
+//! Every test here failed before its fix.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::cmd::{quotes_for, quotes_process};
+use crate::support::{Reply, Server, chart_body, wait_until};
+
+/// A chart answer for `symbol` with `field: value` (raw JSON text) added to its `meta`.
+fn chart_with(symbol: &str, field: &str, value: &str) -> Reply {
+    let body = chart_body(symbol, "12.5", Some("USD"), 1_740_000_000).replacen(
+        r#""symbol":"#,
+        &format!(r#""{field}":{value},"symbol":"#),
+        1,
+    );
+    Reply::json(200, body)
+}
+
+/// A JSON string of `n` copies of `c`.
+fn long_json_string(c: char, n: usize) -> String {
+    format!("\"{}\"", c.to_string().repeat(n))
+}
+
+/// Runs `cmd` to completion and returns its status, stdout and peak resident set (KiB), read
+/// with wait4(2) for that one child.
+fn run_measured(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 writes the status and the rusage struct we pass; the child is ours and
+    // not yet waited for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    (
+        std::process::ExitStatus::from_raw(status),
+        out,
+        usage.ru_maxrss,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. A long string never crashes a format
+
+/// A currency of 70,000 characters used to abort the whole run in table format
+/// ("Formatting argument out of range", status 134, nothing printed). Now it is that
+/// ticker's malformed answer, and the other tickers print.
+#[test]
+fn a_huge_currency_fails_its_ticker_and_crashes_nothing() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "HUGE" => Reply::json(
+            200,
+            chart_body("HUGE", "1", Some(&"X".repeat(70_000)), 1_740_000_000),
+        ),
+        s => Reply::chart(s, "2", Some("USD"), 1_740_000_000),
+    });
+    for format in [
+        "table",
+        "tsv",
+        "csv",
+        "json",
+        "jsonl",
+        "ledger",
+        "beancount",
+    ] {
+        let out = quotes_for(&server)
+            .args(["-f", format, "OK", "HUGE"])
+            .assert()
+            .code(1);
+        let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(stdout.contains("OK"), "{format}: {stdout}");
+        assert!(stdout.len() < 2_000, "{format}: {} bytes", stdout.len());
+        if !format.starts_with("json") {
+            assert!(
+                stderr.starts_with("quotes: HUGE: malformed response from Yahoo: currency"),
+                "{format}: {stderr}"
+            );
+            assert!(stderr.len() < 400, "{format}: {} bytes", stderr.len());
+        }
+    }
+}
+
+/// A 70,000-character name shown in the table is cut to 200 characters at parse time.
+#[test]
+fn a_huge_name_is_cut_and_the_table_still_aligns() {
+    let server =
+        Server::start(|req| chart_with(&req.symbol(), "longName", &long_json_string('n', 70_000)));
+    let out = quotes_for(&server)
+        .args(["-o", "symbol,name,price", "AB", "C"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let name = format!("{}…", "n".repeat(200));
+    assert_eq!(stdout, format!("AB  {name}  12.50\nC   {name}  12.50\n"),);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Terminal injection and forged rows
+
+/// `currency: "USD\nEVIL  666.00  USD"` used to make `quotes X | awk '{print $1,$2}'` print
+/// `EVIL 666.00`: a currency that is not 3–4 letters is a malformed answer now.
+#[test]
+fn a_newline_in_the_currency_cannot_forge_a_row() {
+    let server = Server::start(|_| {
+        Reply::json(
+            200,
+            chart_body("X", "1", Some("USD\nEVIL  666.00  USD"), 1_740_000_000),
+        )
+    });
+    for format in ["table", "tsv", "csv", "ledger"] {
+        quotes_for(&server)
+            .args(["-f", format, "X"])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("EVIL").not())
+            .stderr(
+                predicate::str::starts_with("quotes: X: malformed response from Yahoo: currency")
+                    .and(predicate::function(|e: &str| e.lines().count() == 1)),
+            );
+    }
+}
+
+/// Free text (name, exchange) with ESC sequences, OSC 52/8, CR, NUL, DEL, C1 controls, bidi
+/// overrides, zero-width and separator characters reaches no format raw: each such
+/// character is replaced by U+FFFD. JSON keeps valid, escaped text.
+#[test]
+fn control_and_bidi_characters_never_reach_the_output_raw() {
+    // JSON escapes for: ESC [2J, OSC 52 clipboard write (BEL-terminated), OSC 8 link, CR,
+    // NUL, DEL, CSI as one C1 character, U+202E, U+200B, U+2028.
+    let nasty = r#""Evil\u001b[2J\u001b]52;c;SGVsbG8=\u0007\u001b]8;;http://x\u001b\\\r\u0000\u007f\u009b31m\u202eRLO\u200bZW\u2028LS""#;
+    let server = Server::start(move |req| {
+        let body = chart_body(&req.symbol(), "3", Some("USD"), 1_740_000_000)
+            .replacen(
+                r#""symbol":"#,
+                &format!(r#""longName":{nasty},"symbol":"#),
+                1,
+            )
+            .replacen(r#""NasdaqGS""#, nasty, 1);
+        Reply::json(200, body)
+    });
+    let forbidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{200b}'..='\u{200f}' | '\u{2028}' | '\u{2029}')
+    };
+    for format in ["table", "tsv", "csv", "json", "jsonl"] {
+        let out = quotes_for(&server)
+            .args(["-f", format, "-o", "symbol,name,exchange", "X"])
+            .assert()
+            .success();
+        let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        // Line ends (and tsv's tabs) are the format's own; nothing else may be a control.
+        let body: String = stdout.replace("\r\n", "\n").replace(['\n', '\t'], "");
+        assert!(
+            !body.chars().any(forbidden),
+            "{format}: {:?}",
+            body.chars().filter(|c| forbidden(*c)).collect::<String>()
+        );
+        let lines = match format {
+            "csv" => 2,  // the header and the row
+            "json" => 3, // `[`, the element, `]`
+            _ => 1,
+        };
+        assert_eq!(stdout.matches('\n').count(), lines, "{format}: {stdout:?}");
+        assert!(stdout.contains("Evil\u{FFFD}[2J"), "{format}: {stdout:?}");
+        assert!(
+            stdout.contains("\u{FFFD}RLO\u{FFFD}ZW\u{FFFD}LS"),
+            "{format}: {stdout:?}"
+        );
+    }
+}
+
+/// Error text taken from a server (Yahoo's `chart.error.description`) is made safe too:
+/// U+202E used to pass `excerpt`.
+#[test]
+fn server_error_text_is_made_safe_on_stderr_and_in_json() {
+    let server = Server::start(|_| {
+        Reply::json(
+            404,
+            r#"{"chart":{"result":null,"error":{"code":"Not Found","description":"gone\u202e\u001b[31mred\u2028x"}}}"#,
+        )
+    });
+    let out = quotes_for(&server).arg("X").assert().code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains("gone\u{FFFD}\u{FFFD}[31mred\u{FFFD}x"),
+        "{stderr:?}"
+    );
+    let out = quotes_for(&server)
+        .args(["-f", "jsonl", "X"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
+    assert!(!stdout.contains("\\u202e"), "{stdout:?}");
+}
+
+/// A 1.9 MB string in a type error used to be quoted whole on one stderr line.
+#[test]
+fn a_huge_value_in_a_type_error_is_cut() {
+    let server = Server::start(|_| {
+        Reply::json(
+            200,
+            format!(
+                r#"{{"chart":{{"result":[{{"meta":{}}}]}}}}"#,
+                long_json_string('z', 1_900_000)
+            ),
+        )
+    });
+    let out = quotes_for(&server).arg("X").assert().code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.starts_with("quotes: X: malformed response from Yahoo: not the chart format"),
+        "{}",
+        &stderr[..100.min(stderr.len())]
+    );
+    assert!(stderr.len() < 400, "{} bytes", stderr.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Memory amplification
+
+/// 400 tickers at `-j 200`, each answered with a valid chart carrying a 2,000,000-character
+/// `longName` (inside the 2 MiB body cap), the names shown: peak RSS stays under 64 MiB. It
+/// used to keep every name whole and read every body at once (1.6 GB for 400 tickers).
+#[test]
+fn huge_names_at_200_in_flight_stay_within_64_mib() {
+    let body: Arc<Vec<u8>> = Arc::new(
+        chart_body("BIG", "12.5", Some("USD"), 1_740_000_000)
+            .replacen(
+                r#""symbol":"#,
+                &format!(
+                    r#""longName":{},"symbol":"#,
+                    long_json_string('n', 2_000_000)
+                ),
+                1,
+            )
+            .into_bytes(),
+    );
+    assert!(body.len() < 2 * 1024 * 1024);
+    let server = Server::start(move |_| Reply::json(200, body.as_ref().clone()));
+    let tickers: Vec<String> = (0..400).map(|n| format!("T{n:03}")).collect();
+    let mut cmd = quotes_process();
+    cmd.env("QUOTES_YAHOO_URL", server.url())
+        .args(["-j", "200", "-o", "symbol,name"])
+        .args(&tickers);
+    let (status, stdout, peak_kib) = run_measured(cmd);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(stdout.lines().count(), 400);
+    assert!(stdout.lines().all(|l| l.ends_with("n…")), "names are cut");
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {} MiB for 400 huge answers at -j 200",
+        peak_kib / 1024
+    );
+    assert_eq!(server.request_count(), 400);
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Signals while writing
+
+/// Once the results are being written to a pipe nobody reads, SIGTERM used to be swallowed
+/// and the run exited 0 later. Now it ends the run at once, by the signal.
+#[test]
+fn sigterm_while_stdout_is_blocked_ends_the_run_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    // Enough output to fill a pipe (64 KiB) several times over: 2,000 names of 200.
+    let server =
+        Server::start(|req| chart_with(&req.symbol(), "longName", &long_json_string('w', 300)));
+    let tickers: Vec<String> = (0..2000).map(|n| format!("W{n:04}")).collect();
+    let mut child = quotes_process()
+        .env("QUOTES_YAHOO_URL", server.url())
+        .args(["-o", "symbol,name"])
+        .args(&tickers)
+        .stdout(Stdio::piped()) // never read
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("every price fetched", Duration::from_secs(30), || {
+        server.request_count() == 2000
+    });
+    // Writing has begun (or is about to): the pipe fills and the writer blocks.
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(5),
+            "SIGTERM did not end a run blocked on a full pipe"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. --timeout covers the whole of one attempt
+
+/// Six hops of 400 ms each with `--timeout 1`: the attempt ends after about a second, not
+/// 2.4 s (each hop used to get its own timeout).
+#[test]
+fn timeout_covers_every_redirect_of_an_attempt() {
+    let server = Server::start(|req| {
+        let hop: usize = req
+            .query_param("hop")
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(0);
+        Reply::text(302, "")
+            .with_header(
+                "location",
+                &format!("/v8/finance/chart/SLOW?hop={}", hop + 1),
+            )
+            .with_delay(Duration::from_millis(400))
+    });
+    quotes_for(&server)
+        .args(["--timeout", "1", "--retries", "0", "SLOW"])
+        .assert()
+        .code(1)
+        .stderr("quotes: SLOW: timed out after 1 s waiting for Yahoo; try a larger --timeout\n");
+    assert!(
+        server.request_count() <= 3,
+        "{} hops",
+        server.request_count()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Should fix
+
+/// `--user-agent $'x\r\nX-Injected: 1'` is a usage error naming the problem (exit 2), not a
+/// "builder error" at exit 1, and nothing is sent.
+#[test]
+fn a_user_agent_with_a_line_break_is_a_usage_error() {
+    let server = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes_for(&server)
+        .args(["--user-agent", "x\r\nX-Injected: 1", "AAPL"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--user-agent"));
+}
+
+/// An endless stdin stops with a usage error after a bound, instead of growing until the
+/// allocator aborts.
+#[test]
+fn endless_input_is_refused_after_a_bound() {
+    let server = Server::start(|_| Reply::Close).expect_no_requests();
+    quotes_for(&server)
+        .args(["--file", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/dev/zero"));
+    let out = quotes_for(&server)
+        .args(["-"])
+        .write_stdin("A ".repeat(1_000_001))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("1000000 tickers"), "{stderr}");
+}
+
+/// A Location that is not ASCII is reported as what it is (it used to be "no Location
+/// header"), and 300/304 without one are not described as a consent page.
+#[test]
+fn odd_redirects_are_described_as_they_are() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "UTF" => Reply::text(302, "").with_header("location", "https://bücher.example/ü"),
+        _ => Reply::text(304, ""),
+    });
+    let out = quotes_for(&server)
+        .args(["--retries=0", "UTF", "NOTMOD"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("quotes: UTF: Yahoo redirected (HTTP 302) to https://b"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("no Location header\nquotes: NOTMOD"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "quotes: NOTMOD: HTTP 304 from Yahoo: an unexpected redirect with no Location header"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("consent page?\nquotes: NOTMOD"),
+        "{stderr}"
+    );
+}
