@@ -29,6 +29,8 @@ fn long_json_string(c: char, n: usize) -> String {
 
 /// Runs `cmd` to completion and returns its status, stdout and peak resident set (KiB), read
 /// with wait4(2) for that one child.
+// The child is waited for with wait4(2), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_measured(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, i64) {
     use std::os::unix::process::ExitStatusExt;
     let mut child = cmd

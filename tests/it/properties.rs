@@ -240,10 +240,6 @@ fn string() -> BoxedStrategy<Json> {
     string_value().prop_map(Json::String).boxed()
 }
 
-fn string_or_null() -> BoxedStrategy<Json> {
-    prop_oneof![3 => string(), 1 => Just(Json::Null)].boxed()
-}
-
 /// A currency as sources send it (`USD`, `GBp`, `USDC`), or anything else now and then (a
 /// currency that is not 3 or 4 letters is a malformed answer), or null.
 fn currency() -> BoxedStrategy<Json> {
