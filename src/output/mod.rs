@@ -263,6 +263,9 @@ pub(crate) mod test_rows {
             previous_close: None,
             name: None,
             exchange: None,
+            precision: None,
+            quoted: None,
+            fx: None,
         }
     }
 
