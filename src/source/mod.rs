@@ -18,6 +18,7 @@
 //! every source.
 
 pub mod coinbase;
+pub mod ecb;
 pub mod yahoo;
 
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use crate::ticker::Ticker;
 
 /// Every source `quotes` knows, in the order `--help` lists them. The first is the default
 /// for tickers without a `source:` prefix.
-pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC];
+pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC, &ecb::SPEC];
 
 /// What a source is, as users and the rest of the program see it.
 #[derive(Debug)]
