@@ -52,7 +52,7 @@ fn tsv_is_tab_separated_without_header_or_padding() {
         out,
         "AAPL\t220.00\tUSD\t2025-03-24T13:51:33Z\n\
          QQQ\t539.52\tUSD\t2025-02-19T21:00:00Z\n\
-         OCDO.L\t305.30\tGBp\t2025-02-20T11:32:23Z\n\
+         OCDO.L\t3.0530\tGBP\t2025-02-20T11:32:23Z\n\
          BTC-USD\t97208.17\tUSD\t2025-02-20T11:44:00Z\n"
     );
 }
@@ -227,7 +227,7 @@ fn ledger_output_quotes_odd_commodities() {
         out,
         "P 2025-02-19 21:00:00 QQQ 539.52 USD\n\
          P 2025-02-19 21:20:00 \"^GSPC\" 5998.74 USD\n\
-         P 2025-02-20 11:32:23 \"OCDO.L\" 305.30 GBp\n"
+         P 2025-02-20 11:32:23 \"OCDO.L\" 3.0530 GBP\n"
     );
     check_with_hledger_or_ledger(&out);
 }
@@ -236,7 +236,15 @@ fn ledger_output_quotes_odd_commodities() {
 fn beancount_refuses_symbols_it_cannot_name_with_a_hint() {
     let server = recorded();
     let out = quotes(&server)
-        .args(["-f", "beancount", "QQQ", "^GSPC", "AAPL", "OCDO.L"])
+        .args([
+            "-f",
+            "beancount",
+            "--keep-minor-units",
+            "QQQ",
+            "^GSPC",
+            "AAPL",
+            "OCDO.L",
+        ])
         .assert()
         .code(1)
         .stdout("2025-02-19 price QQQ 539.52 USD\n2025-03-24 price AAPL 220.00 USD\n")
@@ -244,7 +252,9 @@ fn beancount_refuses_symbols_it_cannot_name_with_a_hint() {
             predicate::str::contains("quotes: ^GSPC: ^GSPC cannot be a beancount commodity")
                 .and(predicate::str::contains("-f ledger"))
                 .and(predicate::str::contains("quotes: OCDO.L: currency \"GBp\""))
-                .and(predicate::str::contains("pence")),
+                .and(predicate::str::contains(
+                    "drop --keep-minor-units to write GBP",
+                )),
         );
     let out = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     check_with_bean_check(&out);
