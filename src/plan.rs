@@ -117,7 +117,9 @@ impl Plan {
         stop: impl std::future::Future<Output = FetchError>,
     ) -> Round {
         // One stop for both rounds: shared, so the second sees that the first was stopped.
+        // One set of rate-limit gates too: opened here, at the start of the round.
         let stop = stop.shared();
+        fetcher.open_gates();
         let mut fetched = fetcher.fetch_all(&self.jobs, progress, stop.clone()).await;
         self.fx.apply(fetcher, &self.jobs, &mut fetched, stop).await;
         Round { fetched }

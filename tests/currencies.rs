@@ -874,3 +874,26 @@ fn help_lists_the_currency_flags_and_the_ecb() {
         assert!(help.contains(needle), "{needle} is missing from --help");
     }
 }
+
+#[test]
+fn rates_share_the_rate_limit_of_the_prices_round() {
+    // With --retries 0 a 429 spends Yahoo's budget for the round: the rate is not asked
+    // for again, and the price it would convert fails with Yahoo's reason.
+    let yahoo = Server::start(|req| match req.symbol().as_str() {
+        "AAPL" => Reply::fixture(200, "yahoo_chart_AAPL.json"),
+        _ => Reply::fixture(429, "yahoo_too_many_requests.429.txt"),
+    });
+    quotes()
+        .yahoo(&yahoo)
+        .args(["--retries", "0", "--currency", "EUR", "AAPL", "MSFT"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("quotes: AAPL: no EUR rate for USD: rate limited by Yahoo")
+                .and(predicate::str::contains(
+                    "quotes: MSFT: rate limited by Yahoo",
+                )),
+        );
+    assert_eq!(yahoo.hits("USDEUR=X"), 0);
+}
