@@ -26,7 +26,7 @@
 //! rate source answered, so a range of days can ask for one window per pair instead of one
 //! request per day.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -109,16 +109,15 @@ impl Fx {
         let target = match currency {
             None => None,
             Some(currency) => {
-                let source = sources
+                let (source, rates) = sources
                     .get(rate_source)
-                    .filter(|s| s.spec().rates.is_some())
+                    .and_then(|source| Some((source, source.spec().rates.as_ref()?)))
                     .ok_or_else(|| {
                         format!(
                             "--fx {rate_source:?}: rates come from one of {}",
                             rate_sources().join(", ")
                         )
                     })?;
-                let rates = source.spec().rates.as_ref().ok_or("no rates")?;
                 Some(Target {
                     currency,
                     source: Arc::clone(source),
@@ -171,13 +170,16 @@ impl Fx {
         let Some(target) = &self.target else {
             return;
         };
-        let legs: BTreeSet<Leg> = jobs
+        // Each leg once, in the order the prices first need them.
+        let mut seen = HashSet::new();
+        let legs: Vec<Leg> = jobs
             .iter()
             .zip(fetched.iter())
             .filter_map(|(job, result)| Some((job, result.as_ref().ok()?)))
             .flat_map(|(job, quotes)| quotes.iter().map(move |q| (job.query.when, q)))
             .filter_map(|(when, quote)| target.need(when, quote))
             .flat_map(|need| target.legs(&need).into_iter().map(|(leg, _)| leg))
+            .filter(|leg| seen.insert(leg.clone()))
             .collect();
         let rates = target.fetch(fetcher, legs, stop).await;
         for (job, result) in jobs.iter().zip(fetched.iter_mut()) {
@@ -226,7 +228,7 @@ fn remember_quoted(quote: &mut Quote) {
 }
 
 /// What converting one price needs: its currency's rate on its day.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Need {
     from: String,
     /// `None`: the latest rate.
@@ -234,29 +236,15 @@ struct Need {
 }
 
 /// One rate to fetch: the rate source's ticker for a pair, over a window of days.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Leg {
     /// The pair's ticker at the rate source: `USDEUR=X`, `EUR-USD`.
     ticker: String,
     /// The pair's quote currency: what its rate is in.
     currency: String,
-    when: WhenKey,
-}
-
-/// `When`, ordered (a set of legs is fetched in a stable order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum WhenKey {
-    Latest,
-    Close(Date),
-}
-
-impl WhenKey {
-    fn when(self) -> When {
-        match self {
-            WhenKey::Latest => When::Latest,
-            WhenKey::Close(day) => When::Close(day),
-        }
-    }
+    /// The window: the latest rate, or the days up to one (a range of days would ask for
+    /// all the days its prices need at once).
+    when: When,
 }
 
 /// Whether a leg's rate multiplies the price or divides it.
@@ -293,7 +281,7 @@ impl Target {
     /// The rates a conversion multiplies or divides by. Directly: the pair FROM→TO. Through
     /// a base B: B→TO times, B→FROM per (either left out when it is B itself).
     fn legs(&self, need: &Need) -> Vec<(Leg, Direction)> {
-        let when = need.day.map_or(WhenKey::Latest, WhenKey::Close);
+        let when = need.day.map_or(When::Latest, When::Close);
         let leg = |from: &str, to: &str| Leg {
             ticker: (self.rates.pair)(from, to),
             currency: to.to_string(),
@@ -316,7 +304,7 @@ impl Target {
 
     /// Fetch every leg once, in one round; a leg the rate source refuses as a ticker (a
     /// currency code it cannot name) fails without a request.
-    async fn fetch<F>(&self, fetcher: &Fetcher, legs: BTreeSet<Leg>, stop: Shared<F>) -> Answered
+    async fn fetch<F>(&self, fetcher: &Fetcher, legs: Vec<Leg>, stop: Shared<F>) -> Answered
     where
         F: Future<Output = FetchError>,
     {
@@ -331,7 +319,7 @@ impl Target {
                 Ok(ticker) => {
                     let query = Query {
                         ticker,
-                        when: leg.when.when(),
+                        when: leg.when,
                     };
                     let source = Arc::clone(&self.source);
                     asked.push((leg, Job { source, query }));
@@ -717,7 +705,7 @@ mod tests {
         assert_eq!(legs.len(), 1);
         assert_eq!(legs[0].0.ticker, "USDEUR=X");
         assert_eq!(legs[0].0.currency, "EUR");
-        assert_eq!(legs[0].0.when, WhenKey::Latest);
+        assert_eq!(legs[0].0.when, When::Latest);
         assert_eq!(legs[0].1, Direction::Times);
         // A close is converted at its own trading day's rate.
         let mut close = quote("1", "USD");
@@ -921,7 +909,7 @@ mod tests {
         let leg = Leg {
             ticker: "USDEUR=X".into(),
             currency: "EUR".into(),
-            when: WhenKey::Latest,
+            when: When::Latest,
         };
         let err = t.observed(&leg, &[quote("0.9", "USD")]).unwrap_err();
         assert_eq!(err, "Yahoo priced USDEUR=X in USD, not EUR");
