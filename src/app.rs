@@ -14,6 +14,7 @@ use crate::client::{self, ClientOptions};
 use crate::error::secs;
 use crate::exit::{ExitStatus, Signals, Stop, UsageError};
 use crate::fetch::{Fetcher, Settings};
+use crate::fx::Fx;
 use crate::http::Http;
 use crate::input;
 use crate::output::{self, Field, FormatSpec, Style, Written};
@@ -122,7 +123,14 @@ impl Task {
             ));
         }
         let when = cli.date.map_or(When::Latest, When::Close);
-        let plan = Plan::new(&sources, &inputs, &cli.source, when);
+        let fx = Fx::new(
+            &sources,
+            cli.currency.clone(),
+            &cli.fx,
+            cli.keep_minor_units,
+        )
+        .map_err(usage)?;
+        let plan = Plan::new(&sources, &inputs, &cli.source, when).with_fx(fx);
         let style = Style {
             precision: cli.precision,
             fields: cli.fields.0.clone(),

@@ -58,7 +58,11 @@ Examples, in scripts:
                                           fail rather than book an old NAV
   quotes -f beancount --date 2026-11-13 VTSAX
                                           back-fill a past close
-  quotes -f json AAPL NOPE | jq '.[] | select(.error)'";
+  quotes -f json AAPL NOPE | jq '.[] | select(.error)'
+  quotes --currency EUR AAPL VOD.L SAP.DE one portfolio in euros (pence become pounds first)
+  quotes -f beancount --fx ecb --currency EUR --date 2026-11-13 VTSAX
+                                          a past close at that day's ECB reference rate
+  quotes -f ledger ecb:EUR-USD ecb:GBP-USD  the ECB's reference rates themselves";
 
 #[derive(Debug, Parser)]
 #[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -84,16 +88,18 @@ pub struct Cli {
     pub format: String,
 
     /// Columns for table, tsv and csv, comma-separated, from: symbol, price, currency,
-    /// time, date, change, change_percent, previous_close, name, exchange, source
+    /// time, date, change, change_percent, previous_close, name, exchange, source,
+    /// quoted_price, quoted_currency, fx_rate, fx_date, fx_source
     #[arg(short = 'o', long, value_name = "LIST", default_value = "symbol,price,currency",
           value_parser = fields::parse_field_list, help_heading = "Output")]
     pub fields: FieldList,
 
-    /// Decimals in prices, 0 to 10, rounded half-to-even
-    #[arg(long, value_name = "N", default_value_t = 2,
+    /// Decimals in prices, 0 to 10, rounded half-to-even [default: 2; 4 for pence or cents
+    /// shown as pounds or rand; an ECB rate's published decimals, 6 for an inverse or cross]
+    #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=crate::quote::MAX_PRECISION as i64),
           help_heading = "Output")]
-    pub precision: u32,
+    pub precision: Option<u32>,
 
     /// Colour the day's change in the table: auto means on a terminal and NO_COLOR unset
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto,
@@ -189,6 +195,29 @@ pub struct Cli {
     /// registry order (filled by `parse`).
     #[arg(skip)]
     pub base_urls: Vec<(&'static Endpoint, String)>,
+
+    /// Convert every price (and change, previous close) into this currency, an ISO 4217
+    /// code such as EUR (any case), at the rate of the price's day; a ticker whose rate
+    /// cannot be fetched fails
+    #[arg(long, value_name = "CODE", value_parser = crate::fx::parse_currency,
+          help_heading = "Currencies")]
+    pub currency: Option<String>,
+
+    /// Where --currency's rates come from: yahoo (pairs such as USDEUR=X) or ecb (the ECB's
+    /// euro reference rates)
+    #[arg(
+        long,
+        value_name = "SOURCE",
+        default_value = "yahoo",
+        requires = "currency",
+        help_heading = "Currencies"
+    )]
+    pub fx: String,
+
+    /// Print prices quoted in pence, South African cents or agorot as quoted (GBp, GBX,
+    /// ZAc, ZAC, ILA) instead of dividing them by 100 into GBP, ZAR and ILS
+    #[arg(long, help_heading = "Currencies", conflicts_with = "currency")]
+    pub keep_minor_units: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -212,6 +241,11 @@ pub fn command() -> clap::Command {
         "Source for tickers without a `source:` prefix: {}",
         crate::source::names()
     );
+    let rate_sources: Vec<PossibleValue> = REGISTRY
+        .iter()
+        .filter(|s| s.rates.is_some())
+        .map(|s| PossibleValue::new(s.name).help(s.about))
+        .collect();
     let mut command = Cli::command()
         .mut_arg("format", |a| {
             a.value_parser(PossibleValuesParser::new(formats))
@@ -220,6 +254,10 @@ pub fn command() -> clap::Command {
             a.value_parser(PossibleValuesParser::new(sources))
                 .ignore_case(true)
                 .help(source_help)
+        })
+        .mut_arg("fx", |a| {
+            a.value_parser(PossibleValuesParser::new(rate_sources))
+                .ignore_case(true)
         });
     for spec in REGISTRY {
         for endpoint in spec.endpoints {
@@ -448,6 +486,39 @@ mod tests {
                 Input::Arg("-".into()),
             ]
         );
+    }
+
+    #[test]
+    fn currency_flags() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_args(["quotes"].iter().chain(args).chain(&["X"]));
+        let cli = parse(&["--currency", "eur"]).unwrap();
+        assert_eq!(cli.currency.as_deref(), Some("EUR"));
+        assert_eq!(cli.fx, "yahoo");
+        assert_eq!(cli.precision, None);
+        let cli = parse(&["--currency", "USD", "--fx", "ECB"]).unwrap();
+        assert_eq!(cli.fx.to_ascii_lowercase(), "ecb");
+        for bad in [
+            &["--currency", "EURO"][..],
+            &["--currency", "GBX"],
+            &["--currency", "EUR", "--fx", "coinbase"],
+            &["--fx", "ecb"],
+            &["--currency", "EUR", "--keep-minor-units"],
+        ] {
+            let err = parse(bad).err().unwrap();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+        }
+        assert!(parse(&["--keep-minor-units"]).unwrap().keep_minor_units);
+        let help = command().render_long_help().to_string();
+        for flag in [
+            "--currency",
+            "--fx",
+            "--keep-minor-units",
+            "--ecb-url",
+            "QUOTES_ECB_URL",
+        ] {
+            assert!(help.contains(flag), "{flag}");
+        }
     }
 
     #[test]

@@ -100,6 +100,18 @@ pub enum FetchError {
 
     #[error("request failed: {0}")]
     Other(String),
+
+    /// `--currency`: the price is in, but the rate to convert it is not (issue 11: no rate,
+    /// no price; a price is never printed unconverted).
+    #[error("no {to} rate for {from}: {why}")]
+    NoRate {
+        /// The currency asked for: `EUR`.
+        to: String,
+        /// The price's currency (`USD`), or what stands for it when the answer had none.
+        from: String,
+        /// Why, in the words of the error the rate's request met.
+        why: String,
+    },
 }
 
 impl FetchError {
@@ -122,6 +134,7 @@ impl FetchError {
             FetchError::TooLarge { .. } => "response_too_large",
             FetchError::Unrepresentable(_) => "unrepresentable",
             FetchError::Other(_) => "other",
+            FetchError::NoRate { .. } => "no_rate",
         }
     }
 

@@ -71,6 +71,14 @@ impl Fetcher {
         }
     }
 
+    /// Open every source's rate-limit gate: each round (each `--watch` round) starts afresh,
+    /// so a source that rate-limited us a minute ago gets another chance. Within a round,
+    /// every call of [`Fetcher::fetch_all`] shares the gates (the rates `--currency` fetches
+    /// after the prices do not get a second budget of retries).
+    pub fn open_gates(&self) {
+        self.gates.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Fetch every job concurrently; the result at index `i` belongs to `jobs[i]`.
     ///
     /// If `stop` finishes first (a deadline, a signal), the fetch is abandoned: every
@@ -84,9 +92,6 @@ impl Fetcher {
         if let Some(p) = progress {
             p.set_total(jobs.len());
         }
-        // Each call (each --watch round) starts with open gates: a source that rate-limited
-        // us a minute ago gets another chance.
-        self.gates.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let requests = self.share_requests(jobs);
         let done: Vec<Mutex<Option<Fetched>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = join_all(jobs.iter().zip(requests).zip(&done).map(

@@ -10,8 +10,9 @@
 //!   `source` (the registry of sources, one file each), `calendar` (days and instants);
 //! - how: `fetch` (bound, retry, collect), `http` (one request: redirects, body limit, time
 //!   limit, HTTP/2 warm-up), `client` (building the one client), `gate` (429s per source);
-//! - what came back: `quote` (a price and its exact rounding), `error` (what a user can see
-//!   go wrong, in words), `text` (server text made safe to show);
+//! - what came back: `quote` (a price and its exact rounding), `fx` (minor units and
+//!   `--currency`: one exact conversion per price), `error` (what a user can see go wrong,
+//!   in words), `text` (server text made safe to show);
 //! - writing it: `output` (the registry of formats, one file each, and the stdout policy).
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod client;
 pub mod error;
 pub mod exit;
 pub mod fetch;
+pub mod fx;
 pub mod gate;
 pub mod http;
 pub mod input;

@@ -4,13 +4,17 @@
 //! input's error here and never reaches a server. A ticker asked for twice (same source,
 //! same query) is one job, fetched once and reported at each place. A round turns the jobs'
 //! results back into rows in input order, borrowing the quotes rather than copying them
-//! per input.
+//! per input. With `--currency`, a round is the prices and then, in one more round, the
+//! rates that convert them (`fx`); minor units are normalised there too.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
+use crate::fx::Fx;
 use crate::output::{Row, label_for_input};
 use crate::progress::Progress;
 use crate::quote::Quote;
@@ -24,12 +28,16 @@ pub struct Entry {
     pub label: String,
     /// The index of its job, and its source's name; or why it is not valid.
     pub resolved: Result<(usize, &'static str), FetchError>,
+    /// What price directives write it as, when not its symbol (a pair's base).
+    pub commodity: Option<String>,
 }
 
 /// What a run asks for, input by input.
 pub struct Plan {
     entries: Vec<Entry>,
     jobs: Vec<Job>,
+    /// Minor units and `--currency`.
+    fx: Fx,
 }
 
 /// The results of one round, by job.
@@ -56,18 +64,31 @@ impl Plan {
                         });
                         (job, name)
                     });
-                let label = match &resolved {
-                    Ok((job, _)) => jobs[*job].query.ticker.to_string(),
-                    Err(_) => label_for_input(input),
+                let (label, commodity) = match &resolved {
+                    Ok((job, _)) => {
+                        let Job { source, query } = &jobs[*job];
+                        (query.ticker.to_string(), source.commodity(&query.ticker))
+                    }
+                    Err(_) => (label_for_input(input), None),
                 };
                 Entry {
                     input: input.clone(),
                     label,
                     resolved,
+                    commodity,
                 }
             })
             .collect();
-        Plan { entries, jobs }
+        Plan {
+            entries,
+            jobs,
+            fx: Fx::default(),
+        }
+    }
+
+    /// The plan with `fx` applied to every round: minor units, `--currency`.
+    pub fn with_fx(self, fx: Fx) -> Plan {
+        Plan { fx, ..self }
     }
 
     /// The distinct jobs a round fetches.
@@ -78,24 +99,30 @@ impl Plan {
     /// Whether any request of the plan goes to an https URL (only then is the system trust
     /// store loaded).
     pub fn uses_https(&self) -> bool {
-        self.jobs.iter().any(|job| {
-            job.source
-                .requests(&job.query)
-                .iter()
-                .any(|u| u.scheme() == "https")
-        })
+        self.fx.uses_https()
+            || self.jobs.iter().any(|job| {
+                job.source
+                    .requests(&job.query)
+                    .iter()
+                    .any(|u| u.scheme() == "https")
+            })
     }
 
-    /// Fetch every job once; `stop` ends the round early (see `Fetcher::fetch_all`).
+    /// Fetch every job once, then the rates `--currency` needs (at most one more round);
+    /// `stop` ends either early (see `Fetcher::fetch_all`).
     pub async fn fetch(
         &self,
         fetcher: &Fetcher,
         progress: Option<&Progress>,
         stop: impl std::future::Future<Output = FetchError>,
     ) -> Round {
-        Round {
-            fetched: fetcher.fetch_all(&self.jobs, progress, stop).await,
-        }
+        // One stop for both rounds: shared, so the second sees that the first was stopped.
+        // One set of rate-limit gates too: opened here, at the start of the round.
+        let stop = stop.shared();
+        fetcher.open_gates();
+        let mut fetched = fetcher.fetch_all(&self.jobs, progress, stop.clone()).await;
+        self.fx.apply(fetcher, &self.jobs, &mut fetched, stop).await;
+        Round { fetched }
     }
 
     /// The round's rows in input order: one per price (a range gives several), or one with
@@ -110,6 +137,7 @@ impl Plan {
                 label: &entry.label,
                 source: entry.resolved.as_ref().ok().map(|(_, name)| *name),
                 result,
+                commodity: entry.commodity.as_deref(),
             };
             match &entry.resolved {
                 Err(e) => rows.push(row(Err(e.clone()))),

@@ -5,11 +5,23 @@
 //! the same value, never passing through `f64`, and refuses text it cannot hold exactly
 //! (a wrong price is worse than no price). [`format_price`] rounds half-to-even, as
 //! Python's `Decimal.quantize` does, and prints exactly the requested decimals.
+//!
+//! A quote also says what was done to it on the way (issue 11): the price as the source
+//! quoted it when pence were turned into pounds or the price converted into `--currency`
+//! ([`Quoted`]), the rate used ([`FxRate`]), and how many decimals it is written with when
+//! `--precision` is not given (`Quote::precision`; resolved at output, in one place).
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// The most decimals `--precision` accepts.
 pub const MAX_PRECISION: u32 = 10;
+
+/// Decimals of a price without a precision of its own (`Quote::precision` is `None`).
+pub const DEFAULT_PRECISION: u32 = 2;
+
+/// Decimals of a rate that is a quotient of published rates (an inverse or a cross through
+/// the euro): it has no published precision, and its exact value never ends.
+pub const QUOTIENT_PRECISION: u32 = 6;
 
 /// One price, as reported by a source. Which ticker and source it belongs to is the
 /// plan's business (`plan::Entry`), not repeated in every quote.
@@ -28,6 +40,40 @@ pub struct Quote {
     pub previous_close: Option<Decimal>,
     pub name: Option<String>,
     pub exchange: Option<String>,
+    /// Decimals to write this price with unless `--precision` says otherwise; `None` is
+    /// [`DEFAULT_PRECISION`]. Set by a source whose prices have a precision of their own
+    /// (the ECB's published decimals), and by `fx` when pence become pounds (4).
+    pub precision: Option<u32>,
+    /// The price as the source quoted it, when `quotes` changed it (pence divided into
+    /// pounds, or a conversion into `--currency`); `None` when it is as quoted.
+    pub quoted: Option<Quoted>,
+    /// The conversion into `--currency`, when there was one.
+    pub fx: Option<FxRate>,
+}
+
+/// A price as the source quoted it, before minor units were normalised or a currency
+/// converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quoted {
+    pub price: Decimal,
+    pub currency: Option<String>,
+    /// Its own precision, as `Quote::precision`.
+    pub precision: Option<u32>,
+}
+
+/// The rate a price was converted with: how many units of the new currency one unit of
+/// the quoted (major) currency was worth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FxRate {
+    /// Exact: a published rate as sent, or a quotient of two at full `Decimal` precision.
+    pub rate: Decimal,
+    /// Decimals to show the rate with (its published decimals, [`QUOTIENT_PRECISION`] for a
+    /// quotient); `None` shows it exactly as sent.
+    pub precision: Option<u32>,
+    /// The source of the rate, as named in the registry: `yahoo`, `ecb`.
+    pub source: &'static str,
+    /// The day of the rate: the price's own day, or the last day before it that had one.
+    pub date: Option<jiff::civil::Date>,
 }
 
 impl Quote {

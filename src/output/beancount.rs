@@ -24,20 +24,19 @@ pub static FORMAT: FormatSpec = FormatSpec {
 /// needs a date.
 fn check(row: &Row<'_>, quote: &Quote) -> Result<(), FetchError> {
     let refuse = |why: String| Err(FetchError::Unrepresentable(why));
-    if !is_commodity(row.label) {
+    let name = row.commodity_or_symbol();
+    if !is_commodity(name) {
         return refuse(format!(
-            "{} cannot be a beancount commodity (names start with a capital letter, end with \
-             a capital letter or digit, and use only A-Z 0-9 ' . _ -); use -f ledger or -f json \
-             for this symbol",
-            row.label
+            "{name} cannot be a beancount commodity (names start with a capital letter, end \
+             with a capital letter or digit, and use only A-Z 0-9 ' . _ -); use -f ledger or \
+             -f json for this symbol"
         ));
     }
     let currency = currency_and_date(quote, "beancount")?;
     if !is_commodity(currency) {
-        let hint = if currency == "GBp" {
-            " (GBp is pence: divide by 100 for GBP)"
-        } else {
-            ""
+        let hint = match crate::fx::major_unit(currency) {
+            Some(major) => format!(" (a minor unit: drop --keep-minor-units to write {major})"),
+            None => String::new(),
         };
         return refuse(format!(
             "currency {currency:?} cannot be a beancount commodity{hint}"
@@ -69,8 +68,8 @@ impl Render for Beancount {
                 out,
                 "{} price {} {} {currency}",
                 when.date(),
-                row.label,
-                format_price(quote.price, style.precision)
+                row.commodity_or_symbol(),
+                format_price(quote.price, style.places(quote.precision))
             )?;
         }
         Ok(())
@@ -110,6 +109,6 @@ mod tests {
         assert!(err.to_string().contains("-f ledger"), "{err}");
         let pence = quote("1", Some("GBp"));
         let err = check(&ok("OCDO.L", &pence), &pence).unwrap_err();
-        assert!(err.to_string().contains("pence"), "{err}");
+        assert!(err.to_string().contains("--keep-minor-units"), "{err}");
     }
 }

@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 
 use super::{Row, Style};
-use crate::quote::{Quote, format_price};
+use crate::quote::{FxRate, Quote, format_price};
 
 /// One column of table, tsv and csv output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,12 +22,17 @@ pub enum Field {
     Name,
     Exchange,
     Source,
+    QuotedPrice,
+    QuotedCurrency,
+    FxRate,
+    FxDate,
+    FxSource,
 }
 
 /// `symbol,price,currency`: what the core command prints.
 pub const DEFAULT: [Field; 3] = [Field::Symbol, Field::Price, Field::Currency];
 
-pub const ALL: [Field; 11] = [
+pub const ALL: [Field; 16] = [
     Field::Symbol,
     Field::Price,
     Field::Currency,
@@ -39,6 +44,11 @@ pub const ALL: [Field; 11] = [
     Field::Name,
     Field::Exchange,
     Field::Source,
+    Field::QuotedPrice,
+    Field::QuotedCurrency,
+    Field::FxRate,
+    Field::FxDate,
+    Field::FxSource,
 ];
 
 impl Field {
@@ -55,6 +65,11 @@ impl Field {
             Field::Name => "name",
             Field::Exchange => "exchange",
             Field::Source => "source",
+            Field::QuotedPrice => "quoted_price",
+            Field::QuotedCurrency => "quoted_currency",
+            Field::FxRate => "fx_rate",
+            Field::FxDate => "fx_date",
+            Field::FxSource => "fx_source",
         }
     }
 
@@ -62,13 +77,18 @@ impl Field {
     pub fn is_numeric(self) -> bool {
         matches!(
             self,
-            Field::Price | Field::Change | Field::ChangePercent | Field::PreviousClose
+            Field::Price
+                | Field::Change
+                | Field::ChangePercent
+                | Field::PreviousClose
+                | Field::QuotedPrice
+                | Field::FxRate
         )
     }
 
     /// The field's text for one row's quote; `None` when the source did not say.
     pub fn value(self, row: &Row<'_>, quote: &Quote, style: &Style) -> Option<String> {
-        let p = style.precision;
+        let p = style.places(quote.precision);
         match self {
             Field::Symbol => Some(row.label.to_string()),
             Field::Price => Some(format_price(quote.price, p)),
@@ -81,7 +101,39 @@ impl Field {
             Field::Name => quote.name.clone(),
             Field::Exchange => quote.exchange.clone(),
             Field::Source => row.source.map(str::to_string),
+            Field::QuotedPrice => Some(quoted_price(quote, style)),
+            Field::QuotedCurrency => quoted_currency(quote).map(str::to_string),
+            Field::FxRate => quote.fx.as_ref().map(fx_rate),
+            Field::FxDate => quote.fx.as_ref()?.date.map(|d| d.to_string()),
+            Field::FxSource => quote.fx.as_ref().map(|fx| fx.source.to_string()),
         }
+    }
+}
+
+/// The price as the source quoted it (pence before they became pounds, the price before
+/// `--currency` converted it), with its own decimals unless `--precision` is given; the
+/// price itself when `quotes` did not change it.
+pub fn quoted_price(quote: &Quote, style: &Style) -> String {
+    match &quote.quoted {
+        Some(quoted) => format_price(quoted.price, style.places(quoted.precision)),
+        None => format_price(quote.price, style.places(quote.precision)),
+    }
+}
+
+/// The currency the source quoted the price in (`GBp`).
+pub fn quoted_currency(quote: &Quote) -> Option<&str> {
+    match &quote.quoted {
+        Some(quoted) => quoted.currency.as_deref(),
+        None => quote.currency.as_deref(),
+    }
+}
+
+/// A conversion's rate with its own decimals (an ECB rate's published ones, 6 for a
+/// quotient), else exactly as sent. `--precision` is for prices, not rates.
+pub fn fx_rate(fx: &FxRate) -> String {
+    match fx.precision {
+        Some(places) => format_price(fx.rate, places),
+        None => fx.rate.normalize().to_string(),
     }
 }
 
@@ -175,5 +227,50 @@ mod tests {
         assert_eq!(value(Field::Source, &q).unwrap(), "yahoo");
         q.previous_close = None;
         assert_eq!(value(Field::Change, &q), None);
+    }
+
+    #[test]
+    fn each_price_has_its_own_decimals_unless_precision_is_given() {
+        let mut q = quote("3.053", Some("GBP"));
+        q.precision = Some(4);
+        q.quoted = Some(crate::quote::Quoted {
+            price: parse_price("305.3").unwrap(),
+            currency: Some("GBp".into()),
+            precision: None,
+        });
+        let own = Style::default();
+        let value = |field: Field, style: &Style| field.value(&ok("X", &q), &q, style);
+        assert_eq!(value(Field::Price, &own).unwrap(), "3.0530");
+        assert_eq!(value(Field::QuotedPrice, &own).unwrap(), "305.30");
+        assert_eq!(value(Field::QuotedCurrency, &own).unwrap(), "GBp");
+        let two = Style {
+            precision: Some(2),
+            ..Style::default()
+        };
+        assert_eq!(value(Field::Price, &two).unwrap(), "3.05");
+        // Without a conversion there is no rate; the quoted price is the price.
+        assert_eq!(value(Field::FxRate, &own), None);
+        let plain = quote("1.5", Some("USD"));
+        let style = Style::default();
+        assert_eq!(
+            Field::QuotedPrice.value(&ok("Y", &plain), &plain, &style),
+            Some("1.50".into())
+        );
+    }
+
+    #[test]
+    fn a_rate_is_shown_with_its_own_decimals_or_as_sent() {
+        let rate = |text: &str, precision| FxRate {
+            rate: parse_price(text).unwrap(),
+            precision,
+            source: "ecb",
+            date: None,
+        };
+        assert_eq!(fx_rate(&rate("1.225", Some(4))), "1.2250");
+        assert_eq!(
+            fx_rate(&rate("0.8163265306122448979591836735", Some(6))),
+            "0.816327"
+        );
+        assert_eq!(fx_rate(&rate("0.92165000", None)), "0.92165");
     }
 }

@@ -2,8 +2,11 @@
 //! `{"symbol", "error": {"kind", "message"}}`. `jsonl` writes the same objects one per line.
 //!
 //! `price` is a JSON number carrying exactly `--precision` decimals (`135.70`, not
-//! `135.7`): it is written from the rounded decimal's text through `RawValue`, never
-//! through a float. Every field that is known is present; unknown ones are left out.
+//! `135.7`), or the price's own: it is written from the rounded decimal's text through
+//! `RawValue`, never through a float. Every field that is known is present; unknown ones are
+//! left out. A price `quotes` changed (pence into pounds, `--currency`) carries what was
+//! quoted (`quoted_price`, `quoted_currency`), and a converted one its rate (`fx_rate`,
+//! `fx_source`, `fx_date`).
 
 use std::io::{self, Write};
 
@@ -44,6 +47,16 @@ struct Success<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     exchange: Option<&'a str>,
     source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_price: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx_rate: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx_source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx_date: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -78,7 +91,12 @@ fn number(text: String) -> Box<RawValue> {
 pub fn object(row: &Row<'_>, style: &Style) -> String {
     let text = match &row.result {
         Ok(q) => {
-            let p = style.precision;
+            let p = style.places(q.precision);
+            // What was quoted, when `quotes` changed it.
+            let quoted = q
+                .quoted
+                .as_ref()
+                .filter(|o| o.price != q.price || o.currency != q.currency);
             serde_json::to_string(&Success {
                 symbol: row.label,
                 price: number(format_price(q.price, p)),
@@ -91,6 +109,12 @@ pub fn object(row: &Row<'_>, style: &Style) -> String {
                 name: q.name.as_deref(),
                 exchange: q.exchange.as_deref(),
                 source: row.source.unwrap_or_default(),
+                quoted_price: quoted
+                    .map(|o| number(format_price(o.price, style.places(o.precision)))),
+                quoted_currency: quoted.and_then(|o| o.currency.as_deref()),
+                fx_rate: q.fx.as_ref().map(|fx| number(fields::fx_rate(fx))),
+                fx_source: q.fx.as_ref().map(|fx| fx.source),
+                fx_date: q.fx.as_ref().and_then(|fx| fx.date).map(|d| d.to_string()),
             })
         }
         Err(e) => serde_json::to_string(&Failure {
@@ -154,5 +178,40 @@ mod tests {
         assert_eq!(parsed[0]["time"], "2025-11-20T21:00:00Z");
         assert_eq!(parsed[1]["error"]["kind"], "not_found");
         assert_eq!(parsed[1]["symbol"], "NOPE");
+        // Nothing was converted: no quoted or fx fields at all.
+        for key in [
+            "quoted_price",
+            "quoted_currency",
+            "fx_rate",
+            "fx_source",
+            "fx_date",
+        ] {
+            assert!(parsed[0].get(key).is_none(), "{key}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_converted_price_says_what_was_quoted_and_at_which_rate() {
+        let mut q = quote("2.4406", Some("EUR"));
+        q.precision = Some(4);
+        q.quoted = Some(crate::quote::Quoted {
+            price: crate::quote::parse_price("305.3").unwrap(),
+            currency: Some("GBp".into()),
+            precision: None,
+        });
+        q.fx = Some(crate::quote::FxRate {
+            rate: crate::quote::parse_price("1.1090").unwrap(),
+            precision: Some(6),
+            source: "ecb",
+            date: Some(jiff::civil::date(2021, 1, 8)),
+        });
+        let text = object(&ok("OCDO.L", &q), &Style::default());
+        assert!(
+            text.ends_with(
+                r#""source":"yahoo","quoted_price":305.30,"quoted_currency":"GBp","fx_rate":1.109000,"fx_source":"ecb","fx_date":"2021-01-08"}"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#""price":2.4406,"#), "{text}");
     }
 }

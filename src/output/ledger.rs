@@ -40,8 +40,8 @@ impl Render for Ledger {
             writeln!(
                 out,
                 "P {when} {} {} {}",
-                commodity(row.label),
-                format_price(quote.price, style.precision),
+                commodity(row.commodity_or_symbol()),
+                format_price(quote.price, style.places(quote.precision)),
                 commodity(currency)
             )?;
         }

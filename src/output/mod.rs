@@ -101,6 +101,8 @@ pub struct Row<'a> {
     /// The source asked, when the ticker got that far.
     pub source: Option<&'static str>,
     pub result: Result<&'a Quote, FetchError>,
+    /// What price directives write the price as, when not `label`: a currency pair's base.
+    pub commodity: Option<&'a str>,
 }
 
 impl Row<'_> {
@@ -108,13 +110,19 @@ impl Row<'_> {
     pub fn is_resolved(&self) -> bool {
         self.source.is_some()
     }
+
+    /// The commodity a price directive names: the pair's base (`EUR` for `EUR-USD`), else
+    /// the symbol.
+    pub fn commodity_or_symbol(&self) -> &str {
+        self.commodity.unwrap_or(self.label)
+    }
 }
 
 /// How values are written.
 #[derive(Debug, Clone)]
 pub struct Style {
-    /// Decimals after rounding half-to-even (`--precision`).
-    pub precision: u32,
+    /// Decimals after rounding half-to-even (`--precision`); `None`: each price's own.
+    pub precision: Option<u32>,
     /// Columns for table, tsv and csv (`-o/--fields`).
     pub fields: Vec<Field>,
     /// Colour the day's change (table on a terminal only).
@@ -124,10 +132,21 @@ pub struct Style {
 impl Default for Style {
     fn default() -> Style {
         Style {
-            precision: 2,
+            precision: None,
             fields: fields::DEFAULT.to_vec(),
             color: false,
         }
+    }
+}
+
+impl Style {
+    /// The decimals a price is written with: `--precision` when given, else the price's own
+    /// (`Quote::precision`: 4 for pence shown as pounds, an ECB rate's published decimals),
+    /// else 2. The one place this is decided.
+    pub fn places(&self, own: Option<u32>) -> u32 {
+        self.precision
+            .or(own)
+            .unwrap_or(crate::quote::DEFAULT_PRECISION)
     }
 }
 
@@ -273,6 +292,9 @@ pub(crate) mod test_rows {
             previous_close: None,
             name: None,
             exchange: None,
+            precision: None,
+            quoted: None,
+            fx: None,
         }
     }
 
@@ -282,6 +304,7 @@ pub(crate) mod test_rows {
             label: symbol,
             source: Some("yahoo"),
             result: Ok(quote),
+            commodity: None,
         }
     }
 
@@ -291,6 +314,7 @@ pub(crate) mod test_rows {
             label: symbol,
             source: Some("yahoo"),
             result: Err(error),
+            commodity: None,
         }
     }
 

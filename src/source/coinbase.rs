@@ -17,7 +17,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url};
+use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url, pair_base};
 use crate::calendar::midnight_utc;
 use crate::error::FetchError;
 use crate::quote::{Quote, parse_price};
@@ -37,6 +37,7 @@ pub static SPEC: SourceSpec = SourceSpec {
         about: "Coinbase's price API",
     }],
     build: |urls| Arc::new(Coinbase::new(urls)),
+    rates: None,
 };
 
 pub struct Coinbase {
@@ -59,6 +60,10 @@ impl Source for Coinbase {
 
     fn check(&self, ticker: &Ticker) -> Result<(), FetchError> {
         check_pair(ticker)
+    }
+
+    fn commodity(&self, ticker: &Ticker) -> Option<String> {
+        pair_base(ticker)
     }
 
     fn requests(&self, query: &Query) -> Vec<Url> {
@@ -160,6 +165,9 @@ pub fn parse_spot(when: When, answer: &Answer) -> Result<Quote, FetchError> {
         previous_close: None,
         name: None,
         exchange: None,
+        precision: None,
+        quoted: None,
+        fx: None,
     })
 }
 

@@ -9,12 +9,16 @@
 //! hints in error messages, and the README's source table (checked against the registry by
 //! a test).
 //!
+//! A source that publishes exchange rates says so in its spec ([`Rates`]): `--fx` offers
+//! exactly those sources, and `fx` asks them for rates through the same fetcher.
+//!
 //! A source knows two things: which requests answer a [`Query`], and how to read their
 //! answers. Everything else (the one client, the `--jobs` bound, retries, timeouts, the
 //! body-size limit, redirects, 429 handling) lives in `fetch` and `http` and is the same for
 //! every source.
 
 pub mod coinbase;
+pub mod ecb;
 pub mod yahoo;
 
 use std::sync::Arc;
@@ -27,7 +31,7 @@ use crate::ticker::Ticker;
 
 /// Every source `quotes` knows, in the order `--help` lists them. The first is the default
 /// for tickers without a `source:` prefix.
-pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC];
+pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC, &ecb::SPEC];
 
 /// What a source is, as users and the rest of the program see it.
 #[derive(Debug)]
@@ -46,6 +50,19 @@ pub struct SourceSpec {
     pub endpoints: &'static [Endpoint],
     /// Build the source from its endpoints' base URLs, in the order of `endpoints`.
     pub build: fn(&[Url]) -> Arc<dyn Source>,
+    /// How it names exchange rates, if it publishes them (`--fx` offers such sources).
+    pub rates: Option<Rates>,
+}
+
+/// How a source that publishes exchange rates is asked for one.
+#[derive(Debug)]
+pub struct Rates {
+    /// The ticker of the rate FROM→TO, the price of one FROM in TO: `USDEUR=X`, `EUR-USD`.
+    pub pair: fn(from: &str, to: &str) -> String,
+    /// The one currency all its rates are against, when there is one (the ECB's are all
+    /// against the euro). A conversion then goes through two published rates,
+    /// `price × (BASE→TO) ÷ (BASE→FROM)`: one exact quotient, never a rounded cross rate.
+    pub base: Option<&'static str>,
 }
 
 /// One API a source asks, and how a user points it elsewhere (a mirror, a test server).
@@ -144,6 +161,15 @@ pub trait Source: Send + Sync {
     /// must be a currency pair). Most sources take any valid ticker.
     fn check(&self, _ticker: &Ticker) -> Result<(), FetchError> {
         Ok(())
+    }
+
+    /// The commodity a ticker is written as in price directives (ledger, beancount) when it
+    /// is not the ticker itself: a currency pair `BASE-QUOTE` is the price of its base, so
+    /// `EUR-USD` is written `EUR` (see [`pair_base`]). Most sources keep the ticker.
+    // Issue 10 replaces this minimal rule with commodity names resolved in the plan
+    // (`TICKER@NAME`); a pair source's base then becomes that name's default.
+    fn commodity(&self, _ticker: &Ticker) -> Option<String> {
+        None
     }
 
     /// The requests whose answers [`Source::parse`] reads; usually one. Requests are
@@ -279,6 +305,16 @@ pub fn endpoint_url(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Ur
         url.query_pairs_mut().clear().extend_pairs(query);
     }
     url
+}
+
+/// The base of a currency pair `BASE-QUOTE` (`BTC-USD` → `BTC`): what a pair source's
+/// ticker is written as in price directives.
+pub fn pair_base(ticker: &Ticker) -> Option<String> {
+    ticker
+        .as_str()
+        .split_once('-')
+        .map(|(base, _)| base.to_string())
+        .filter(|base| !base.is_empty())
 }
 
 /// Whether a body is an HTML page (a captive portal, a consent page, a proxy's error).

@@ -41,7 +41,7 @@ fn prints_recorded_fixtures_in_input_order() {
         .stdout(
             "QQQ        539.52  USD\n\
              AAPL       220.00  USD\n\
-             OCDO.L     305.30  GBp\n\
+             OCDO.L     3.0530  GBP\n\
              BTC-USD  97208.17  USD\n",
         );
 }

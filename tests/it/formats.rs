@@ -46,7 +46,7 @@ fn tsv_is_tab_separated_without_header_or_padding() {
         out,
         "AAPL\t220.00\tUSD\t2025-03-24T13:51:33Z\n\
          QQQ\t539.52\tUSD\t2025-02-19T21:00:00Z\n\
-         OCDO.L\t305.30\tGBp\t2025-02-20T11:32:23Z\n\
+         OCDO.L\t3.0530\tGBP\t2025-02-20T11:32:23Z\n\
          BTC-USD\t97208.17\tUSD\t2025-02-20T11:44:00Z\n"
     );
 }
@@ -70,7 +70,7 @@ fn every_field_can_be_chosen_and_is_computed_exactly() {
         out,
         "AAPL\t220.00\tUSD\t2025-03-24T13:51:33Z\t\t\t\tApple Inc.\tNasdaqGS\tyahoo\n\
          QQQ\t539.52\tUSD\t2025-02-19T21:00:00Z\t\t\t\tInvesco QQQ Trust\tNasdaqGM\tyahoo\n\
-         OCDO.L\t305.30\tGBp\t2025-02-20T11:32:23Z\t\t\t\tOcado Group plc\tLSE\tyahoo\n\
+         OCDO.L\t3.0530\tGBP\t2025-02-20T11:32:23Z\t\t\t\tOcado Group plc\tLSE\tyahoo\n\
          BTC-USD\t97208.17\tUSD\t2025-02-20T11:44:00Z\t\t\t\tBitcoin USD\tCCC\tyahoo\n\
          AAPL-2020\t298.81\tUSD\t2020-03-02T21:00:01Z\t25.45\t9.31\t273.36\t\tNMS\tyahoo\n"
     );
@@ -126,7 +126,12 @@ fn json_is_one_array_in_input_order_with_errors_as_objects() {
         1,
     );
     // price is a number with exactly --precision decimals, as text.
-    assert!(out.contains(r#""price":305.30"#), "{out}");
+    // Pence become pounds, with every decimal kept; the quoted price says what was sent.
+    assert!(out.contains(r#""price":3.0530"#), "{out}");
+    assert!(
+        out.contains(r#""quoted_price":305.30,"quoted_currency":"GBp""#),
+        "{out}"
+    );
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     let items = parsed.as_array().unwrap();
     assert_eq!(items.len(), 4);
@@ -149,7 +154,8 @@ fn json_is_one_array_in_input_order_with_errors_as_objects() {
     assert_eq!(items[2]["symbol"], "A B");
     assert_eq!(items[2]["error"]["kind"], "invalid_ticker");
     assert_eq!(items[3]["symbol"], "OCDO.L");
-    assert_eq!(items[3]["price"].as_f64(), Some(305.3));
+    assert_eq!(items[3]["currency"], "GBP");
+    assert_eq!(items[3]["quoted_currency"], "GBp");
 }
 
 #[test]
@@ -219,7 +225,7 @@ fn ledger_output_quotes_odd_commodities() {
         out,
         "P 2025-02-19 21:00:00 QQQ 539.52 USD\n\
          P 2025-02-19 21:20:00 \"^GSPC\" 5998.74 USD\n\
-         P 2025-02-20 11:32:23 \"OCDO.L\" 305.30 GBp\n"
+         P 2025-02-20 11:32:23 \"OCDO.L\" 3.0530 GBP\n"
     );
     check_with_hledger_and_ledger(&out);
 }
@@ -228,7 +234,15 @@ fn ledger_output_quotes_odd_commodities() {
 fn beancount_refuses_symbols_it_cannot_name_with_a_hint() {
     let server = recorded();
     let out = quotes_for(&server)
-        .args(["-f", "beancount", "QQQ", "^GSPC", "AAPL", "OCDO.L"])
+        .args([
+            "-f",
+            "beancount",
+            "--keep-minor-units",
+            "QQQ",
+            "^GSPC",
+            "AAPL",
+            "OCDO.L",
+        ])
         .assert()
         .code(1)
         .stdout("2025-02-19 price QQQ 539.52 USD\n2025-03-24 price AAPL 220.00 USD\n")
@@ -236,7 +250,9 @@ fn beancount_refuses_symbols_it_cannot_name_with_a_hint() {
             predicate::str::contains("quotes: ^GSPC: ^GSPC cannot be a beancount commodity")
                 .and(predicate::str::contains("-f ledger"))
                 .and(predicate::str::contains("quotes: OCDO.L: currency \"GBp\""))
-                .and(predicate::str::contains("pence")),
+                .and(predicate::str::contains(
+                    "drop --keep-minor-units to write GBP",
+                )),
         );
     let out = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     check_with_bean_check(&out);
@@ -284,7 +300,7 @@ fn check_with_hledger_and_ledger(journal: &str) {
 }
 
 /// `bean-check` must accept our price directives.
-fn check_with_bean_check(prices: &str) {
+pub(crate) fn check_with_bean_check(prices: &str) {
     if !require_tool("bean-check") {
         return;
     }

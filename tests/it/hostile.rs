@@ -27,36 +27,43 @@ fn long_json_string(c: char, n: usize) -> String {
     format!("\"{}\"", c.to_string().repeat(n))
 }
 
-/// Runs `cmd` to completion and returns its status, stdout and peak resident set (KiB), read
-/// with wait4(2) for that one child.
-// The child is waited for with wait4(2), which clippy cannot see.
-#[allow(clippy::zombie_processes)]
-fn run_measured(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, i64) {
-    use std::os::unix::process::ExitStatusExt;
+/// Runs `cmd` to completion and returns its status, stdout and peak resident set (KiB).
+///
+/// The peak is the process's own `VmHWM`, read from /proc while it runs (it only grows). Not
+/// wait4's `ru_maxrss`: a child started by vfork/posix_spawn shares this test process's
+/// memory until it execs, and Linux counts that high-water mark as the child's, so a busy
+/// test process would show its own size.
+fn run_measured(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, u64) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: wait4 writes the status and the rusage struct we pass; the child is ours and
-    // not yet waited for.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
-    (
-        std::process::ExitStatus::from_raw(status),
-        out,
-        usage.ru_maxrss,
-    )
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        out
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "hung");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (status, reader.join().unwrap(), peak_kib)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ mod support;
 
 mod bench_smoke;
 mod core;
+mod currencies;
 mod formats;
 mod hardening;
 mod hostile;

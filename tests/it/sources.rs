@@ -244,14 +244,14 @@ fn coinbase_date_asks_for_that_day() {
         ])
         .assert()
         .success()
-        .stdout("2021-01-06 price BTC-USD 34000.50 USD\n");
+        .stdout("2021-01-06 price BTC 34000.50 USD\n");
     let req = &coinbase.requests()[0];
     assert_eq!(req.query_param("date").as_deref(), Some("2021-01-06"));
     quotes_for_both(&yahoo, &coinbase)
         .args(["--date", "2021-01-06", "-f", "ledger", "coinbase:BTC-USD"])
         .assert()
         .success()
-        .stdout("P 2021-01-06 \"BTC-USD\" 34000.50 USD\n");
+        .stdout("P 2021-01-06 BTC 34000.50 USD\n");
 }
 
 #[test]

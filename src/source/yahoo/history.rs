@@ -103,6 +103,9 @@ pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, Fe
         previous_close: None,
         name: meta.name(),
         exchange: meta.exchange(),
+        precision: None,
+        quoted: None,
+        fx: None,
     })
 }
 

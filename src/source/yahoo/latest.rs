@@ -56,6 +56,9 @@ pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
         previous_close,
         name: meta.name(),
         exchange: meta.exchange(),
+        precision: None,
+        quoted: None,
+        fx: None,
     })
 }
 

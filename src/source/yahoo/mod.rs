@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use reqwest::Url;
 
-use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url};
+use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url};
 use crate::error::FetchError;
 use crate::quote::Quote;
 
@@ -30,6 +30,11 @@ pub static SPEC: SourceSpec = SourceSpec {
         about: "Yahoo's chart API",
     }],
     build: |urls| Arc::new(Yahoo::new(urls)),
+    // `USDEUR=X`: the price of one USD in EUR, latest or a day's close like any ticker.
+    rates: Some(Rates {
+        pair: |from, to| format!("{from}{to}=X"),
+        base: None,
+    }),
 };
 
 pub struct Yahoo {
