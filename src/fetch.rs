@@ -181,10 +181,15 @@ impl Fetcher {
                     .await
                     .expect("semaphore is never closed");
                 match gate.admit() {
-                    Admission::Go => self.attempt(api, &url).await,
+                    Admission::Go { .. } => self.attempt(api, &url).await,
                     Admission::Wait(until) => {
                         drop(permit);
                         tokio::time::sleep_until(until).await;
+                        continue;
+                    }
+                    Admission::WaitProbe(mut changed) => {
+                        drop(permit);
+                        let _ = changed.changed().await;
                         continue;
                     }
                     Admission::RateLimited(retry_after) => {
@@ -197,14 +202,19 @@ impl Fetcher {
                     gate.succeeded();
                     return Ok(answer);
                 }
-                Err(FetchError::RateLimited { retry_after, .. })
-                    if attempt < self.settings.retries =>
-                {
+                Err(FetchError::RateLimited { retry_after, .. }) => {
                     // The gate decides how long everyone waits, or that we give up.
                     gate.rate_limited(retry_after);
+                    if attempt >= self.settings.retries {
+                        return Err(FetchError::RateLimited { api, retry_after });
+                    }
                     attempt += 1;
                 }
-                Err(err) if err.is_transient() && attempt < self.settings.retries => {
+                Err(err) => {
+                    gate.not_limited();
+                    if !err.is_transient() || attempt >= self.settings.retries {
+                        return Err(err);
+                    }
                     let wait = match &err {
                         FetchError::ServerError {
                             retry_after: Some(asked),
@@ -217,12 +227,6 @@ impl Fetcher {
                     }
                     tokio::time::sleep(wait).await;
                     attempt += 1;
-                }
-                Err(err) => {
-                    if let FetchError::RateLimited { retry_after, .. } = &err {
-                        gate.rate_limited(*retry_after);
-                    }
-                    return Err(err);
                 }
             }
         }

@@ -1,17 +1,23 @@
-//! Rate limits handled per source, as a batch, not ticker by ticker.
+//! Rate limits handled per source, as a batch, not request by request: a circuit breaker.
 //!
-//! When a source answers 429, every request to it waits on one shared gate (for the
-//! `Retry-After` it sent, or an exponential backoff with jitter) instead of each ticker
-//! hammering on its own. Each 429 that arrives while the gate is open again starts a new
-//! backoff episode; after `--retries` episodes the budget is spent and the remaining
-//! tickers of that source fail at once with "rate limited". So the time a run spends
-//! waiting on one source is bounded by the sum of at most `--retries` waits, each at most
-//! 30 s (`MAX_RETRY_AFTER`) — with the default `--retries 2` and no Retry-After, about
-//! 0.75 s.
+//! When a source answers 429, its gate closes and every request to it waits (for the
+//! `Retry-After` it sent, up to 30 s, or an exponential backoff with jitter) instead of each
+//! ticker hammering on its own: a burst of 429s is ONE backoff episode. When the wait is
+//! over the gate is half-open: ONE request (the probe) goes first, and the others follow
+//! only if it gets through. A probe that is rate-limited again starts the next episode.
+//!
+//! The budget is the run's, never reset by a success in between: a source gets at most
+//! `--retries` episodes per run (per `--watch` round), after which its remaining tickers
+//! fail at once with "rate limited". So the time a run spends waiting on one source is at
+//! most `--retries` × 30 s (`MAX_RETRY_AFTER`) whatever the interleaving of 429s and
+//! successes — with the default `--retries 2` and no Retry-After, about 0.75 s — and a
+//! source that answers 429 to everything costs at most one burst (`--jobs` requests) plus
+//! one probe per episode.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// The longest `Retry-After` honoured; a server asking for more fails the source's
@@ -28,70 +34,104 @@ pub struct Gate {
     budget: u32,
     base: Duration,
     state: Mutex<State>,
+    /// Bumped whenever the state changes, so requests waiting on a probe wake up.
+    changed: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    /// Requests wait until then.
-    closed_until: Option<Instant>,
-    /// Backoff episodes so far (reset by a success).
+    phase: Phase,
+    /// Backoff episodes so far in this run (never reset by a success).
     episodes: u32,
-    /// The budget is spent: fail fast, with the wait the server asked for, if any.
-    exhausted: Option<Option<Duration>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Requests go.
+    #[default]
+    Open,
+    /// Everyone waits until then; the first request after it is the probe.
+    Closed(Instant),
+    /// The probe is out; everyone else waits for its outcome.
+    Probing,
+    /// The budget is spent: fail fast, with the wait the server last asked for, if any.
+    Exhausted(Option<Duration>),
 }
 
 /// What a request must do before going out.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Admission {
-    Go,
+    /// Go. `probe` is true for the one request that tests a gate after a wait: its outcome
+    /// must be reported ([`Gate::succeeded`], [`Gate::rate_limited`], or
+    /// [`Gate::not_limited`]).
+    Go { probe: bool },
+    /// Wait until then, then ask again.
     Wait(Instant),
+    /// Wait for the probe's outcome (the receiver changes), then ask again.
+    WaitProbe(watch::Receiver<u64>),
     /// Give up: the source keeps rate-limiting us (carrying its Retry-After, if any).
     RateLimited(Option<Duration>),
 }
 
 impl Gate {
-    /// `budget` is `--retries`: how many backoff episodes a source gets.
+    /// `budget` is `--retries`: how many backoff episodes a source gets in a run; `base`
+    /// is the first backoff.
     pub fn new(budget: u32, base: Duration) -> Gate {
         Gate {
             budget,
             base,
             state: Mutex::new(State::default()),
+            changed: watch::Sender::new(0),
         }
     }
 
     pub fn admit(&self) -> Admission {
-        let state = self.lock();
-        if let Some(retry_after) = state.exhausted {
-            return Admission::RateLimited(retry_after);
-        }
-        match state.closed_until {
-            Some(until) if until > Instant::now() => Admission::Wait(until),
-            _ => Admission::Go,
+        let mut state = self.lock();
+        match state.phase {
+            Phase::Open => Admission::Go { probe: false },
+            Phase::Exhausted(retry_after) => Admission::RateLimited(retry_after),
+            Phase::Closed(until) if until > Instant::now() => Admission::Wait(until),
+            Phase::Closed(_) => {
+                state.phase = Phase::Probing;
+                Admission::Go { probe: true }
+            }
+            Phase::Probing => Admission::WaitProbe(self.changed.subscribe()),
         }
     }
 
     /// A 429 arrived. Starts a new backoff episode unless one is already running (the
-    /// other tickers' 429s from the same burst join it).
+    /// other requests' 429s from the same burst join it), or spends the budget.
     pub fn rate_limited(&self, retry_after: Option<Duration>) {
         let mut state = self.lock();
-        let now = Instant::now();
-        if state.exhausted.is_some() || state.closed_until.is_some_and(|until| until > now) {
-            return;
+        match state.phase {
+            Phase::Exhausted(_) | Phase::Closed(_) => return,
+            Phase::Open | Phase::Probing => {}
         }
-        if state.episodes >= self.budget || retry_after.is_some_and(|d| d > MAX_RETRY_AFTER) {
-            state.exhausted = Some(retry_after);
-            return;
-        }
-        let wait = retry_after.unwrap_or_else(|| backoff(self.base, state.episodes));
-        state.episodes += 1;
-        state.closed_until = Some(now + wait);
+        state.phase =
+            if state.episodes >= self.budget || retry_after.is_some_and(|d| d > MAX_RETRY_AFTER) {
+                Phase::Exhausted(retry_after)
+            } else {
+                let wait = retry_after.unwrap_or_else(|| backoff(self.base, state.episodes));
+                state.episodes += 1;
+                Phase::Closed(Instant::now() + wait)
+            };
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
     }
 
-    /// A request got through: the source is not limiting us any more.
+    /// A request got through: the source is not limiting us now; a probe reopens the gate.
     pub fn succeeded(&self) {
+        self.not_limited();
+    }
+
+    /// A request ended without a 429 (an answer, or another failure): a probe that did so
+    /// reopens the gate, so the requests waiting on it go.
+    pub fn not_limited(&self) {
         let mut state = self.lock();
-        if state.exhausted.is_none() {
-            state.episodes = 0;
+        if state.phase == Phase::Probing {
+            state.phase = Phase::Open;
+            drop(state);
+            self.changed.send_modify(|n| *n += 1);
         }
     }
 
@@ -111,6 +151,13 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
+    fn go(admission: Admission) -> bool {
+        match admission {
+            Admission::Go { probe } => probe,
+            other => panic!("expected Go, got {other:?}"),
+        }
+    }
+
     #[test]
     fn backoff_grows_and_stays_jittered() {
         for attempt in 0..4 {
@@ -124,10 +171,10 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_burst_of_429s_is_one_episode_and_the_budget_ends_it() {
+    async fn a_burst_is_one_episode_then_one_probe_goes_first() {
         let gate = Gate::new(2, BACKOFF_BASE);
-        assert_eq!(gate.admit(), Admission::Go);
-        // 100 tickers see a 429 in the same burst: one episode, one wait for all.
+        assert!(!go(gate.admit()));
+        // 100 requests see a 429 in the same burst: one episode, one wait for all.
         for _ in 0..100 {
             gate.rate_limited(Some(Duration::from_secs(1)));
         }
@@ -135,26 +182,70 @@ mod tests {
             panic!("gate should be closed")
         };
         tokio::time::sleep_until(until).await;
-        assert_eq!(gate.admit(), Admission::Go);
-        gate.rate_limited(Some(Duration::from_secs(1)));
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        // Third episode is beyond a budget of 2: everyone fails fast.
+        // Half-open: the first request is the probe, the rest wait for its outcome.
+        assert!(go(gate.admit()));
+        let Admission::WaitProbe(mut changed) = gate.admit() else {
+            panic!("others wait for the probe")
+        };
+        gate.succeeded();
+        changed.changed().await.unwrap();
+        assert!(!go(gate.admit()), "open again after the probe got through");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_is_the_runs_whatever_succeeds_in_between() {
+        // Four tickers at -j 1, each first answered 429 Retry-After: 30 with a success in
+        // between: a success used to reset the budget, and the run waited 120 s.
+        let gate = Gate::new(2, BACKOFF_BASE);
+        let mut waited = Duration::ZERO;
+        for _ in 0..4 {
+            match gate.admit() {
+                Admission::Go { .. } => {}
+                Admission::RateLimited(_) => break,
+                other => panic!("{other:?}"),
+            }
+            gate.rate_limited(Some(MAX_RETRY_AFTER));
+            if let Admission::Wait(until) = gate.admit() {
+                waited += until - Instant::now();
+                tokio::time::sleep_until(until).await;
+                assert!(go(gate.admit()), "the probe");
+                gate.succeeded();
+            }
+        }
+        assert_eq!(waited, 2 * MAX_RETRY_AFTER);
+        assert!(matches!(gate.admit(), Admission::RateLimited(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_that_fails_otherwise_reopens_and_a_limited_one_closes_again() {
+        let gate = Gate::new(3, BACKOFF_BASE);
         gate.rate_limited(None);
-        assert_eq!(gate.admit(), Admission::RateLimited(None));
+        let Admission::Wait(until) = gate.admit() else {
+            panic!()
+        };
+        tokio::time::sleep_until(until).await;
+        assert!(go(gate.admit()));
+        gate.rate_limited(None);
+        assert!(
+            matches!(gate.admit(), Admission::Wait(_)),
+            "a second episode"
+        );
+        let Admission::Wait(until) = gate.admit() else {
+            panic!()
+        };
+        tokio::time::sleep_until(until).await;
+        assert!(go(gate.admit()));
+        gate.not_limited(); // e.g. a 503: not a rate limit
+        assert!(!go(gate.admit()));
     }
 
     #[test]
-    fn a_long_retry_after_fails_fast_and_success_resets_episodes() {
+    fn a_long_retry_after_fails_fast() {
         let gate = Gate::new(2, BACKOFF_BASE);
         gate.rate_limited(Some(Duration::from_secs(120)));
-        assert_eq!(
+        assert!(matches!(
             gate.admit(),
-            Admission::RateLimited(Some(Duration::from_secs(120)))
-        );
-        let gate = Gate::new(1, BACKOFF_BASE);
-        gate.rate_limited(Some(Duration::ZERO));
-        gate.succeeded();
-        gate.rate_limited(Some(Duration::ZERO));
-        assert_eq!(gate.admit(), Admission::Go, "a success restores the budget");
+            Admission::RateLimited(Some(d)) if d == Duration::from_secs(120)
+        ));
     }
 }

@@ -425,3 +425,75 @@ fn odd_redirects_are_described_as_they_are() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 4. The 429 wait bound is the run's
+
+/// Four tickers at `-j 1`, each first answered `429 Retry-After: 1`, then 200: a success
+/// between two 429s used to reset the budget, so every ticker got its own episode (8
+/// requests, 4 waits: with Retry-After 30 that was 120 s). The budget (`--retries 2`) is the
+/// run's now: two episodes, then the rest of the source fails at once.
+#[test]
+fn a_success_in_between_does_not_reset_the_rate_limit_budget() {
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let server = Server::start(move |req| {
+        if seen.lock().unwrap().insert(req.symbol()) {
+            Reply::text(429, "Edge: Too Many Requests").with_header("retry-after", "1")
+        } else {
+            Reply::chart(&req.symbol(), "1", Some("USD"), 1_740_000_000)
+        }
+    });
+    let out = quotes_for(&server)
+        .args(["-j", "1", "--retries", "2", "A", "B", "C", "D"])
+        .assert()
+        .code(1)
+        .stdout("A  1.00  USD\nB  1.00  USD\n");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("quotes: C: rate limited by Yahoo (HTTP 429)"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("quotes: D: rate limited by Yahoo (HTTP 429)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        (
+            server.hits("A"),
+            server.hits("B"),
+            server.hits("C"),
+            server.hits("D")
+        ),
+        (2, 2, 1, 0)
+    );
+}
+
+/// A source that answers 429 to everything, 100 tickers at the default `-j` (50): one burst,
+/// then after each backoff ONE probe (the gate's half-open state), not a burst each time:
+/// at most `-j` + `--retries` requests (it used to be 150), every ticker reported.
+#[test]
+fn a_source_that_always_answers_429_costs_one_burst_and_a_probe_per_episode() {
+    let server = Server::start(|_| Reply::text(429, "Edge: Too Many Requests"));
+    let tickers: Vec<String> = (0..100).map(|n| format!("R{n:03}")).collect();
+    let out = quotes_for(&server)
+        .args(["--backoff-base", "0.01"])
+        .args(&tickers)
+        .assert()
+        .code(1)
+        .stdout("");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), 100);
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.contains("rate limited by Yahoo (HTTP 429)")),
+        "{stderr}"
+    );
+    assert!(
+        server.request_count() <= 50 + 2,
+        "{} requests",
+        server.request_count()
+    );
+}
