@@ -497,3 +497,148 @@ fn a_source_that_always_answers_429_costs_one_burst_and_a_probe_per_episode() {
         server.request_count()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 6. --deadline and Ctrl-C bound the process, whatever DNS does
+
+/// `quotes ARGS` with the system resolver pointed at `nameserver` (a file bind-mounted over
+/// /etc/resolv.conf in a mount namespace of its own, so nothing else on the machine sees
+/// it). Needs root (or passwordless sudo): `None`, with the reason printed, when neither is
+/// available outside CI; in CI (which runs as root) that is a failure.
+fn with_resolver(resolv_conf: &std::path::Path, args: &[&str]) -> Option<std::process::Command> {
+    let root = unsafe { libc::geteuid() } == 0;
+    let sudo = !root
+        && std::process::Command::new("sudo")
+            .args(["-n", "true"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !root && !sudo {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the DNS test needs root or passwordless sudo to unshare a mount namespace"
+        );
+        eprintln!("skipped: not root and no passwordless sudo, so no private /etc/resolv.conf");
+        return None;
+    }
+    let script = r#"mount --bind "$1" /etc/resolv.conf && shift && exec "$@""#;
+    let mut cmd = if sudo {
+        let mut c = std::process::Command::new("sudo");
+        c.args(["-n", "--preserve-env", "unshare", "-m"]);
+        c
+    } else {
+        let mut c = std::process::Command::new("unshare");
+        c.arg("-m");
+        c
+    };
+    cmd.args(["sh", "-c", script, "sh"])
+        .arg(resolv_conf)
+        .arg(crate::cmd::BIN)
+        .args(args);
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy().to_string();
+        if name.starts_with("QUOTES_") || name.to_ascii_lowercase().ends_with("_proxy") {
+            cmd.env_remove(&key);
+        }
+    }
+    Some(cmd)
+}
+
+/// A DNS server that never answers, on 127.0.0.1:53 (UDP; glibc asks there first), counting
+/// the queries it swallows.
+fn silent_dns() -> (std::net::UdpSocket, Arc<std::sync::atomic::AtomicUsize>) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:53")
+        .expect("UDP 127.0.0.1:53 must be free for the silent DNS server");
+    let queries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (reader, count) = (socket.try_clone().unwrap(), Arc::clone(&queries));
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while reader.recv(&mut buf).is_ok() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (socket, queries)
+}
+
+/// With a DNS server that never answers, the error line used to come at the deadline but
+/// the process exited 8 s later (the runtime waited for the blocked resolver threads), and
+/// Ctrl-C meanwhile was ignored. The process ends at the deadline, and at Ctrl-C.
+#[test]
+fn deadline_and_ctrl_c_end_the_process_while_dns_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:10 attempts:3\n",
+    )
+    .unwrap();
+    let args = [
+        "--yahoo-url",
+        "http://quotes-dns-test.example",
+        "--deadline",
+        "1",
+        "AAPL",
+    ];
+    let Some(mut cmd) = with_resolver(&resolv, &args) else {
+        return;
+    };
+    let (_dns, queries) = silent_dns();
+
+    // --deadline 1: the ticker fails with "deadline exceeded" and the process is gone
+    // within a second or so of the deadline, not 8 s after it.
+    let started = Instant::now();
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("quotes: AAPL: deadline exceeded"),
+        "{stderr}"
+    );
+    assert!(
+        queries.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "DNS was asked"
+    );
+    assert!(took < Duration::from_secs(3), "exited {took:?} after start");
+
+    // Ctrl-C while the lookup hangs: dies by SIGINT at once.
+    use std::os::unix::process::ExitStatusExt;
+    let before = queries.load(std::sync::atomic::Ordering::SeqCst);
+    let no_deadline = [args[0], args[1], "AAPL"];
+    let mut child = with_resolver(&resolv, &no_deadline)
+        .unwrap()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("quotes asked DNS", Duration::from_secs(10), || {
+        queries.load(std::sync::atomic::Ordering::SeqCst) > before
+    });
+    let signalled = Instant::now();
+    // The quotes process is the child of sudo or is the child itself (exec'd by sh).
+    let pgrep = std::process::Command::new("pgrep")
+        .args(["-f", "quotes-dns-test.example"])
+        .output()
+        .unwrap();
+    for pid in String::from_utf8_lossy(&pgrep.stdout).split_whitespace() {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", pid])
+            .status();
+    }
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(3),
+            "Ctrl-C did not end a run waiting on DNS"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        status.signal() == Some(libc::SIGINT) || status.code() == Some(130),
+        "{status:?}"
+    );
+}
