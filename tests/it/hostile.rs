@@ -523,12 +523,13 @@ fn with_resolver(resolv_conf: &std::path::Path, args: &[&str]) -> Option<std::pr
         return None;
     }
     let script = r#"mount --bind "$1" /etc/resolv.conf && shift && exec "$@""#;
+    // The suite's scrubbed environment (crate::cmd), kept across sudo.
     let mut cmd = if sudo {
-        let mut c = std::process::Command::new("sudo");
+        let mut c = crate::cmd::scrubbed("sudo");
         c.args(["-n", "--preserve-env", "unshare", "-m"]);
         c
     } else {
-        let mut c = std::process::Command::new("unshare");
+        let mut c = crate::cmd::scrubbed("unshare");
         c.arg("-m");
         c
     };
@@ -536,12 +537,6 @@ fn with_resolver(resolv_conf: &std::path::Path, args: &[&str]) -> Option<std::pr
         .arg(resolv_conf)
         .arg(crate::cmd::BIN)
         .args(args);
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy().to_string();
-        if name.starts_with("QUOTES_") || name.to_ascii_lowercase().ends_with("_proxy") {
-            cmd.env_remove(&key);
-        }
-    }
     Some(cmd)
 }
 
