@@ -654,8 +654,18 @@ fn hostile_text() -> BoxedStrategy<String> {
         "\t",
         "\u{1b}[2J",
         "\u{1b}[31m",
+        "\u{1b}]52;c;SGk=\u{7}",
         "\u{7}",
         "\u{85}",
+        "\u{9b}",
+        "\u{7f}",
+        "\0",
+        "\u{202e}",
+        "\u{200b}",
+        "\u{2028}",
+        "\u{2029}",
+        "\u{feff}",
+        "\u{2066}",
     ];
     let part = prop_oneof![
         3 => "[A-Za-z ]{1,6}".boxed(),
@@ -1319,4 +1329,79 @@ fn reference_agrees_with_the_documented_examples() {
     assert_eq!(reference_format(&with_exp, 2, Ties::Even), "123.46");
     assert_eq!(reference_exact(&with_exp), "123.456");
     assert_eq!(reference_exact(&parts("-000.000")), "0");
+}
+
+// ---------------------------------------------------------------------------------------
+// Every format renders whatever a server sent (issue 12)
+
+/// A chart answer whose name, exchange and currency are arbitrary text (hostile parts,
+/// any Unicode, or tens of thousands of characters).
+fn chart_with_text() -> BoxedStrategy<(String, String, String)> {
+    let text = || {
+        prop_oneof![
+            4 => hostile_text(),
+            2 => any::<String>(),
+            1 => (1..70_000usize, any::<char>()).prop_map(|(n, c)| c.to_string().repeat(n)),
+            2 => "[A-Z]{3}|GBp".boxed(),
+        ]
+        .boxed()
+    };
+    (text(), text(), text()).boxed()
+}
+
+/// The characters a format itself writes as structure: line ends, and tsv's tabs.
+fn structural(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\t')
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Parse a chart answer carrying arbitrary text, then render it in every format with
+    /// every field: nothing panics (a 70,000-character currency used to abort the table),
+    /// and no control, format, bidi or separator character reaches the output raw.
+    #[test]
+    fn every_format_renders_any_server_text_safely((name, exchange, currency) in chart_with_text()) {
+        use quotes::output::{FORMATS, Row, Style, fields::ALL, render};
+        let body = format!(
+            r#"{{"chart":{{"result":[{{"meta":{{"currency":{},"longName":{},"fullExchangeName":{},"regularMarketPrice":12.5,"regularMarketTime":1740000000}}}}]}}}}"#,
+            serde_json::Value::String(currency.clone()),
+            serde_json::Value::String(name),
+            serde_json::Value::String(exchange),
+        );
+        let parsed = latest::parse(&answer(200, body.as_bytes()));
+        let quote = match &parsed {
+            Ok(quote) => quote,
+            Err(e) => {
+                // Only an odd currency may fail the answer, as malformed, in one line.
+                prop_assert_eq!(e.kind(), "malformed_response");
+                prop_assert!(is_one_printable_line(&e.to_string()), "{}", e);
+                return Ok(());
+            }
+        };
+        for precision in [None, Some(0), Some(10)] {
+            let style = Style { precision, fields: ALL.to_vec(), color: true };
+            for format in FORMATS {
+                let row = Row {
+                    input: "X",
+                    label: "X",
+                    source: Some("yahoo"),
+                    result: Ok(quote),
+                    commodity: None,
+                };
+                let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
+                let out = String::from_utf8(rendered.stdout).unwrap();
+                let err = String::from_utf8(rendered.stderr).unwrap();
+                for c in out.chars().chain(err.chars()) {
+                    // The table's own colour escapes are the one ESC allowed.
+                    prop_assert!(
+                        structural(c) || c == '\u{1b}' || quotes::text::is_safe(c),
+                        "{}: U+{:04X} in {:?}", format.name, c as u32, out
+                    );
+                }
+                prop_assert!(out.len() < 10_000, "{}: {} bytes", format.name, out.len());
+                prop_assert!(err.lines().count() <= 1, "{}: {:?}", format.name, err);
+            }
+        }
+    }
 }

@@ -1,0 +1,45 @@
+//! Whatever a server sends, every format renders it safely (issue 12): arbitrary bytes are
+//! read as a Yahoo chart answer, and a price that comes out is rendered in every format with
+//! every field. Nothing may panic, and no control, format, bidi or separator character may
+//! reach the output raw (line ends, tsv's tabs and the table's colour escapes are the
+//! formats' own).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use quotes::output::{FORMATS, Row, Style, fields::ALL, render};
+use quotes::source::Answer;
+use quotes::source::yahoo::latest;
+
+fuzz_target!(|body: &[u8]| {
+    let answer = Answer {
+        status: 200,
+        body: body.to_vec(),
+    };
+    let Ok(quote) = latest::parse(&answer) else {
+        return;
+    };
+    let style = Style {
+        precision: None,
+        fields: ALL.to_vec(),
+        color: true,
+    };
+    for format in FORMATS {
+        let row = Row {
+            input: "X",
+            label: "X",
+            source: Some("yahoo"),
+            result: Ok(&quote),
+            commodity: None,
+        };
+        let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
+        let out = String::from_utf8(rendered.stdout).expect("UTF-8 output");
+        for c in out.chars() {
+            assert!(
+                matches!(c, '\n' | '\r' | '\t' | '\u{1b}') || quotes::text::is_safe(c),
+                "{}: U+{:04X}",
+                format.name,
+                c as u32
+            );
+        }
+    }
+});
