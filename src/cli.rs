@@ -161,7 +161,8 @@ pub struct Cli {
           value_parser = clap::value_parser!(u16).range(1..=1000), help_heading = "Network")]
     pub jobs: u16,
 
-    /// Seconds to wait for each request (connecting takes at most 10 of them)
+    /// Seconds one attempt of a request may take, every redirect and the whole answer
+    /// included (connecting takes at most 10 of them)
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds,
           help_heading = "Network")]
     pub timeout: Duration,

@@ -637,3 +637,38 @@ fn deadline_and_ctrl_c_end_the_process_while_dns_hangs() {
         "{status:?}"
     );
 }
+
+/// A price of zero is no price (no instrument trades at 0; negative prices stay), a
+/// `regularMarketTime` an hour in the future is malformed (it would fool --max-age), and a
+/// Coinbase amount in exponent form is refused like other non-decimal text.
+#[test]
+fn zero_prices_future_times_and_exponents_are_refused() {
+    let future = jiff::Timestamp::now().as_second() + 3600;
+    let yahoo = Server::start(move |req| match req.symbol().as_str() {
+        "ZERO" => Reply::chart("ZERO", "0.0", Some("USD"), 1_740_000_000),
+        "NEG" => Reply::chart("NEG", "-37.63", Some("USD"), 1_740_000_000),
+        _ => Reply::chart("SOON", "5", Some("USD"), future),
+    });
+    let coinbase =
+        Server::start(|_| Reply::json(200, crate::support::coinbase_body("BTC", "USD", "1e5")));
+    let out = crate::cmd::quotes_for_both(&yahoo, &coinbase)
+        .args(["ZERO", "NEG", "SOON", "coinbase:BTC-USD"])
+        .assert()
+        .code(1)
+        .stdout("NEG  -37.63  USD\n");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[0].starts_with("quotes: ZERO: no price in the response from Yahoo"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("quotes: SOON: malformed response from Yahoo: regularMarketTime"),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with("quotes: BTC-USD: malformed response from Coinbase: amount"),
+        "{stderr}"
+    );
+}
