@@ -3,7 +3,8 @@
 //! A ticker is 1–32 ASCII letters, digits and `. - ^ = _` (`BRK-B`, `^GSPC`, `EURUSD=X`,
 //! `GC=F`, `0P000071W8.TO`), not made only of dots and never containing `..`: an HTTP
 //! library would resolve `/chart/..` to another path. Anything else is rejected here, so
-//! it never reaches a server. Input is uppercased, as the sources expect.
+//! it never reaches a server. Input is uppercased, as the sources expect. A ticker goes into a
+//! URL as one path segment, percent-encoded by the `url` crate (`source::endpoint_url`).
 
 use crate::error::FetchError;
 
@@ -46,21 +47,6 @@ impl Ticker {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// The symbol as one percent-encoded URL path segment. Validation already excludes
-    /// `/ ? # %`; encoding everything outside RFC 3986's unreserved set is the second
-    /// guard, and turns `^GSPC` into `%5EGSPC` as browsers send it.
-    pub fn path_segment(&self) -> String {
-        let mut out = String::with_capacity(self.0.len() + 4);
-        for b in self.0.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
     }
 }
 
@@ -105,16 +91,6 @@ mod tests {
         }
         assert!(Ticker::parse(&"A".repeat(MAX_LEN)).is_ok());
         assert!(Ticker::parse(&"A".repeat(MAX_LEN + 1)).is_err());
-    }
-
-    #[test]
-    fn path_segment_encodes_reserved_characters() {
-        assert_eq!(Ticker::parse("^gspc").unwrap().path_segment(), "%5EGSPC");
-        assert_eq!(
-            Ticker::parse("EURUSD=X").unwrap().path_segment(),
-            "EURUSD%3DX"
-        );
-        assert_eq!(Ticker::parse("BRK.B").unwrap().path_segment(), "BRK.B");
     }
 
     #[test]
