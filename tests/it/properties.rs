@@ -1171,13 +1171,17 @@ proptest! {
                 .collect();
             prop_assert_eq!(ticker.as_str(), upper.as_str());
 
-            let segment = ticker.path_segment();
-            prop_assert!(
-                segment.chars().all(|c| c.is_ascii_alphanumeric() || "._~%-".contains(c)),
-                "{:?}", segment
-            );
+            // The request a source builds carries it as exactly one path segment.
+            use quotes::source::Source;
+            let base = reqwest::Url::parse("http://127.0.0.1:8080/base").unwrap();
+            let yahoo = quotes::source::yahoo::Yahoo::new(&[base]);
+            let urls = yahoo.requests(&query(&upper, None));
+            let segments: Vec<&str> = urls[0].path_segments().unwrap().collect();
+            prop_assert_eq!(segments.len(), 5, "{}", urls[0]);
+            prop_assert_eq!(&segments[..4], &["base", "v8", "finance", "chart"][..]);
+            let segment = segments[4];
             prop_assert!(!segment.contains("..") && !segment.contains('/'), "{:?}", segment);
-            prop_assert_eq!(percent_decode(&segment), upper, "{:?}", segment);
+            prop_assert_eq!(percent_decode(segment), upper, "{:?}", segment);
         }
     }
 }
