@@ -191,3 +191,57 @@ fn readme_test_command_is_what_ci_runs() {
         ci_path.display()
     );
 }
+
+/// The rows of the Markdown table under the heading `## {heading}`: each row's first cell.
+fn first_cells(readme: &str, heading: &str) -> Vec<String> {
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("no section {heading:?} in README.md"));
+    section
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+        .filter_map(|l| l.split('|').nth(1).map(|c| c.trim().to_string()))
+        .collect()
+}
+
+/// The README's tables of sources, formats and environment variables are checked against
+/// the registries (issue 9): a source or format added with one registry line, or an
+/// endpoint added to a source, fails this test until the README says so too.
+#[test]
+fn the_readme_lists_every_registered_source_format_and_variable() {
+    let readme = readme();
+    let sources = first_cells(&readme, "Sources");
+    for spec in quotes::source::REGISTRY {
+        assert!(
+            sources
+                .iter()
+                .any(|c| c.starts_with(&format!("`{}`", spec.name))),
+            "README's Sources table has no row for {}: {sources:?}",
+            spec.name
+        );
+        for endpoint in spec.endpoints {
+            assert!(
+                readme.contains(&format!("`--{}", endpoint.flag)),
+                "README never mentions --{}",
+                endpoint.flag
+            );
+        }
+    }
+    let variables = first_cells(&readme, "Environment variables");
+    for endpoint in quotes::source::REGISTRY.iter().flat_map(|s| s.endpoints) {
+        assert!(
+            variables.iter().any(|c| c.contains(endpoint.env)),
+            "README's Environment variables table has no row for {}",
+            endpoint.env
+        );
+    }
+    let formats = first_cells(&readme, "Output formats");
+    for format in quotes::output::FORMATS {
+        assert!(
+            formats.contains(&format!("`{}`", format.name)),
+            "README's Output formats table has no row for {}: {formats:?}",
+            format.name
+        );
+    }
+}
