@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::fields::{self, Field};
 use super::{FormatSpec, Render, Row, Style};
+use crate::history::Adjust;
 use crate::quote::format_price;
 
 pub static FORMAT: FormatSpec = FormatSpec {
@@ -43,6 +44,12 @@ struct Success<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     exchange: Option<&'a str>,
     source: &'a str,
+    /// The commodity ledger and beancount write, when it is not the symbol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commodity: Option<&'a str>,
+    /// Which close a past day's price is: `none` (as traded), `splits` or `all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjust: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -90,6 +97,8 @@ pub fn object(row: &Row<'_>, style: &Style) -> String {
                 name: q.name.as_deref(),
                 exchange: q.exchange.as_deref(),
                 source: row.source.unwrap_or_default(),
+                commodity: (row.commodity != row.label).then_some(row.commodity),
+                adjust: row.adjust.map(Adjust::name),
             })
         }
         Err(e) => serde_json::to_string(&Failure {

@@ -27,6 +27,7 @@ use std::io::{self, Write};
 pub use fields::Field;
 
 use crate::error::FetchError;
+use crate::history::Adjust;
 use crate::quote::Quote;
 
 /// Every output format, in the order `--help` lists them; the first is the default.
@@ -97,6 +98,11 @@ pub struct Row<'a> {
     /// The source asked, when the ticker got that far.
     pub source: Option<&'static str>,
     pub result: Result<&'a Quote, FetchError>,
+    /// The commodity ledger and beancount write the price as: `NAME` of `TICKER@NAME`, the
+    /// base of a currency pair (`BTC` for `BTC-USD`), else the symbol (issue 10).
+    pub commodity: &'a str,
+    /// Which close a past day's price is (`--adjust`); `None` for the latest price.
+    pub adjust: Option<Adjust>,
 }
 
 impl Row<'_> {
@@ -272,6 +278,8 @@ pub(crate) mod test_rows {
             label: symbol,
             source: Some("yahoo"),
             result: Ok(quote),
+            commodity: symbol,
+            adjust: None,
         }
     }
 
@@ -281,6 +289,8 @@ pub(crate) mod test_rows {
             label: symbol,
             source: Some("yahoo"),
             result: Err(error),
+            commodity: symbol,
+            adjust: None,
         }
     }
 
