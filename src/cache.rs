@@ -31,7 +31,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use rust_decimal::Decimal;
 
 use crate::calendar::{midnight_utc, today_utc};
@@ -160,9 +162,13 @@ impl Cache {
     /// Keep what the round fetched: for each ask that fetched (and may be kept), its closes
     /// of days that are over, and the days it covered without a close. One transaction.
     pub fn keep(&self, asks: &[Ask], results: &[Fetched]) {
+        if !asks.iter().any(|a| a.fetch.is_some() && a.keep.is_some()) {
+            return; // nothing new: not even a write lock
+        }
         let today = today_utc();
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            // Immediate: take the write lock (waiting for another run's) before reading.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for (ask, result) in asks.iter().zip(results) {
                 let (Some(key), Some(fetched), Ok(quotes)) = (&ask.keep, &ask.fetch, result) else {
                     continue;
@@ -487,7 +493,7 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version != SCHEMA_VERSION {
-        let tx = conn.unchecked_transaction()?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
         if version != 0 {
             tx.execute_batch("DROP TABLE IF EXISTS days; DROP TABLE IF EXISTS instruments;")?;
         }

@@ -82,7 +82,7 @@ pub enum ReadError {
 pub struct PriceFile {
     /// The last date each commodity has a price on.
     last: HashMap<Box<str>, jiff::civil::Date>,
-    /// Every commodity with a price or a `price:` mapping, in order of first appearance.
+    /// Every commodity with a price or `price:` metadata, in order of first appearance.
     order: Vec<Box<str>>,
     /// `commodity` → `source:TICKER`, from beancount `price:` metadata.
     tickers: HashMap<Box<str>, String>,
@@ -161,7 +161,6 @@ impl PriceFile {
             match result.map_err(|why| Failed::Parse(number, why))? {
                 Line::Other => {}
                 Line::Price(day, commodity) => file.priced(commodity, day),
-                Line::Commodity(commodity) => file.seen(commodity),
                 Line::Metadata(commodity, value) => file.mapped(&commodity, value),
             }
         }
@@ -238,7 +237,6 @@ enum State {
 enum Line<'a> {
     Other,
     Price(jiff::civil::Date, &'a str),
-    Commodity(&'a str),
     Metadata(String, &'a str),
 }
 
@@ -424,8 +422,9 @@ fn beancount_line<'a>(text: &'a str, state: &mut State) -> Result<Line<'a>, Stri
             if !beancount::is_commodity(commodity) {
                 return Err(format!("commodity entry {}", shown(text)));
             }
+            // Declared: its metadata follows. Declared alone, it has no ticker to update.
             *state = State::Commodity(commodity.to_string());
-            Ok(Line::Commodity(commodity))
+            Ok(Line::Other)
         }
         "" => Err(format!("a date alone: {}", shown(text))),
         _ => Ok(Line::Other),
