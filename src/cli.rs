@@ -68,7 +68,7 @@ Examples, in scripts:
 #[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Ticker symbols, e.g. VTSAX BRK-B ^GSPC EURUSD=X (case-insensitive); `-` reads
-    /// standard input
+    /// standard input; TICKER@NAME names the commodity ledger and beancount write
     #[arg(value_name = "TICKER")]
     pub tickers: Vec<String>,
 
