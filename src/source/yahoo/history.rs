@@ -77,8 +77,8 @@ pub fn range_period(range: &Range) -> (i64, i64) {
 }
 
 /// `period1` and `period2` of the request for the splits after a window that ends on
-/// `last` (when `last` is before `today`): from the day before `last` to two days after
-/// today, so that every split dated after `last` up to now is in it. Splits inside both
+/// `last` (when `last` is before yesterday: the window reaches two days past `last`): from
+/// the day before `last` to two days after today, so that every split dated after `last` up to now is in it. Splits inside both
 /// windows are the same event and counted once.
 pub fn splits_period(last: jiff::civil::Date, today: jiff::civil::Date) -> (i64, i64) {
     (

@@ -84,7 +84,9 @@ impl Source for Yahoo {
         params.push(("events", "split"));
         let mut urls = vec![self.chart_url(query, &params)];
         let today = today_utc();
-        if last < today {
+        // The window reaches two days past its last day: ending yesterday or today, it
+        // already holds every split up to now.
+        if last < today.saturating_sub(jiff::Span::new().days(1)) {
             let (period1, period2) = history::splits_period(last, today);
             let (period1, period2) = (period1.to_string(), period2.to_string());
             urls.push(self.chart_url(
@@ -201,7 +203,26 @@ mod tests {
             "{}",
             urls[0]
         );
-        // Up to today: the window has every split there is.
+        // Up to yesterday or today: the window (two days past its end) has every split.
+        let yesterday = today.yesterday().unwrap();
+        let range = crate::history::Range {
+            to: yesterday,
+            ..range
+        };
+        assert_eq!(
+            yahoo().requests(&query("NVDA", When::Range(range))).len(),
+            1
+        );
+        let two_days_ago = crate::history::Range {
+            to: yesterday.yesterday().unwrap(),
+            ..range
+        };
+        assert_eq!(
+            yahoo()
+                .requests(&query("NVDA", When::Range(two_days_ago)))
+                .len(),
+            2
+        );
         let range = crate::history::Range { to: today, ..range };
         assert_eq!(
             yahoo().requests(&query("NVDA", When::Range(range))).len(),
