@@ -7,8 +7,9 @@
 //! adjusted closes (`--adjust splits|all` change with every split or dividend). A day is
 //! over for the cache once it is before today in UTC (every exchange's day has ended by
 //! then, and the source itself refuses a session still running); a day without a close is
-//! recorded as such only once it is two days old or a later close exists, so a fund whose
-//! NAV comes out late in the evening is asked again rather than recorded as closed.
+//! recorded as such only 30 hours after its end in UTC or once a later close exists, so a
+//! fund whose NAV comes out late in the evening is asked again rather than recorded as
+//! closed.
 //!
 //! **Where.** SQLite (through `rusqlite`, compiled in), one file, `closes.sqlite3`, in
 //! `--cache-dir`, `$QUOTES_CACHE_DIR`, `$XDG_CACHE_HOME/quotes` or `~/.cache/quotes`.
@@ -31,12 +32,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 use rust_decimal::Decimal;
 
-use crate::calendar::{midnight_utc, today_utc};
+use crate::calendar::midnight_utc;
 use crate::fetch::{Fetched, Job};
 use crate::history::{self, Adjust, Range};
 use crate::quote::Quote;
@@ -165,7 +167,7 @@ impl Cache {
         if !asks.iter().any(|a| a.fetch.is_some() && a.keep.is_some()) {
             return; // nothing new: not even a write lock
         }
-        let today = today_utc();
+        let now = jiff::Timestamp::now().as_second();
         self.with(|conn| {
             // Immediate: take the write lock (waiting for another run's) before reading.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -173,7 +175,7 @@ impl Cache {
                 let (Some(key), Some(fetched), Ok(quotes)) = (&ask.keep, &ask.fetch, result) else {
                     continue;
                 };
-                let rows = covered(&fetched.query.when, quotes, today);
+                let rows = covered(&fetched.query.when, quotes, now);
                 if rows.is_empty() {
                     continue;
                 }
@@ -197,19 +199,7 @@ impl Cache {
                     params![key.origin, key.source, key.ticker],
                     |row| row.get(0),
                 )?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO days (instrument, day, price, currency, time)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (day, quote) in rows {
-                    insert.execute(params![
-                        id,
-                        day_number(day),
-                        quote.map(|q| q.price.to_string()),
-                        quote.and_then(|q| q.currency.as_deref()),
-                        quote.and_then(|q| q.time),
-                    ])?;
-                }
+                insert_days(&tx, id, &rows)?;
             }
             tx.commit()
         });
@@ -239,35 +229,33 @@ impl Cache {
                 "SELECT day, price, currency, time FROM days
                  WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
             )?;
-            let rows = select.query_map(params![id, day_number(from), day_number(to)], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Option<String>>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                    row.get::<_, Option<i64>>(3)?,
-                ))
-            })?;
+            let mut rows = select.query(params![id, day_number(from), day_number(to)])?;
             let mut days = Vec::new();
-            for row in rows {
-                let (day, price, currency, time) = row?;
-                let Some(day) = from_day_number(day) else {
+            while let Some(row) = rows.next()? {
+                let Some(day) = from_day_number(row.get(0)?) else {
                     continue;
                 };
                 // A price that does not read back is no price known: it is fetched again.
-                let quote = match price {
-                    None => None,
-                    Some(text) => match Decimal::from_str(&text) {
-                        Ok(price) => Some(Quote {
+                let quote = match row.get_ref(1)? {
+                    ValueRef::Null => None,
+                    ValueRef::Text(text) => {
+                        let Some(price) = std::str::from_utf8(text)
+                            .ok()
+                            .and_then(|t| Decimal::from_str(t).ok())
+                        else {
+                            continue;
+                        };
+                        Some(Quote {
                             price,
-                            currency,
-                            time,
+                            currency: row.get(2)?,
+                            time: row.get(3)?,
                             market_date: Some(day),
                             previous_close: None,
                             name: name.clone(),
                             exchange: exchange.clone(),
-                        }),
-                        Err(_) => continue,
-                    },
+                        })
+                    }
+                    _ => continue,
                 };
                 days.push((day, quote));
             }
@@ -298,6 +286,49 @@ impl Cache {
             }
         }
     }
+}
+
+/// Rows per INSERT statement: one statement per 64 days costs far less than 64 statements
+/// (a year of 100 tickers is 36,500 rows).
+const ROWS_PER_INSERT: usize = 64;
+
+/// Insert (or replace) the days of instrument `id`.
+fn insert_days(
+    tx: &Transaction<'_>,
+    id: i64,
+    rows: &[(jiff::civil::Date, Option<&Quote>)],
+) -> rusqlite::Result<()> {
+    let sql = |n: usize| {
+        let mut sql = String::from(
+            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time) VALUES ",
+        );
+        for i in 0..n {
+            sql.push_str(if i == 0 {
+                "(?,?,?,?,?)"
+            } else {
+                ",(?,?,?,?,?)"
+            });
+        }
+        sql
+    };
+    let full = sql(ROWS_PER_INSERT);
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = if chunk.len() == ROWS_PER_INSERT {
+            tx.prepare_cached(&full)?
+        } else {
+            tx.prepare_cached(&sql(chunk.len()))?
+        };
+        for (i, (day, quote)) in chunk.iter().enumerate() {
+            let at = i * 5;
+            insert.raw_bind_parameter(at + 1, id)?;
+            insert.raw_bind_parameter(at + 2, day_number(*day))?;
+            insert.raw_bind_parameter(at + 3, quote.map(|q| q.price.to_string()))?;
+            insert.raw_bind_parameter(at + 4, quote.and_then(|q| q.currency.as_deref()))?;
+            insert.raw_bind_parameter(at + 5, quote.and_then(|q| q.time))?;
+        }
+        insert.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// Which instrument of which API a job asks about.
@@ -418,15 +449,25 @@ fn ask_close(job: &Job, key: Key, date: jiff::civil::Date, known: Known) -> Ask 
     }
 }
 
+/// How long after the end of a UTC day a day without a close is taken as closed: the
+/// latest fund NAVs of a day come out a few hours after midnight UTC.
+const QUIET_HOURS: i64 = 30;
+
 /// What a fetch for `when` says about its days, for the cache: each close of a day before
-/// `today`, and each day it covered without a close that is settled (two days old, or
-/// before a close).
+/// today, and each day it covered without a close that is settled (over for
+/// [`QUIET_HOURS`], or before a close) — as of `now`, Unix seconds.
 fn covered<'q>(
     when: &When,
     quotes: &'q [Quote],
-    today: jiff::civil::Date,
+    now: i64,
 ) -> Vec<(jiff::civil::Date, Option<&'q Quote>)> {
-    let yesterday = back(today, 1);
+    let utc_day = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+            .unwrap_or(jiff::civil::Date::MIN)
+    };
+    let yesterday = back(utc_day(now), 1);
+    let quiet = utc_day(now.saturating_sub(QUIET_HOURS * 3_600));
     let (from, to) = match *when {
         When::Range(range) => (range.from, range.to),
         // A `--date` answer says which day had the close and that no day after it, up to
@@ -439,7 +480,7 @@ fn covered<'q>(
     };
     let last_close = quotes.iter().filter_map(|q| q.market_date).max();
     let settled = last_close
-        .map_or(back(today, 2), |d| d.max(back(today, 2)))
+        .map_or(quiet, |d| d.max(quiet))
         .min(yesterday)
         .min(to);
     let mut rows = Vec::new();
@@ -675,25 +716,32 @@ mod tests {
 
     #[test]
     fn days_not_over_are_not_kept() {
-        let today = today_utc();
+        let today = date(2026, 11, 23);
+        let at = |hour: i64| midnight_utc(today) + hour * 3_600;
         let yesterday = back(today, 1);
         let quotes = vec![close(back(today, 3), "1")];
         let when = range(back(today, 5), today);
-        let rows = covered(&when, &quotes, today);
-        // Up to the day before yesterday (no close since): 5..=2 days ago.
+        // At 03:00 UTC yesterday may still get a late NAV: kept up to the day before.
+        let rows = covered(&when, &quotes, at(3));
         assert_eq!(rows.len(), 4);
         assert!(rows.iter().all(|(d, _)| *d < yesterday));
         assert_eq!(rows.iter().filter(|(_, q)| q.is_some()).count(), 1);
-        // A close today settles yesterday, but today's own close is not kept.
-        let quotes = vec![close(back(today, 3), "1"), close(today, "2")];
-        let rows = covered(&when, &quotes, today);
+        // From 06:00 UTC yesterday is over too; today never is.
+        let rows = covered(&when, &quotes, at(6));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, false))
         );
-        // A close yesterday is kept, and so is the day it settles.
+        // A close today settles yesterday, but today's own close is not kept.
+        let quotes = vec![close(back(today, 3), "1"), close(today, "2")];
+        let rows = covered(&when, &quotes, at(1));
+        assert_eq!(
+            rows.last().map(|(d, q)| (*d, q.is_some())),
+            Some((yesterday, false))
+        );
+        // A close yesterday is kept at once.
         let quotes = vec![close(yesterday, "1")];
-        let rows = covered(&when, &quotes, today);
+        let rows = covered(&when, &quotes, at(1));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, true))
