@@ -661,6 +661,12 @@ impl Update {
         rows.sort_by_key(|(index, row)| {
             (row.result.as_ref().ok().and_then(|q| q.market_date), *index)
         });
+        // A commodity given twice (`TSLA TSLA@TSLA`) still gets one price a day.
+        let mut written = std::collections::HashSet::new();
+        rows.retain(|(_, row)| match &row.result {
+            Ok(quote) => written.insert((row.commodity, quote.market_date)),
+            Err(_) => true,
+        });
         let rows: Vec<Row<'_>> = rows.into_iter().map(|(_, row)| row).collect();
         let format = self.kind.format();
         let mut renderer = (format.renderer)();

@@ -672,7 +672,8 @@ fn update_dry_run_prints_what_it_would_append_and_changes_nothing() {
     yahoo(&dirs, &server)
         .arg("--update")
         .arg(&file)
-        .args(["--dry-run", "--to", "2021-01-07", "TSLA"])
+        // The same commodity twice is still one price a day.
+        .args(["--dry-run", "--to", "2021-01-07", "TSLA", "TSLA@TSLA"])
         .assert()
         .success()
         .stdout("P 2021-01-06 TSLA 251.99 USD\nP 2021-01-07 TSLA 272.01 USD\n")
