@@ -3,9 +3,10 @@
 //! commodity names, `--update` of ledger and beancount files (checked by hledger and
 //! bean-check), its atomicity under SIGKILL, and the cache of past closes.
 //!
-//! Written to move unchanged into `tests/it/history.rs`: everything it needs besides
-//! `support` is here, starting with [`quotes`], which scrubs the environment and gives every
-//! test a cache of its own.
+//! Written to move into `tests/it/history.rs` as a module: everything it needs besides
+//! `crate::support` is here, starting with [`quotes`], which scrubs the environment and
+//! gives every test a cache of its own. The one line to drop on the move is `mod support;`
+//! (tests/it/main.rs declares it).
 
 mod support;
 
@@ -13,9 +14,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::{Reply, Request, Server};
 use assert_cmd::Command;
 use predicates::prelude::*;
-use support::{Reply, Request, Server};
 
 const NVDA: &str = "yahoo_chart_NVDA_split_window.json";
 const TSLA: &str = "yahoo_chart_TSLA_daily_history.json";
@@ -480,8 +481,9 @@ fn commodity_names_are_what_ledger_and_beancount_write() {
         let currency = if symbol == "EURUSD=X" { "USD" } else { "GBP" };
         Reply::chart(&symbol, "1.5", Some(currency), 1_763_672_400)
     });
-    let coinbase =
-        Server::start(|_| Reply::json(200, support::coinbase_body("BTC", "USD", "97208.17")));
+    let coinbase = Server::start(|_| {
+        Reply::json(200, crate::support::coinbase_body("BTC", "USD", "97208.17"))
+    });
     let list = dirs.file("list.txt");
     std::fs::write(&list, "VWRL.L@VWRL  # named in a file\n").unwrap();
     let run = |format: &str| {
