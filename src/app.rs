@@ -9,12 +9,15 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{self, Cli, ColorChoice};
+use crate::cache::{self, Cache};
+use crate::calendar::today_utc;
+use crate::cli::{self, AdjustChoice, Cli, ColorChoice, IntervalChoice};
 use crate::client::{self, ClientOptions};
 use crate::error::secs;
 use crate::exit::{ExitStatus, Signals, Stop, UsageError};
 use crate::fetch::{Fetcher, Settings};
 use crate::fx::Fx;
+use crate::history::{Adjust, Interval, Range};
 use crate::http::Http;
 use crate::input;
 use crate::output::{self, Field, FormatSpec, Style, Written};
@@ -22,6 +25,7 @@ use crate::plan::Plan;
 use crate::progress::{self, Progress};
 use crate::source::{Sources, When, parse_base_url};
 use crate::text;
+use crate::update::{self, Update};
 use crate::watch::Watch;
 
 /// Why a run could not even start: a usage error (exit status 2, like clap's own) or
@@ -59,6 +63,10 @@ pub struct Config {
     pub backoff_base: Duration,
     pub user_agent: String,
     pub cacert: Option<PathBuf>,
+    /// Where past closes are cached; `None` with `--no-cache` (or nowhere to put it).
+    pub cache_dir: Option<PathBuf>,
+    /// `--update FILE`: the rows go to the price file instead of stdout.
+    pub update: Option<Update>,
 }
 
 /// What the command line asks for.
@@ -116,13 +124,12 @@ impl Task {
         })
         .map_err(usage)?;
         let inputs = input::collect(&cli.inputs).map_err(|e| usage(e.to_string()))?;
-        if inputs.is_empty() {
+        if inputs.is_empty() && cli.update.is_none() {
             return Err(usage(
                 "no tickers given; try `quotes AAPL MSFT`, `quotes --file LIST`, or `quotes --help`"
                     .into(),
             ));
         }
-        let when = cli.date.map_or(When::Latest, When::Close);
         let fx = Fx::new(
             &sources,
             cli.currency.clone(),
@@ -130,10 +137,35 @@ impl Task {
             cli.keep_minor_units,
         )
         .map_err(usage)?;
-        let plan = Plan::new(&sources, &inputs, &cli.source, when).with_fx(fx);
+        let history = History::from_cli(&cli)?;
+        let (plan, update) = match &cli.update {
+            Some(path) => {
+                let request = update::Request {
+                    path,
+                    format: cli.format_given.then_some(format),
+                    inputs,
+                    from: cli.from,
+                    to: history.to,
+                    interval: history.interval,
+                    adjust: history.adjust,
+                    dry_run: cli.dry_run,
+                };
+                let (plan, update) = update::prepare(request, &sources, &cli.source)?;
+                (plan.with_fx(fx), Some(update))
+            }
+            None => (
+                Plan::new(&sources, &inputs, &cli.source, history.when).with_fx(fx),
+                None,
+            ),
+        };
+        // A range prints one row per day: the day is worth a column.
+        let fields = match history.when {
+            When::Range(_) if !cli.fields_given => RANGE_FIELDS.to_vec(),
+            _ => cli.fields.0.clone(),
+        };
         let style = Style {
             precision: cli.precision,
-            fields: cli.fields.0.clone(),
+            fields,
             color: format.name == "table" && use_color(cli.color),
         };
         Ok(Task::Fetch(Box::new(Config {
@@ -150,7 +182,65 @@ impl Task {
             backoff_base: cli.backoff_base,
             user_agent,
             cacert: cli.cacert,
+            cache_dir: if cli.no_cache {
+                None
+            } else {
+                cache::dir(cli.cache_dir)
+            },
+            update,
         })))
+    }
+}
+
+/// The default fields of a range: `symbol,date,price,currency`.
+const RANGE_FIELDS: [Field; 4] = [Field::Symbol, Field::Date, Field::Price, Field::Currency];
+
+/// What `--date`, `--from`, `--to`, `--interval` and `--adjust` ask for, checked.
+struct History {
+    when: When,
+    /// `--to`, or today.
+    to: jiff::civil::Date,
+    interval: Interval,
+    adjust: Adjust,
+}
+
+impl History {
+    fn from_cli(cli: &Cli) -> Result<History, UsageError> {
+        let usage = |m: &str| Err(UsageError(m.to_string()));
+        let past = cli.date.is_some() || cli.from.is_some() || cli.update.is_some();
+        if cli.to.is_some() && cli.from.is_none() && cli.update.is_none() {
+            return usage("--to ends a range: give --from too (or --update)");
+        }
+        if cli.interval.is_some() && cli.from.is_none() && cli.update.is_none() {
+            return usage("--interval applies to a range: give --from (or --update)");
+        }
+        if cli.adjust.is_some() && !past {
+            return usage("--adjust applies to past closes: give --date, --from or --update");
+        }
+        let interval = match cli.interval {
+            None | Some(IntervalChoice::Day) => Interval::Day,
+            Some(IntervalChoice::Week) => Interval::Week,
+            Some(IntervalChoice::Month) => Interval::Month,
+        };
+        let adjust = match cli.adjust {
+            None | Some(AdjustChoice::None) => Adjust::None,
+            Some(AdjustChoice::Splits) => Adjust::Splits,
+            Some(AdjustChoice::All) => Adjust::All,
+        };
+        let to = cli.to.unwrap_or_else(today_utc);
+        let when = match (cli.date, cli.from) {
+            (Some(date), _) => When::Close(date, adjust),
+            (None, Some(from)) => {
+                When::Range(Range::new(from, to, interval, adjust).map_err(UsageError)?)
+            }
+            (None, None) => When::Latest,
+        };
+        Ok(History {
+            when,
+            to,
+            interval,
+            adjust,
+        })
     }
 }
 
@@ -224,12 +314,22 @@ async fn once(config: &Config, fetcher: &Fetcher, signals: &mut Signals) -> Exit
         stopped = Some(stop);
         stop.error()
     };
+    // Opened only when a job may use it: a latest price never touches the disk.
+    let cache = match &config.cache_dir {
+        Some(dir) if config.plan.wants_cache() => Cache::open(dir),
+        _ => None,
+    };
     let round = progress::while_running(
         &progress,
         std::io::stderr().is_terminal(),
-        config.plan.fetch(fetcher, Some(&progress), stop),
+        config
+            .plan
+            .fetch_cached(fetcher, cache.as_ref(), Some(&progress), stop),
     )
     .await;
+    if let Some(update) = &config.update {
+        return update.finish(&config.plan, &round, &config.style, stopped);
+    }
     let rows = config.plan.rows(&round, config.max_age);
     let mut renderer = (config.format.renderer)();
     let rendered = output::render(config.format, &mut *renderer, rows, &config.style);

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::input::Input;
@@ -58,17 +59,20 @@ Examples, in scripts:
                                           fail rather than book an old NAV
   quotes -f beancount --date 2026-11-13 VTSAX
                                           back-fill a past close
-  quotes -f json AAPL NOPE | jq '.[] | select(.error)'
+  quotes -f ledger --from 2026-01-01 VTSAX coinbase:BTC-EUR@BTC
+                                          a year of closes as traded
+  quotes --update prices.journal          append the closes the file lacks (cron)
   quotes --currency EUR AAPL VOD.L SAP.DE one portfolio in euros (pence become pounds first)
   quotes -f beancount --fx ecb --currency EUR --date 2026-11-13 VTSAX
                                           a past close at that day's ECB reference rate
-  quotes -f ledger ecb:EUR-USD ecb:GBP-USD  the ECB's reference rates themselves";
+  quotes -f ledger ecb:EUR-USD ecb:GBP-USD  the ECB's reference rates themselves
+  quotes -f json AAPL NOPE | jq '.[] | select(.error)'";
 
 #[derive(Debug, Parser)]
 #[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Ticker symbols, e.g. VTSAX BRK-B ^GSPC EURUSD=X (case-insensitive); `-` reads
-    /// standard input
+    /// standard input; TICKER@NAME names the commodity ledger and beancount write
     #[arg(value_name = "TICKER")]
     pub tickers: Vec<String>,
 
@@ -219,6 +223,75 @@ pub struct Cli {
     /// ZAc, ZAC, ILA) instead of dividing them by 100 into GBP, ZAR and ILS
     #[arg(long, help_heading = "Currencies", conflicts_with = "currency")]
     pub keep_minor_units: bool,
+
+    /// First day of a range (YYYY-MM-DD): for each ticker, one row per trading day through
+    /// --to, dates ascending, each that day's close as traded
+    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "History",
+          conflicts_with_all = ["date", "max_age", "watch"])]
+    pub from: Option<jiff::civil::Date>,
+
+    /// Last day of the range (YYYY-MM-DD) [default: today]
+    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "History",
+          conflicts_with_all = ["date", "max_age", "watch"])]
+    pub to: Option<jiff::civil::Date>,
+
+    /// Rows of a range: every trading day, or the close of the last trading day of each
+    /// week (Monday to Sunday) or month [default: day]
+    #[arg(long, value_name = "INTERVAL", value_enum, help_heading = "History")]
+    pub interval: Option<IntervalChoice>,
+
+    /// Past closes (--date, --from, --update) as traded that day (none), adjusted for the
+    /// splits since (splits), or for splits and dividends (all) [default: none]
+    #[arg(long, value_name = "WHICH", value_enum, help_heading = "History")]
+    pub adjust: Option<AdjustChoice>,
+
+    /// Append to a ledger or beancount price file the daily closes it lacks, from the day
+    /// after each commodity's last price through --to (-f, or .beancount/.bean for
+    /// beancount); atomic, and a second run appends nothing
+    #[arg(long, value_name = "FILE", help_heading = "History",
+          conflicts_with_all = ["date", "max_age", "watch"])]
+    pub update: Option<PathBuf>,
+
+    /// With --update: print what would be appended, and change nothing
+    #[arg(long, requires = "update", help_heading = "History")]
+    pub dry_run: bool,
+
+    /// Where past closes are cached [default: $XDG_CACHE_HOME/quotes, or ~/.cache/quotes]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "QUOTES_CACHE_DIR",
+        help_heading = "History"
+    )]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the cache of past closes
+    #[arg(long, help_heading = "History")]
+    pub no_cache: bool,
+
+    /// Whether `-f` was given (filled by `parse`): `--update` guesses the format otherwise.
+    #[arg(skip)]
+    pub format_given: bool,
+
+    /// Whether `-o` was given (filled by `parse`): a range has other default fields.
+    #[arg(skip)]
+    pub fields_given: bool,
+}
+
+/// `--interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntervalChoice {
+    Day,
+    Week,
+    Month,
+}
+
+/// `--adjust`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdjustChoice {
+    None,
+    Splits,
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -295,6 +368,9 @@ impl Cli {
         let matches = command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
         cli.inputs = ordered_inputs(&matches);
+        let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        cli.format_given = given("format");
+        cli.fields_given = given("fields");
         cli.base_urls = REGISTRY
             .iter()
             .flat_map(|spec| spec.endpoints)

@@ -36,6 +36,7 @@ use rust_decimal::Decimal;
 
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
+use crate::history::Adjust;
 use crate::quote::{DEFAULT_PRECISION, FxRate, MAX_PRECISION, QUOTIENT_PRECISION, Quote, Quoted};
 use crate::source::{Query, Rates, Source, Sources, When};
 use crate::ticker::Ticker;
@@ -281,7 +282,11 @@ impl Target {
     /// The rates a conversion multiplies or divides by. Directly: the pair FROM→TO. Through
     /// a base B: B→TO times, B→FROM per (either left out when it is B itself).
     fn legs(&self, need: &Need) -> Vec<(Leg, Direction)> {
-        let when = need.day.map_or(When::Latest, When::Close);
+        // A currency pair has no splits: its close is the same as traded or adjusted, and
+        // asking for it as sent spares the request for the splits since.
+        let when = need
+            .day
+            .map_or(When::Latest, |day| When::Close(day, Adjust::Splits));
         let leg = |from: &str, to: &str| Leg {
             ticker: (self.rates.pair)(from, to),
             currency: to.to_string(),
@@ -485,7 +490,8 @@ impl Conversion {
 fn day_of(when: When, quote: &Quote) -> Option<Date> {
     match when {
         When::Latest => None,
-        When::Close(asked) => Some(quote.market_date.unwrap_or(asked)),
+        When::Close(asked, _) => Some(quote.market_date.unwrap_or(asked)),
+        When::Range(range) => Some(quote.market_date.unwrap_or(range.from)),
     }
 }
 
@@ -710,7 +716,9 @@ mod tests {
         // A close is converted at its own trading day's rate.
         let mut close = quote("1", "USD");
         close.market_date = Some(day("2021-01-08"));
-        let need = t.need(When::Close(day("2021-01-10")), &close).unwrap();
+        let need = t
+            .need(When::Close(day("2021-01-10"), Adjust::None), &close)
+            .unwrap();
         assert_eq!(need.day, Some(day("2021-01-08")));
         // Already in euros: nothing to do, nothing to fetch.
         assert_eq!(t.need(When::Latest, &quote("1", "EUR")), None);
@@ -812,8 +820,12 @@ mod tests {
         );
         let mut q = quote("3.053", "GBP");
         q.market_date = Some(day("2021-01-04"));
-        t.convert(When::Close(day("2021-01-04")), &mut q, &answered)
-            .unwrap();
+        t.convert(
+            When::Close(day("2021-01-04"), Adjust::None),
+            &mut q,
+            &answered,
+        )
+        .unwrap();
         assert_eq!(q.price, dec("3.053") * dec("1.2296") / dec("0.9016"));
         assert_eq!(format_price(q.price, 2), "4.16");
         assert_eq!(q.fx.unwrap().date, Some(day("2021-01-04")));

@@ -13,9 +13,13 @@
 //! - what came back: `quote` (a price and its exact rounding), `fx` (minor units and
 //!   `--currency`: one exact conversion per price), `error` (what a user can see go wrong,
 //!   in words), `text` (server text made safe to show);
-//! - writing it: `output` (the registry of formats, one file each, and the stdout policy).
+//! - writing it: `output` (the registry of formats, one file each, and the stdout policy);
+//! - price history (issue 10): `history` (ranges, intervals, closes as traded), `cache`
+//!   (closes that cannot change, in SQLite), `update` (`--update`: append what a price file
+//!   lacks, atomically).
 
 pub mod app;
+pub mod cache;
 pub mod calendar;
 pub mod cli;
 pub mod client;
@@ -24,6 +28,7 @@ pub mod exit;
 pub mod fetch;
 pub mod fx;
 pub mod gate;
+pub mod history;
 pub mod http;
 pub mod input;
 pub mod output;
@@ -33,4 +38,5 @@ pub mod quote;
 pub mod source;
 pub mod text;
 pub mod ticker;
+pub mod update;
 pub mod watch;

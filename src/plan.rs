@@ -1,7 +1,10 @@
-//! Every input resolved once to its source and validated ticker, and what a round fetches.
+//! Every input resolved once to its source, validated ticker and commodity name, and what
+//! a round fetches.
 //!
 //! Validation happens at the edge: an invalid ticker or an unknown source becomes that
-//! input's error here and never reaches a server. A ticker asked for twice (same source,
+//! input's error here and never reaches a server. `TICKER@NAME` names the commodity that
+//! ledger and beancount write (issue 10); without a name, a currency pair is a price of its
+//! base (`coinbase:BTC-USD` is `BTC`), as the source says. A ticker asked for twice (same source,
 //! same query) is one job, fetched once and reported at each place. A round turns the jobs'
 //! results back into rows in input order, borrowing the quotes rather than copying them
 //! per input. With `--currency`, a round is the prices and then, in one more round, the
@@ -12,9 +15,11 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
+use crate::cache::{Ask, Cache};
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
 use crate::fx::Fx;
+use crate::history::{self, Adjust, Range};
 use crate::output::{Row, label_for_input};
 use crate::progress::Progress;
 use crate::quote::Quote;
@@ -28,8 +33,9 @@ pub struct Entry {
     pub label: String,
     /// The index of its job, and its source's name; or why it is not valid.
     pub resolved: Result<(usize, &'static str), FetchError>,
-    /// What price directives write it as, when not its symbol (a pair's base).
-    pub commodity: Option<String>,
+    /// The commodity ledger and beancount write its prices as: `NAME` of `TICKER@NAME`,
+    /// else what the source calls it (the base of a currency pair), else the label.
+    pub commodity: String,
 }
 
 /// What a run asks for, input by input.
@@ -48,31 +54,55 @@ pub struct Round {
 impl Plan {
     /// Resolve every input; `default_source` is `--source`.
     pub fn new(sources: &Sources, inputs: &[String], default_source: &str, when: When) -> Plan {
+        Plan::each(
+            sources,
+            inputs.iter().map(|input| (input.as_str(), when)),
+            default_source,
+        )
+    }
+
+    /// Resolve every input with its own query (`--update` asks each commodity from the day
+    /// after its last price); `default_source` is `--source`.
+    pub fn each<'i>(
+        sources: &Sources,
+        inputs: impl IntoIterator<Item = (&'i str, When)>,
+        default_source: &str,
+    ) -> Plan {
         let mut jobs: Vec<Job> = Vec::new();
         let mut index: HashMap<(&'static str, Query), usize> = HashMap::new();
         let entries = inputs
-            .iter()
-            .map(|input| {
-                let resolved = sources
-                    .resolve(input, default_source)
-                    .map(|(source, ticker)| {
-                        let name = source.spec().name;
-                        let query = Query { ticker, when };
-                        let job = *index.entry((name, query.clone())).or_insert_with(|| {
-                            jobs.push(Job { source, query });
-                            jobs.len() - 1
-                        });
-                        (job, name)
-                    });
-                let (label, commodity) = match &resolved {
-                    Ok((job, _)) => {
-                        let Job { source, query } = &jobs[*job];
-                        (query.ticker.to_string(), source.commodity(&query.ticker))
+            .into_iter()
+            .map(|(input, when)| {
+                let named = split_commodity(input);
+                let resolved = named.clone().and_then(|(symbol, _)| {
+                    sources
+                        .resolve(symbol, default_source)
+                        .map(|(source, ticker)| {
+                            let name = source.spec().name;
+                            let query = Query { ticker, when };
+                            let job = *index.entry((name, query.clone())).or_insert_with(|| {
+                                jobs.push(Job { source, query });
+                                jobs.len() - 1
+                            });
+                            (job, name)
+                        })
+                });
+                let (label, commodity) = match (&resolved, named) {
+                    (Ok((job, _)), Ok((_, name))) => {
+                        let job = &jobs[*job];
+                        let commodity = name.map_or_else(
+                            || job.source.commodity(&job.query.ticker),
+                            str::to_string,
+                        );
+                        (job.query.ticker.to_string(), commodity)
                     }
-                    Err(_) => (label_for_input(input), None),
+                    _ => {
+                        let label = label_for_input(input);
+                        (label.clone(), label)
+                    }
                 };
                 Entry {
-                    input: input.clone(),
+                    input: input.to_string(),
                     label,
                     resolved,
                     commodity,
@@ -96,6 +126,18 @@ impl Plan {
         &self.jobs
     }
 
+    /// Every input, in order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Whether any job asks for past closes the cache may hold (only then is it opened).
+    pub fn wants_cache(&self) -> bool {
+        self.jobs
+            .iter()
+            .any(|job| job.query.when.adjust() == Some(Adjust::None))
+    }
+
     /// Whether any request of the plan goes to an https URL (only then is the system trust
     /// store loaded).
     pub fn uses_https(&self) -> bool {
@@ -116,13 +158,89 @@ impl Plan {
         progress: Option<&Progress>,
         stop: impl std::future::Future<Output = FetchError>,
     ) -> Round {
-        // One stop for both rounds: shared, so the second sees that the first was stopped.
-        // One set of rate-limit gates too: opened here, at the start of the round.
+        self.fetch_cached(fetcher, None, progress, stop).await
+    }
+
+    /// Fetch every job once, asking `cache` first: what it holds is not fetched again (a
+    /// range only the days it lacks), and what was fetched is kept in it. A range's daily
+    /// closes, cached and fetched together, then become the rows of its `--interval`.
+    pub async fn fetch_cached(
+        &self,
+        fetcher: &Fetcher,
+        cache: Option<&Cache>,
+        progress: Option<&Progress>,
+        stop: impl std::future::Future<Output = FetchError>,
+    ) -> Round {
+        // One stop for both rounds (prices, then the rates `--currency` needs): shared, so
+        // the second sees that the first was stopped. One set of rate-limit gates too,
+        // opened here, at the start of the round.
         let stop = stop.shared();
         fetcher.open_gates();
-        let mut fetched = fetcher.fetch_all(&self.jobs, progress, stop.clone()).await;
-        self.fx.apply(fetcher, &self.jobs, &mut fetched, stop).await;
+        let asks: Vec<Ask> = self
+            .jobs
+            .iter()
+            .map(|job| match cache {
+                Some(cache) => cache.ask(job),
+                None => Ask::network(job),
+            })
+            .collect();
+        let wanted: Vec<Job> = asks.iter().filter_map(|ask| ask.fetch.clone()).collect();
+        let mut fetched = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            fetcher.fetch_all(&wanted, progress, stop.clone()).await
+        }
+        .into_iter();
+        let mut results: Vec<Fetched> = asks
+            .iter()
+            .map(|ask| {
+                let fetched = ask.fetch.as_ref().map(|_| {
+                    fetched.next().unwrap_or_else(|| {
+                        Err(FetchError::Other("internal: result missing".into()))
+                    })
+                });
+                ask.combine(fetched)
+            })
+            .collect();
+        if let Some(cache) = cache {
+            // Closes as traded, in the currency quoted: never converted ones.
+            cache.keep(&asks, &results);
+        }
+        self.fx.apply(fetcher, &self.jobs, &mut results, stop).await;
+        let fetched = self
+            .jobs
+            .iter()
+            .zip(results)
+            .map(|(job, result)| match job.query.when {
+                When::Range(range) => result.map(|daily| {
+                    history::select(range.interval, daily, |q| {
+                        q.market_date.unwrap_or(range.from)
+                    })
+                }),
+                When::Latest | When::Close(..) => result,
+            })
+            .collect();
         Round { fetched }
+    }
+
+    /// Each input with what it asked and its job's prices (one, or one per day of a range:
+    /// none when the range had no trading day) or its error, in input order.
+    pub fn results<'a>(
+        &'a self,
+        round: &'a Round,
+    ) -> impl Iterator<Item = (&'a Entry, Option<When>, Result<&'a [Quote], FetchError>)> {
+        self.entries.iter().map(move |entry| {
+            let job = match &entry.resolved {
+                Ok((job, _)) => *job,
+                Err(e) => return (entry, None, Err(e.clone())),
+            };
+            let result = match round.fetched.get(job) {
+                Some(Ok(quotes)) => Ok(quotes.as_slice()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(FetchError::Other("internal: result missing".into())),
+            };
+            (entry, self.jobs.get(job).map(|j| j.query.when), result)
+        })
     }
 
     /// The round's rows in input order: one per price (a range gives several), or one with
@@ -131,30 +249,76 @@ impl Plan {
     pub fn rows<'a>(&'a self, round: &'a Round, max_age: Option<Duration>) -> Vec<Row<'a>> {
         let now = jiff::Timestamp::now().as_second();
         let mut rows = Vec::with_capacity(self.entries.len());
-        for entry in &self.entries {
+        for (entry, when, result) in self.results(round) {
             let row = |result| Row {
                 input: &entry.input,
                 label: &entry.label,
                 source: entry.resolved.as_ref().ok().map(|(_, name)| *name),
                 result,
-                commodity: entry.commodity.as_deref(),
+                commodity: &entry.commodity,
+                adjust: when.and_then(When::adjust),
             };
-            match &entry.resolved {
-                Err(e) => rows.push(row(Err(e.clone()))),
-                Ok((job, _)) => match round.fetched.get(*job) {
-                    Some(Ok(quotes)) => {
-                        rows.extend(quotes.iter().map(|q| row(check_age(q, max_age, now))));
-                    }
-                    Some(Err(e)) => rows.push(row(Err(e.clone()))),
-                    None => rows.push(row(Err(FetchError::Other(
-                        "internal: result missing".into(),
-                    )))),
-                },
+            match (result, when) {
+                // A range without a trading day is an error that says so.
+                (Ok([]), Some(When::Range(range))) => {
+                    let source = entry
+                        .resolved
+                        .as_ref()
+                        .ok()
+                        .map(|(job, _)| &self.jobs[*job]);
+                    rows.push(row(Err(no_trading_day(source, &range))));
+                }
+                (Ok(quotes), _) => {
+                    rows.extend(quotes.iter().map(|q| row(check_age(q, max_age, now))));
+                }
+                (Err(e), _) => rows.push(row(Err(e))),
             }
         }
         rows
     }
 }
+
+/// The error of a range in which the source had no trading day.
+fn no_trading_day(job: Option<&Job>, range: &Range) -> FetchError {
+    let detail = if range.from == range.to {
+        format!("no trading day on {}", range.from)
+    } else {
+        format!("no trading day between {} and {}", range.from, range.to)
+    };
+    match job {
+        Some(job) => job.source.spec().no_price(detail),
+        None => FetchError::Other(detail),
+    }
+}
+
+/// `TICKER@NAME`: the ticker part and the commodity name, checked. `@` is not in the
+/// ticker alphabet, so the first one always starts the name.
+fn split_commodity(input: &str) -> Result<(&str, Option<&str>), FetchError> {
+    let Some((symbol, name)) = input.split_once('@') else {
+        return Ok((input, None));
+    };
+    let bad = |why: &str| {
+        Err(FetchError::InvalidTicker(format!(
+            "the commodity name after @ {why}; write TICKER@NAME, e.g. VWRL.L@VWRL"
+        )))
+    };
+    if name.is_empty() {
+        return bad("is empty");
+    }
+    if name.chars().count() > MAX_COMMODITY_LEN {
+        return bad(&format!("is longer than {MAX_COMMODITY_LEN} characters"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '@' | ';'))
+    {
+        return bad(&format!("contains {:?}", c));
+    }
+    Ok((symbol, Some(name)))
+}
+
+/// The longest commodity name accepted after `@`.
+const MAX_COMMODITY_LEN: usize = 64;
 
 /// `--max-age`: a price older than `max_age` is an error.
 fn check_age(quote: &Quote, max_age: Option<Duration>, now: i64) -> Result<&Quote, FetchError> {

@@ -25,7 +25,7 @@ pub const QUOTIENT_PRECISION: u32 = 6;
 
 /// One price, as reported by a source. Which ticker and source it belongs to is the
 /// plan's business (`plan::Entry`), not repeated in every quote.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Quote {
     /// The exact price as sent; rounding happens only when it is written out.
     pub price: Decimal,

@@ -4,10 +4,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use quotes::source::coinbase::parse_spot;
+use quotes::history::Adjust;
 use quotes::source::{Answer, When};
 
 fuzz_target!(|body: &[u8]| {
-    let dated = When::Close("2024-03-05".parse().expect("a valid date"));
+    let dated = When::Close("2024-03-05".parse().expect("a valid date"), Adjust::None);
     for when in [When::Latest, dated] {
         for status in [200, 400, 404] {
             let answer = Answer {

@@ -29,7 +29,8 @@ fuzz_target!(|body: &[u8]| {
             label: "X",
             source: Some("yahoo"),
             result: Ok(&quote),
-            commodity: None,
+            commodity: "X",
+            adjust: None,
         };
         let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
         let out = String::from_utf8(rendered.stdout).expect("UTF-8 output");

@@ -1,7 +1,8 @@
 //! `beancount`: price directives, `2026-11-20 price VTSAX 135.72 USD`, in input order.
 //!
-//! Beancount's commodity names are restricted; a symbol or currency that cannot be one is a
-//! per-ticker error with a hint (via the format's check), never an invalid line. A `--date`
+//! The commodity is the row's (`NAME` of `TICKER@NAME`, the base of a pair). Beancount's
+//! commodity names are restricted; a name or currency that cannot be one is a per-ticker
+//! error with a hint (via the format's check), never an invalid line. A `--date`
 //! close is dated by its trading day in the exchange's calendar.
 
 use std::io::{self, Write};
@@ -24,12 +25,12 @@ pub static FORMAT: FormatSpec = FormatSpec {
 /// needs a date.
 fn check(row: &Row<'_>, quote: &Quote) -> Result<(), FetchError> {
     let refuse = |why: String| Err(FetchError::Unrepresentable(why));
-    let name = row.commodity_or_symbol();
-    if !is_commodity(name) {
+    if !is_commodity(row.commodity) {
         return refuse(format!(
-            "{name} cannot be a beancount commodity (names start with a capital letter, end \
-             with a capital letter or digit, and use only A-Z 0-9 ' . _ -); use -f ledger or \
-             -f json for this symbol"
+            "{} cannot be a beancount commodity (names start with a capital letter, end with \
+             a capital letter or digit, and use only A-Z 0-9 ' . _ -); name one with \
+             {}@NAME, or use -f ledger or -f json for this symbol",
+            row.commodity, row.label
         ));
     }
     let currency = currency_and_date(quote, "beancount")?;
@@ -68,7 +69,7 @@ impl Render for Beancount {
                 out,
                 "{} price {} {} {currency}",
                 when.date(),
-                row.commodity_or_symbol(),
+                row.commodity,
                 format_price(quote.price, style.places(quote.precision))
             )?;
         }

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use super::fields::{self, Field};
 use super::{FormatSpec, Render, Row, Style};
+use crate::history::Adjust;
 use crate::quote::format_price;
 
 pub static FORMAT: FormatSpec = FormatSpec {
@@ -57,6 +58,12 @@ struct Success<'a> {
     fx_source: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fx_date: Option<String>,
+    /// The commodity ledger and beancount write, when it is not the symbol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commodity: Option<&'a str>,
+    /// Which close a past day's price is: `none` (as traded), `splits` or `all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjust: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -115,6 +122,8 @@ pub fn object(row: &Row<'_>, style: &Style) -> String {
                 fx_rate: q.fx.as_ref().map(|fx| number(fields::fx_rate(fx))),
                 fx_source: q.fx.as_ref().map(|fx| fx.source),
                 fx_date: q.fx.as_ref().and_then(|fx| fx.date).map(|d| d.to_string()),
+                commodity: (row.commodity != row.label).then_some(row.commodity),
+                adjust: row.adjust.map(Adjust::name),
             })
         }
         Err(e) => serde_json::to_string(&Failure {

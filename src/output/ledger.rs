@@ -2,8 +2,9 @@
 //!
 //! `P 2026-11-20 21:00:00 VTSAX 135.72 USD` (the price's own market time, UTC). A `--date`
 //! close is dated by its trading day in the exchange's calendar and carries no time:
-//! `P 2026-11-13 VTSAX 134.10 USD`. Names ledger would misread (digits, `.`, `^`, `=`, `-`)
-//! are double-quoted.
+//! `P 2026-11-13 VTSAX 134.10 USD`. The commodity is the row's (`NAME` of `TICKER@NAME`, the
+//! base of a pair: `P … BTC 97208.17 USD`). Names ledger would misread (digits, `.`, `^`,
+//! `=`, `-`) are double-quoted.
 
 use std::io::{self, Write};
 
@@ -21,10 +22,16 @@ pub static FORMAT: FormatSpec = FormatSpec {
     all_fields: false,
 };
 
-/// A price needs a currency ledger can name, and a date.
-fn check(_row: &Row<'_>, quote: &Quote) -> Result<(), FetchError> {
+/// A price needs a commodity and a currency ledger can name, and a date.
+fn check(row: &Row<'_>, quote: &Quote) -> Result<(), FetchError> {
+    if !can_quote(row.commodity) {
+        return Err(FetchError::Unrepresentable(format!(
+            "{:?} cannot be written as a ledger commodity",
+            row.commodity
+        )));
+    }
     let currency = currency_and_date(quote, "ledger")?;
-    if currency.is_empty() || currency.contains(|c: char| c == '"' || c.is_control()) {
+    if !can_quote(currency) {
         return Err(FetchError::Unrepresentable(format!(
             "currency {currency:?} cannot be written as a ledger commodity"
         )));
@@ -40,13 +47,18 @@ impl Render for Ledger {
             writeln!(
                 out,
                 "P {when} {} {} {}",
-                commodity(row.commodity_or_symbol()),
+                commodity(row.commodity),
                 format_price(quote.price, style.places(quote.precision)),
                 commodity(currency)
             )?;
         }
         Ok(())
     }
+}
+
+/// Whether a name can be a ledger commodity at all, quoted if need be.
+fn can_quote(name: &str) -> bool {
+    !name.is_empty() && !name.contains(|c: char| c == '"' || c.is_control())
 }
 
 /// A ledger/hledger commodity: letters only stand bare, anything else is quoted.

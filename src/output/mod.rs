@@ -27,6 +27,7 @@ use std::io::{self, Write};
 pub use fields::Field;
 
 use crate::error::FetchError;
+use crate::history::Adjust;
 use crate::quote::Quote;
 use crate::text;
 
@@ -101,20 +102,17 @@ pub struct Row<'a> {
     /// The source asked, when the ticker got that far.
     pub source: Option<&'static str>,
     pub result: Result<&'a Quote, FetchError>,
-    /// What price directives write the price as, when not `label`: a currency pair's base.
-    pub commodity: Option<&'a str>,
+    /// The commodity ledger and beancount write the price as: `NAME` of `TICKER@NAME`, the
+    /// base of a currency pair (`BTC` for `BTC-USD`), else the symbol (issue 10).
+    pub commodity: &'a str,
+    /// Which close a past day's price is (`--adjust`); `None` for the latest price.
+    pub adjust: Option<Adjust>,
 }
 
 impl Row<'_> {
     /// Whether the ticker was valid (so `label` is its symbol).
     pub fn is_resolved(&self) -> bool {
         self.source.is_some()
-    }
-
-    /// The commodity a price directive names: the pair's base (`EUR` for `EUR-USD`), else
-    /// the symbol.
-    pub fn commodity_or_symbol(&self) -> &str {
-        self.commodity.unwrap_or(self.label)
     }
 }
 
@@ -304,7 +302,8 @@ pub(crate) mod test_rows {
             label: symbol,
             source: Some("yahoo"),
             result: Ok(quote),
-            commodity: None,
+            commodity: symbol,
+            adjust: None,
         }
     }
 
@@ -314,7 +313,8 @@ pub(crate) mod test_rows {
             label: symbol,
             source: Some("yahoo"),
             result: Err(error),
-            commodity: None,
+            commodity: symbol,
+            adjust: None,
         }
     }
 

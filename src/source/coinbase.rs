@@ -10,6 +10,15 @@
 //! `{"errors":[{"id":"not_found","message":"Invalid base currency"}]}` with 404 or 400.
 //! Spot prices carry no timestamp: the latest price is stamped with the moment it was
 //! read, a `--date` price with 00:00 UTC of that day.
+//!
+//! **Ranges** (issue 10) come from Coinbase Exchange's daily candles,
+//! `GET /products/{PAIR}/candles?granularity=86400&start=…&end=…`, a second endpoint with its
+//! own base URL. Each candle is `[time, low, high, open, close, volume]`, JSON numbers, newest
+//! first; `time` is the UTC midnight that opens the day, and the close is that UTC day's
+//! last price, read exactly from the number's TEXT. At most 300 candles come per request, so
+//! a longer range is several requests of at most [`CANDLES_PER_REQUEST`] days, fetched
+//! concurrently like any other requests. Today's candle is the price so far, not a close,
+//! and is left out. Crypto has no splits: a close is as traded whatever `--adjust` says.
 
 use std::sync::Arc;
 
@@ -18,8 +27,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url, pair_base};
-use crate::calendar::midnight_utc;
+use crate::calendar::{midnight_utc, today_utc};
 use crate::error::FetchError;
+use crate::history::{self, Range};
 use crate::quote::{Quote, parse_price};
 use crate::text::{self, excerpt};
 use crate::ticker::Ticker;
@@ -30,26 +40,58 @@ pub static SPEC: SourceSpec = SourceSpec {
     about: "Coinbase: crypto currency pairs",
     tickers: "BTC-USD, ETH-EUR",
     not_found_hint: "check the pair, e.g. BTC-USD",
-    endpoints: &[Endpoint {
-        flag: "coinbase-url",
-        env: "QUOTES_COINBASE_URL",
-        default_url: "https://api.coinbase.com",
-        about: "Coinbase's price API",
-    }],
+    endpoints: &[
+        Endpoint {
+            flag: "coinbase-url",
+            env: "QUOTES_COINBASE_URL",
+            default_url: "https://api.coinbase.com",
+            about: "Coinbase's price API",
+        },
+        Endpoint {
+            flag: "coinbase-exchange-url",
+            env: "QUOTES_COINBASE_EXCHANGE_URL",
+            default_url: "https://api.exchange.coinbase.com",
+            about: "Coinbase Exchange's candles API (ranges of daily closes)",
+        },
+    ],
     build: |urls| Arc::new(Coinbase::new(urls)),
     rates: None,
 };
 
+/// The most daily candles Coinbase Exchange answers in one request.
+pub const CANDLES_PER_REQUEST: i64 = 300;
+
 pub struct Coinbase {
     base_url: Url,
+    exchange_url: Url,
 }
 
 impl Coinbase {
-    /// `urls` holds the base URL of [`SPEC`]'s one endpoint.
+    /// `urls` holds the base URLs of [`SPEC`]'s endpoints: the price API, then Exchange.
     pub fn new(urls: &[Url]) -> Coinbase {
         Coinbase {
             base_url: SPEC.base_url(urls, 0),
+            exchange_url: SPEC.base_url(urls, 1),
         }
+    }
+
+    /// The candles requests of a range: one per span of at most 300 days.
+    fn candles(&self, pair: &str, range: &Range) -> Vec<Url> {
+        history::chunks(range.from, range.to, CANDLES_PER_REQUEST)
+            .into_iter()
+            .map(|(start, end)| {
+                let iso = |day: jiff::civil::Date| format!("{day}T00:00:00Z");
+                endpoint_url(
+                    &self.exchange_url,
+                    &["products", pair, "candles"],
+                    &[
+                        ("granularity", "86400"),
+                        ("start", &iso(start)),
+                        ("end", &iso(end)),
+                    ],
+                )
+            })
+            .collect()
     }
 }
 
@@ -62,11 +104,10 @@ impl Source for Coinbase {
         check_pair(ticker)
     }
 
-    fn commodity(&self, ticker: &Ticker) -> Option<String> {
-        pair_base(ticker)
-    }
-
     fn requests(&self, query: &Query) -> Vec<Url> {
+        if let When::Range(range) = &query.when {
+            return self.candles(query.ticker.as_str(), range);
+        }
         let segments = ["v2", "prices", query.ticker.as_str(), "spot"];
         // jiff writes a civil date as ISO 8601 `YYYY-MM-DD`, the form Coinbase expects.
         let date = query.when.date().map(|d| d.to_string());
@@ -75,10 +116,18 @@ impl Source for Coinbase {
     }
 
     fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+        if let When::Range(range) = &query.when {
+            return parse_candles(&query.ticker, range, answers, today_utc());
+        }
         let Some(&answer) = answers.first() else {
             return Err(FetchError::Other("internal: no answer to read".into()));
         };
         parse_spot(query.when, answer).map(|quote| vec![quote])
+    }
+
+    /// A pair is a price of its base: `BTC-USD` is written `BTC`.
+    fn commodity(&self, ticker: &Ticker) -> String {
+        pair_base(ticker).unwrap_or_else(|| ticker.to_string())
     }
 }
 
@@ -192,6 +241,88 @@ fn amount_text(raw: &RawValue) -> Result<String, String> {
     Ok(amount)
 }
 
+/// Read the candles answers of a range (in the order [`Source::requests`] gave them): the
+/// close of every UTC day inside `range` and before `today`, ascending. No candle in the
+/// range is an empty list (the caller words that error).
+///
+/// Public for the property tests and fuzz targets: it must return an error, never panic,
+/// whatever the bytes.
+pub fn parse_candles(
+    pair: &Ticker,
+    range: &Range,
+    answers: &[&Answer],
+    today: jiff::civil::Date,
+) -> Result<Vec<Quote>, FetchError> {
+    let currency = pair
+        .as_str()
+        .split_once('-')
+        .map(|(_, quote)| quote.to_string());
+    let mut closes: Vec<(jiff::civil::Date, i64, rust_decimal::Decimal)> = Vec::new();
+    for answer in answers {
+        for candle in read_candles(answer)? {
+            let [time, _low, _high, _open, close, ..] = candle.as_slice() else {
+                return Err(SPEC.malformed(format!("a candle has {} values, not 6", candle.len())));
+            };
+            let time: i64 = time.get().parse().map_err(|_| {
+                SPEC.malformed(format!("candle time {}", excerpt(time.get().as_bytes())))
+            })?;
+            let day = jiff::Timestamp::from_second(time)
+                .map_err(|_| SPEC.malformed(format!("candle time {time} is out of range")))?
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date();
+            // Today's candle is the price so far, not a close.
+            if !range.contains(day) || day >= today {
+                continue;
+            }
+            let price =
+                parse_price(close.get()).map_err(|e| SPEC.malformed(format!("close {e}")))?;
+            closes.push((day, time, price));
+        }
+    }
+    closes.sort_by_key(|(day, time, _)| (*day, *time));
+    closes.dedup_by_key(|(day, ..)| *day);
+    Ok(closes
+        .into_iter()
+        .map(|(day, time, price)| Quote {
+            price,
+            currency: currency.clone(),
+            time: Some(time),
+            market_date: Some(day),
+            previous_close: None,
+            name: None,
+            exchange: None,
+            ..Quote::default()
+        })
+        .collect())
+}
+
+/// One candles answer: a list of candles, each a list of numbers borrowed as text; or the
+/// error it stands for (`{"message":"NotFound"}` with 404 for an unknown pair).
+fn read_candles(answer: &Answer) -> Result<Vec<Vec<&RawValue>>, FetchError> {
+    #[derive(Deserialize)]
+    struct Message {
+        #[serde(default)]
+        message: Option<String>,
+    }
+    let (status, body) = (answer.status, answer.body.as_slice());
+    SPEC.refuse_html(answer)?;
+    if status == 200 {
+        return serde_json::from_slice(body)
+            .map_err(|e| SPEC.malformed(format!("not the candles format ({e})")));
+    }
+    let detail = match serde_json::from_slice::<Message>(body) {
+        Ok(Message {
+            message: Some(message),
+        }) => excerpt(message.as_bytes()),
+        _ => excerpt(body),
+    };
+    Err(if status == 404 {
+        not_found(detail)
+    } else {
+        SPEC.http_error(status, detail)
+    })
+}
+
 /// Map Coinbase's `errors[0]` to what the user can act on.
 ///
 /// An unknown currency is "not found" whichever status carries it: Coinbase says
@@ -253,13 +384,16 @@ mod tests {
 
     fn on(ticker: &str, date: &str) -> Query {
         Query {
-            when: When::Close(date.parse().unwrap()),
+            when: When::Close(date.parse().unwrap(), crate::history::Adjust::None),
             ..query(ticker)
         }
     }
 
     fn source() -> Coinbase {
-        Coinbase::new(&[Url::parse("http://127.0.0.1:8080").unwrap()])
+        Coinbase::new(&[
+            Url::parse("http://127.0.0.1:8080").unwrap(),
+            Url::parse("http://127.0.0.1:9090/x/").unwrap(),
+        ])
     }
 
     /// Read `body` as the answer to `query` with `status`.
@@ -510,5 +644,143 @@ mod tests {
                 let _ = parse_spot(&query("BTC-USD"), status, b);
             }
         }
+    }
+
+    const CANDLES: &[u8] =
+        include_bytes!("../../tests/fixtures/coinbase_candles_BTC-EUR_2021-01-01_2021-01-07.json");
+
+    fn range(from: &str, to: &str) -> Range {
+        Range::new(
+            from.parse().unwrap(),
+            to.parse().unwrap(),
+            history::Interval::Day,
+            history::Adjust::None,
+        )
+        .unwrap()
+    }
+
+    fn candles(range: &Range, bodies: &[(u16, &[u8])]) -> Result<Vec<Quote>, FetchError> {
+        let answers: Vec<Answer> = bodies
+            .iter()
+            .map(|(status, body)| Answer {
+                status: *status,
+                body: body.to_vec(),
+            })
+            .collect();
+        let answers: Vec<&Answer> = answers.iter().collect();
+        let pair = Ticker::parse("BTC-EUR").unwrap();
+        parse_candles(&pair, range, &answers, jiff::civil::date(2026, 1, 1))
+    }
+
+    #[test]
+    fn a_range_asks_exchange_for_candles_in_spans_of_300_days() {
+        let query = Query {
+            ticker: Ticker::parse("btc-eur").unwrap(),
+            when: When::Range(range("2021-01-01", "2021-01-07")),
+        };
+        assert_eq!(
+            source().requests(&query)[0].as_str(),
+            "http://127.0.0.1:9090/x/products/BTC-EUR/candles?granularity=86400\
+             &start=2021-01-01T00%3A00%3A00Z&end=2021-01-07T00%3A00%3A00Z"
+        );
+        let query = Query {
+            when: When::Range(range("2020-01-01", "2021-12-31")),
+            ..query
+        };
+        let urls = source().requests(&query);
+        assert_eq!(urls.len(), 3);
+        assert!(
+            urls[1].as_str().contains("start=2020-10-27T"),
+            "{}",
+            urls[1]
+        );
+    }
+
+    #[test]
+    fn candles_are_read_exactly_oldest_first() {
+        let quotes = candles(&range("2021-01-01", "2021-01-07"), &[(200, CANDLES)]).unwrap();
+        let days: Vec<String> = quotes
+            .iter()
+            .map(|q| q.market_date.unwrap().to_string())
+            .collect();
+        assert_eq!(days.first().map(String::as_str), Some("2021-01-01"));
+        assert_eq!(days.len(), 7);
+        assert_eq!(quotes[0].price.to_string(), "24070.97");
+        assert_eq!(quotes[0].time, Some(1609459200));
+        assert_eq!(quotes[0].currency.as_deref(), Some("EUR"));
+        assert_eq!(quotes[6].price.to_string(), "32120.19");
+        // Only the days of the range, and never today's candle.
+        let quotes = candles(&range("2021-01-02", "2021-01-03"), &[(200, CANDLES)]).unwrap();
+        assert_eq!(quotes.len(), 2);
+        let pair = Ticker::parse("BTC-EUR").unwrap();
+        let answer = Answer {
+            status: 200,
+            body: CANDLES.to_vec(),
+        };
+        let today = parse_candles(
+            &pair,
+            &range("2021-01-01", "2021-01-07"),
+            &[&answer],
+            jiff::civil::date(2021, 1, 7),
+        )
+        .unwrap();
+        assert_eq!(today.len(), 6);
+        // Two answers (two spans) combine, in order; nothing in range is an empty list.
+        let both = candles(
+            &range("2021-01-01", "2021-01-07"),
+            &[(200, b"[[1609545600,1,2,3,4.5,6]]"), (200, CANDLES)],
+        )
+        .unwrap();
+        assert_eq!(both.len(), 7);
+        assert!(
+            candles(&range("2022-01-01", "2022-01-07"), &[(200, CANDLES)])
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            candles(&range("2022-01-01", "2022-01-07"), &[(200, b"[]")])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn candle_errors_are_worded() {
+        let r = range("2021-01-01", "2021-01-07");
+        let err = candles(&r, &[(404, br#"{"message":"NotFound"}"#)]).unwrap_err();
+        assert_eq!(err.kind(), "not_found");
+        assert!(err.to_string().contains("NotFound"), "{err}");
+        let err = candles(&r, &[(400, br#"{"message":"granularity too small"}"#)]).unwrap_err();
+        assert_eq!(err, SPEC.http_error(400, "granularity too small".into()));
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"[[1609459200,1,2,3]]",
+            b"[[\"1609459200\",1,2,3,4,5]]",
+            b"[[1609459200,1,2,3,\"4\",5]]",
+            b"[[1e3,1,2,3,4,5]]",
+            b"[[99999999999999999,1,2,3,4,5]]",
+            b"[[1609459200,1,2,3,1e400,5]]",
+            b"<html></html>",
+        ] {
+            let err = candles(&r, &[(200, bad)]).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                "malformed_response",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        for cut in 0..CANDLES.len() {
+            let _ = candles(&r, &[(200, &CANDLES[..cut])]);
+        }
+    }
+
+    #[test]
+    fn a_pair_is_a_price_of_its_base() {
+        assert_eq!(
+            source().commodity(&Ticker::parse("btc-usd").unwrap()),
+            "BTC"
+        );
     }
 }

@@ -119,8 +119,8 @@ impl Source for Ecb {
         Pair::of(ticker).map(|_| ())
     }
 
-    fn commodity(&self, ticker: &Ticker) -> Option<String> {
-        pair_base(ticker)
+    fn commodity(&self, ticker: &Ticker) -> String {
+        pair_base(ticker).unwrap_or_else(|| ticker.to_string())
     }
 
     fn requests(&self, query: &Query) -> Vec<Url> {
@@ -164,9 +164,13 @@ impl Window {
     fn of(when: When) -> Window {
         match when {
             When::Latest => Window::Latest,
-            When::Close(day) => Window::Days {
+            When::Close(day, _) => Window::Days {
                 first: day.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS)),
                 last: day,
+            },
+            When::Range(range) => Window::Days {
+                first: range.from,
+                last: range.to,
             },
         }
     }
@@ -227,17 +231,20 @@ impl<'a> Pair<'a> {
                     })
                 })
                 .collect(),
-            (false, false, [base, quote]) => base
-                .iter()
-                .filter_map(|b| {
-                    let q = quote.iter().find(|q| q.day == b.day)?;
-                    Some(Rate {
-                        day: b.day,
-                        value: q.value.checked_div(b.value)?,
-                        decimals: QUOTIENT_PRECISION,
+            (false, false, [base, quote]) => {
+                let quote: std::collections::HashMap<Date, &Observation> =
+                    quote.iter().map(|q| (q.day, q)).collect();
+                base.iter()
+                    .filter_map(|b| {
+                        let q = quote.get(&b.day)?;
+                        Some(Rate {
+                            day: b.day,
+                            value: q.value.checked_div(b.value)?,
+                            decimals: QUOTIENT_PRECISION,
+                        })
                     })
-                })
-                .collect(),
+                    .collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -245,6 +252,14 @@ impl<'a> Pair<'a> {
     /// The quotes a query asks for from the legs' observations.
     fn select(&self, when: When, series: &[Vec<Observation>]) -> Result<Vec<Quote>, FetchError> {
         let rates = self.rates(series);
+        if let When::Range(range) = when {
+            // Every day with a rate; none at all is the plan's "no trading day" error.
+            return Ok(rates
+                .iter()
+                .filter(|r| range.contains(r.day))
+                .map(|r| self.quote(r))
+                .collect());
+        }
         let chosen = match Window::of(when) {
             Window::Latest => rates.last().ok_or_else(|| self.no_latest(series))?,
             Window::Days { first, last } => rates
@@ -460,6 +475,7 @@ fn fixing_time(day: Date) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Adjust;
 
     const USD: &[u8] =
         include_bytes!("../../tests/fixtures/ecb_EXR_D.USD.EUR.SP00.A_2021-01-04_2021-01-08.csv");
@@ -478,7 +494,7 @@ mod tests {
     }
 
     fn on(day: &str) -> When {
-        When::Close(day.parse().unwrap())
+        When::Close(day.parse().unwrap(), Adjust::None)
     }
 
     fn ok(body: &[u8]) -> Answer {
@@ -702,7 +718,7 @@ mod tests {
         assert!(err.to_string().contains("one currency"), "{err}");
         // A pair is written as its base in price directives.
         let pair = Ticker::parse("EUR-USD").unwrap();
-        assert_eq!(ecb().commodity(&pair).as_deref(), Some("EUR"));
+        assert_eq!(ecb().commodity(&pair), "EUR");
     }
 
     #[test]
@@ -821,7 +837,7 @@ mod tests {
         });
         assert_eq!(far.time, None);
         for day in [Date::MIN, Date::MAX] {
-            let _ = ecb().requests(&query("GBP-USD", When::Close(day)));
+            let _ = ecb().requests(&query("GBP-USD", When::Close(day, Adjust::None)));
             let _ = fixing_time(day);
         }
     }

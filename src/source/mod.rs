@@ -26,6 +26,7 @@ use std::sync::Arc;
 use reqwest::Url;
 
 use crate::error::FetchError;
+use crate::history::{Adjust, Range};
 use crate::quote::Quote;
 use crate::ticker::Ticker;
 
@@ -163,15 +164,6 @@ pub trait Source: Send + Sync {
         Ok(())
     }
 
-    /// The commodity a ticker is written as in price directives (ledger, beancount) when it
-    /// is not the ticker itself: a currency pair `BASE-QUOTE` is the price of its base, so
-    /// `EUR-USD` is written `EUR` (see [`pair_base`]). Most sources keep the ticker.
-    // Issue 10 replaces this minimal rule with commodity names resolved in the plan
-    // (`TICKER@NAME`); a pair source's base then becomes that name's default.
-    fn commodity(&self, _ticker: &Ticker) -> Option<String> {
-        None
-    }
-
     /// The requests whose answers [`Source::parse`] reads; usually one. Requests are
     /// fetched concurrently, and a URL that several queries of a run need is fetched once.
     fn requests(&self, query: &Query) -> Vec<Url>;
@@ -180,6 +172,13 @@ pub trait Source: Send + Sync {
     /// status except the transient ones the fetcher handles itself (429, 500, 502, 503,
     /// 504). Must return an error, never panic, whatever the bytes.
     fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError>;
+
+    /// The commodity a price of `ticker` is written as in ledger and beancount when the
+    /// input names none (`TICKER@NAME`): the ticker itself, or the base of a currency pair
+    /// (issue 10: `BTC-USD` is a price of `BTC`, see [`pair_base`]).
+    fn commodity(&self, ticker: &Ticker) -> String {
+        ticker.to_string()
+    }
 }
 
 /// A complete answer to one request.
@@ -201,16 +200,30 @@ pub struct Query {
 pub enum When {
     /// The latest price.
     Latest,
-    /// `--date`: the close of that day, or the last close within 7 days before it.
-    Close(jiff::civil::Date),
+    /// `--date`: the close of that day, or the last close within 7 days before it, as
+    /// traded unless `--adjust` says otherwise.
+    Close(jiff::civil::Date, Adjust),
+    /// `--from`/`--to`: the close of every trading day of the range, ascending. A source
+    /// answers with DAILY closes inside the range; the interval is applied after (see
+    /// `history::select`), so cached and fetched days combine.
+    Range(Range),
 }
 
 impl When {
-    /// The day asked for, if any.
+    /// The day asked for by `--date`, if any.
     pub fn date(self) -> Option<jiff::civil::Date> {
         match self {
+            When::Close(date, _) => Some(date),
+            When::Latest | When::Range(_) => None,
+        }
+    }
+
+    /// Which close a past day gets; `None` for the latest price.
+    pub fn adjust(self) -> Option<Adjust> {
+        match self {
             When::Latest => None,
-            When::Close(date) => Some(date),
+            When::Close(_, adjust) => Some(adjust),
+            When::Range(range) => Some(range.adjust),
         }
     }
 }

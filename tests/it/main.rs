@@ -14,6 +14,7 @@ mod core;
 mod currencies;
 mod formats;
 mod hardening;
+mod history;
 mod hostile;
 mod http2;
 mod properties;

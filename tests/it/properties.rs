@@ -26,6 +26,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use quotes::error::FetchError;
+use quotes::history::Adjust;
 use quotes::quote::Quote;
 use quotes::quote::{format_price, parse_price};
 use quotes::source::yahoo::{history, latest};
@@ -512,7 +513,7 @@ fn ticker(s: &str) -> Ticker {
 fn query(symbol: &str, date: Option<Date>) -> Query {
     Query {
         ticker: ticker(symbol),
-        when: date.map_or(When::Latest, When::Close),
+        when: date.map_or(When::Latest, |d| When::Close(d, Adjust::None)),
     }
 }
 
@@ -1391,7 +1392,8 @@ proptest! {
                     label: "X",
                     source: Some("yahoo"),
                     result: Ok(quote),
-                    commodity: None,
+                    commodity: "X",
+                    adjust: None,
                 };
                 let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
                 let out = String::from_utf8(rendered.stdout).unwrap();

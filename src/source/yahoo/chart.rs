@@ -1,5 +1,6 @@
 //! The chart API's answer, `GET /v8/finance/chart/{SYMBOL}`: the serde types the latest
-//! price and the history both read, and the errors an answer without a chart stands for.
+//! price and the history both read (meta, bars, `adjclose`, split events, the current
+//! trading period), and the errors an answer without a chart stands for.
 //!
 //! Prices are borrowed as `RawValue`s so their TEXT reaches `parse_price` exactly as sent
 //! (`164.32000732421875`, `9489.0`); nothing here goes through `f64`.
@@ -44,6 +45,9 @@ pub struct ChartResult<'a> {
     pub timestamp: Option<Vec<Option<i64>>>,
     #[serde(borrow, default)]
     pub indicators: Option<Indicators<'a>>,
+    /// Splits (asked for with `events=split`), only those inside the window asked for.
+    #[serde(borrow, default)]
+    pub events: Option<Events<'a>>,
 }
 
 /// `chart.result[0].meta`.
@@ -77,6 +81,44 @@ pub struct Meta<'a> {
     pub full_exchange_name: Option<String>,
     #[serde(default)]
     pub exchange_name: Option<String>,
+    /// Today's sessions: a daily bar of the session still running is no close yet.
+    #[serde(default)]
+    pub current_trading_period: Option<TradingPeriods>,
+}
+
+/// `meta.currentTradingPeriod`: pre-market, regular and post-market sessions of the
+/// exchange's current (or next) trading day.
+#[derive(Deserialize)]
+pub struct TradingPeriods {
+    #[serde(default)]
+    pub regular: Option<TradingPeriod>,
+}
+
+/// One session; its end in Unix seconds.
+#[derive(Deserialize)]
+pub struct TradingPeriod {
+    #[serde(default)]
+    pub end: Option<i64>,
+}
+
+/// `chart.result[0].events`.
+#[derive(Deserialize)]
+pub struct Events<'a> {
+    /// Keyed by the split's timestamp as a string: `{"1626787800": {...}}`.
+    #[serde(borrow, default)]
+    pub splits: Option<std::collections::BTreeMap<String, SplitEvent<'a>>>,
+}
+
+/// One split: `{"date":1626787800,"numerator":4,"denominator":1,"splitRatio":"4:1"}`. The
+/// ratio's numbers are borrowed as text and parsed exactly, like prices.
+#[derive(Deserialize)]
+pub struct SplitEvent<'a> {
+    #[serde(default)]
+    pub date: Option<i64>,
+    #[serde(borrow, default)]
+    pub numerator: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub denominator: Option<&'a RawValue>,
 }
 
 impl Meta<'_> {
@@ -105,6 +147,16 @@ impl Meta<'_> {
 pub struct Indicators<'a> {
     #[serde(borrow, default)]
     pub quote: Option<Vec<Bars<'a>>>,
+    /// Closes adjusted for splits and dividends (`--adjust all`).
+    #[serde(borrow, default)]
+    pub adjclose: Option<Vec<AdjustedBars<'a>>>,
+}
+
+/// `indicators.adjclose[0]`.
+#[derive(Deserialize)]
+pub struct AdjustedBars<'a> {
+    #[serde(borrow, default)]
+    pub adjclose: Option<Vec<Option<&'a RawValue>>>,
 }
 
 /// `indicators.quote[0]`.
@@ -116,28 +168,43 @@ pub struct Bars<'a> {
 }
 
 /// The bars' timestamps and their closes, index by index; `None` where a bar has none.
-pub type BarColumns<'a> = (Vec<Option<i64>>, Vec<Option<&'a RawValue>>);
+pub struct BarColumns<'a> {
+    pub timestamps: Vec<Option<i64>>,
+    pub closes: Vec<Option<&'a RawValue>>,
+    /// The closes adjusted for dividends too (`adjclose`), when the answer has them.
+    pub adjcloses: Option<Vec<Option<&'a RawValue>>>,
+}
 
 impl<'a> ChartResult<'a> {
-    /// The bars' timestamps and closes, checked to line up (or we could pair a close with
-    /// the wrong day). A bar with neither is no bar (`quote: [{}]`).
+    /// The bars' timestamps and closes (and `adjclose`), checked to line up (or we could
+    /// pair a close with the wrong day). A bar with neither is no bar (`quote: [{}]`).
     pub fn bars(&mut self) -> Result<BarColumns<'a>, FetchError> {
         let timestamps = self.timestamp.take().unwrap_or_default();
-        let closes = self
-            .indicators
-            .take()
-            .and_then(|i| i.quote)
+        let indicators = self.indicators.take();
+        let (quote, adjclose) = indicators.map_or((None, None), |i| (i.quote, i.adjclose));
+        let closes = quote
             .and_then(|q| q.into_iter().next())
             .and_then(|bars| bars.close)
             .unwrap_or_default();
-        if !closes.is_empty() && closes.len() != timestamps.len() {
-            return Err(SPEC.malformed(format!(
-                "{} timestamps but {} closes",
-                timestamps.len(),
-                closes.len()
-            )));
+        let adjcloses = adjclose
+            .and_then(|a| a.into_iter().next())
+            .and_then(|bars| bars.adjclose)
+            .filter(|a| !a.is_empty());
+        for (what, len) in [
+            ("closes", closes.len()),
+            ("adjusted closes", adjcloses.as_ref().map_or(0, Vec::len)),
+        ] {
+            if len != 0 && len != timestamps.len() {
+                return Err(
+                    SPEC.malformed(format!("{} timestamps but {len} {what}", timestamps.len()))
+                );
+            }
         }
-        Ok((timestamps, closes))
+        Ok(BarColumns {
+            timestamps,
+            closes,
+            adjcloses,
+        })
     }
 }
 

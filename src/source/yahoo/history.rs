@@ -1,11 +1,23 @@
-//! A past day's close from the chart API's daily bars (`--date`).
+//! Past closes from the chart API's daily bars: one day (`--date`) and ranges (`--from`).
 //!
-//! [`period`] gives the window to ask for: `interval=1d` bars from eight days before the
-//! date to two days after it; [`parse_close`] picks the bar of that day or, when the market
-//! was closed (weekend, holiday), the last bar within the 7 days before it.
-//! `meta.regularMarketPrice` is TODAY's price whatever the period asked for (a recorded 2020
-//! answer carries 244.87 from 2025 next to the 2020 close of 75.09), so it is never read
-//! here: the price is a bar's `close`, its JSON text parsed exactly.
+//! [`period`] gives the window `--date` asks for: `interval=1d` bars from eight days before
+//! the date to two days after it; [`close`] picks the bar of that day or, when the market
+//! was closed (weekend, holiday), the last bar within the 7 days before it. A range asks for
+//! its own window ([`range_period`]) in ONE request, however long, and [`range`] keeps every
+//! bar inside it. `meta.regularMarketPrice` is TODAY's price whatever the period asked for
+//! (a recorded 2020 answer carries 244.87 from 2025 next to the 2020 close of 75.09), so it
+//! is never read here: the price is a bar's `close`, its JSON text parsed exactly.
+//!
+//! **As traded** (issue 10). Yahoo's `close` is adjusted for every split up to today. By
+//! default a past close is multiplied back by every split dated after its day
+//! (`history::as_traded`). Splits come with `events=split`, but only those inside the window
+//! asked for; the splits between the window and today come from one more request
+//! ([`splits_period`], `interval=3mo`: a handful of bars), sent beside the first.
+//! `--adjust splits` prints `close` as sent, `--adjust all` prints `adjclose`.
+//!
+//! **A session still running is no close.** A bar of the current session (per
+//! `meta.currentTradingPeriod.regular`) before its end is the price so far, not the day's
+//! close, and is left out; without that period, a bar of the exchange's today is left out.
 //!
 //! Which day a bar belongs to is decided in the exchange's local time: equity bars are
 //! stamped at the session open (14:30 UTC for New York in winter), currency bars at local
@@ -16,13 +28,16 @@
 //! midnight bar to 23:00 the day before, which would pick the NEXT day's close. Daily bars
 //! are never stamped in the last hour of the local day, so the day of a bar is read one
 //! hour after its stamp ([`DST_SLACK_SECONDS`]), which absorbs that hour either way. A
-//! time-zone database would make this exact; for daily closes this is good enough.
+//! time-zone database would make this exact; for daily closes this is good enough. Split
+//! events are stamped like bars and read the same way.
 
+use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
 use super::{SPEC, chart};
 use crate::calendar::midnight_utc;
 use crate::error::FetchError;
+use crate::history::{self, Adjust, Range, Split};
 use crate::quote::{Quote, parse_price};
 use crate::source::Answer;
 
@@ -43,7 +58,7 @@ pub const DST_SLACK_SECONDS: i64 = 3_600;
 /// `period2` is `date + 2 days` at 00:00 UTC: Yahoo drops a bar stamped after `period2`,
 /// and an equity bar is stamped at the session OPEN, so a `period2` at midnight of the
 /// date would drop the very bar asked for (and west of UTC the local day runs past UTC
-/// midnight). Bars after the date are ignored by [`parse_close`].
+/// midnight). Bars after the date are ignored by [`close`].
 pub fn period(date: jiff::civil::Date) -> (i64, i64) {
     let midnight = midnight_utc(date);
     (
@@ -52,61 +67,299 @@ pub fn period(date: jiff::civil::Date) -> (i64, i64) {
     )
 }
 
-/// Read the daily-bars answer and return the close of `date`, or of the last trading day
-/// within [`LOOKBACK_DAYS`] before it. The quote's `time` is that bar's timestamp and its
-/// `market_date` the bar's day in the exchange's calendar, so the output says which day the
-/// price is from.
-///
-/// Public for the property tests and fuzz targets: it must return an error, never panic,
-/// whatever the bytes.
-pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, FetchError> {
-    let mut result = chart::read(answer)?;
-    let (timestamps, closes) = result.bars()?;
-    let gmtoffset = result.meta.gmtoffset.unwrap_or(0);
-    let offset = i32::try_from(gmtoffset)
-        .ok()
-        .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
-        .ok_or_else(|| SPEC.malformed(format!("gmtoffset {gmtoffset} is not a UTC offset")))?;
+/// `period1` and `period2` of a range's daily bars: a day of padding before `from` (east of
+/// UTC, a local day starts the UTC day before) and two after `to`, as in [`period`].
+pub fn range_period(range: &Range) -> (i64, i64) {
+    (
+        midnight_utc(range.from) - SECONDS_PER_DAY,
+        midnight_utc(range.to) + 2 * SECONDS_PER_DAY,
+    )
+}
 
-    let earliest = date.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS));
-    // (local date, timestamp, close) of the best bar so far: the latest in the window.
-    let mut best: Option<(jiff::civil::Date, i64, &RawValue)> = None;
-    for (timestamp, close) in timestamps.iter().zip(&closes) {
+/// `period1` and `period2` of the request for the splits after a window that ends on
+/// `last` (when `last` is before yesterday: the window reaches two days past `last`): from
+/// the day before `last` to two days after today, so that every split dated after `last` up to now is in it. Splits inside both
+/// windows are the same event and counted once.
+pub fn splits_period(last: jiff::civil::Date, today: jiff::civil::Date) -> (i64, i64) {
+    (
+        midnight_utc(last) - SECONDS_PER_DAY,
+        midnight_utc(today) + 2 * SECONDS_PER_DAY,
+    )
+}
+
+/// One daily bar with a close.
+#[derive(Clone, Copy)]
+struct Bar<'a> {
+    /// The trading day, in the exchange's calendar.
+    day: jiff::civil::Date,
+    time: i64,
+    close: &'a RawValue,
+    adjclose: Option<&'a RawValue>,
+}
+
+/// An answer's bars, with what every quote from it repeats.
+struct Daily<'a> {
+    result: chart::ChartResult<'a>,
+    offset: jiff::tz::Offset,
+    /// The currency, name and exchange, checked and bounded once for every quote.
+    currency: Option<String>,
+    name: Option<String>,
+    exchange: Option<String>,
+    /// In ascending order of day, one per day.
+    bars: Vec<Bar<'a>>,
+}
+
+/// Read a daily-bars answer: the bars with a close, each with its day, one per day in
+/// ascending order. With `now`, a bar of a session that has not ended by `now` is left out
+/// (see the module docs); without, every bar is kept.
+fn read_daily(answer: &Answer, now: Option<i64>) -> Result<Daily<'_>, FetchError> {
+    let mut result = chart::read(answer)?;
+    let chart::BarColumns {
+        timestamps,
+        closes,
+        adjcloses,
+    } = result.bars()?;
+    let offset = offset(&result)?;
+    let running = now.and_then(|now| running_session(&result, offset, now));
+    let mut bars = Vec::with_capacity(timestamps.len());
+    for (i, (timestamp, close)) in timestamps.iter().zip(&closes).enumerate() {
         let (Some(timestamp), Some(close)) = (*timestamp, *close) else {
             continue; // a null bar: no trades that day, or Yahoo lost it
         };
         if is_zero(close) {
             continue; // no instrument trades at 0: a bar without a close
         }
-        let instant = timestamp
-            .checked_add(DST_SLACK_SECONDS)
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .ok_or_else(|| SPEC.malformed(format!("timestamp {timestamp} is out of range")))?;
-        let day = offset.to_datetime(instant).date();
-        if day < earliest || day > date {
-            continue;
+        let day = local_day(timestamp, offset)?;
+        if running.is_some_and(|first_open| day >= first_open) {
+            continue; // the price so far of a session still running
         }
-        if best.is_none_or(|(d, t, _)| (day, timestamp) > (d, t)) {
-            best = Some((day, timestamp, close));
+        let adjclose = adjcloses.as_ref().and_then(|a| a.get(i).copied().flatten());
+        bars.push(Bar {
+            day,
+            time: timestamp,
+            close,
+            adjclose,
+        });
+    }
+    // Yahoo sends bars in order; should two land on one day, the later stamp is the close.
+    bars.sort_by_key(|b| (b.day, b.time));
+    bars.reverse();
+    bars.dedup_by_key(|b| b.day);
+    bars.reverse();
+    let currency = result.meta.currency()?;
+    let name = result.meta.name();
+    let exchange = result.meta.exchange();
+    Ok(Daily {
+        result,
+        offset,
+        currency,
+        name,
+        exchange,
+        bars,
+    })
+}
+
+/// The exchange's offset from `meta.gmtoffset` (0 when absent).
+fn offset(result: &chart::ChartResult<'_>) -> Result<jiff::tz::Offset, FetchError> {
+    let gmtoffset = result.meta.gmtoffset.unwrap_or(0);
+    i32::try_from(gmtoffset)
+        .ok()
+        .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
+        .ok_or_else(|| SPEC.malformed(format!("gmtoffset {gmtoffset} is not a UTC offset")))
+}
+
+/// The day of a bar or split stamped `timestamp`, in the exchange's calendar.
+fn local_day(timestamp: i64, offset: jiff::tz::Offset) -> Result<jiff::civil::Date, FetchError> {
+    let instant = timestamp
+        .checked_add(DST_SLACK_SECONDS)
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .ok_or_else(|| SPEC.malformed(format!("timestamp {timestamp} is out of range")))?;
+    Ok(offset.to_datetime(instant).date())
+}
+
+/// The first day whose bar is not a close yet at `now`: the day of the current session
+/// when it has not ended (`meta.currentTradingPeriod.regular`), or, without that period,
+/// the exchange's today. `None` when the current session is over.
+fn running_session(
+    result: &chart::ChartResult<'_>,
+    offset: jiff::tz::Offset,
+    now: i64,
+) -> Option<jiff::civil::Date> {
+    let day_of = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .ok()
+            .map(|t| offset.to_datetime(t).date())
+    };
+    let regular = result
+        .meta
+        .current_trading_period
+        .as_ref()
+        .and_then(|p| p.regular.as_ref());
+    match regular.and_then(|r| r.end) {
+        Some(end) if now >= end => None,
+        // The session's day is the day it ends on (a 24-hour session ends at 23:59).
+        Some(end) => day_of(end.saturating_sub(1)),
+        None => day_of(now),
+    }
+}
+
+/// The splits an answer lists (`events.splits`), each dated in the exchange's calendar.
+fn splits(
+    result: &mut chart::ChartResult<'_>,
+    offset: jiff::tz::Offset,
+) -> Result<Vec<(i64, Split)>, FetchError> {
+    let Some(events) = result.events.take().and_then(|e| e.splits) else {
+        return Ok(Vec::new());
+    };
+    let mut splits = Vec::with_capacity(events.len());
+    for (key, event) in events {
+        let stamp = event
+            .date
+            .or_else(|| key.parse().ok())
+            .ok_or_else(|| SPEC.malformed(format!("split {key:?} has no date")))?;
+        let ratio = |raw: Option<&RawValue>, what: &str| {
+            raw.ok_or_else(|| format!("has no {what}"))
+                .and_then(|r| parse_price(r.get()).map_err(|e| format!("{what} {e}")))
+                .and_then(|n| {
+                    (n > Decimal::ZERO)
+                        .then_some(n)
+                        .ok_or_else(|| format!("{what} {n} is not positive"))
+                })
+                .map_err(|why| SPEC.malformed(format!("split of {stamp} {why}")))
+        };
+        splits.push((
+            stamp,
+            Split {
+                day: local_day(stamp, offset)?,
+                numerator: ratio(event.numerator, "numerator")?,
+                denominator: ratio(event.denominator, "denominator")?,
+            },
+        ));
+    }
+    Ok(splits)
+}
+
+/// The splits of every answer, each counted once (the windows overlap).
+fn all_splits(first: &mut Daily<'_>, more: &[&Answer]) -> Result<Vec<Split>, FetchError> {
+    let mut all = splits(&mut first.result, first.offset)?;
+    for answer in more {
+        let mut result = chart::read(answer)?;
+        let offset = offset(&result)?;
+        all.extend(splits(&mut result, offset)?);
+    }
+    all.sort_by_key(|(stamp, _)| *stamp);
+    all.dedup_by_key(|(stamp, _)| *stamp);
+    Ok(all.into_iter().map(|(_, split)| split).collect())
+}
+
+/// The price of `bar` as `adjust` asks.
+fn price(bar: &Bar<'_>, adjust: Adjust, splits: &[Split]) -> Result<Decimal, FetchError> {
+    let close = parse_price(bar.close.get()).map_err(|e| SPEC.malformed(format!("close {e}")))?;
+    match adjust {
+        Adjust::Splits => Ok(close),
+        Adjust::None => history::as_traded(close, bar.day, splits).ok_or_else(|| {
+            SPEC.malformed(format!(
+                "the close of {} times its splits is out of range",
+                bar.day
+            ))
+        }),
+        Adjust::All => {
+            let raw = bar.adjclose.ok_or_else(|| {
+                SPEC.no_price(format!("no close adjusted for dividends on {}", bar.day))
+            })?;
+            parse_price(raw.get()).map_err(|e| SPEC.malformed(format!("adjclose {e}")))
         }
     }
-    let Some((day, timestamp, close)) = best else {
-        return Err(SPEC.no_price(format!("no trading day between {earliest} and {date}")));
-    };
-    let price = parse_price(close.get()).map_err(|e| SPEC.malformed(format!("close {e}")))?;
-    let meta = &mut result.meta;
-    Ok(Quote {
+}
+
+fn quote(daily: &Daily<'_>, bar: &Bar<'_>, price: Decimal) -> Quote {
+    Quote {
         price,
-        currency: meta.currency()?,
-        time: Some(timestamp),
-        market_date: Some(day),
+        currency: daily.currency.clone(),
+        time: Some(bar.time),
+        market_date: Some(bar.day),
         previous_close: None,
-        name: meta.name(),
-        exchange: meta.exchange(),
+        name: daily.name.clone(),
+        exchange: daily.exchange.clone(),
         precision: None,
         quoted: None,
         fx: None,
-    })
+    }
+}
+
+/// Read the daily-bars answer and return the close of `date`, or of the last trading day
+/// within [`LOOKBACK_DAYS`] before it, as Yahoo sends it (adjusted for splits), whatever the
+/// clock says. The quote's `time` is that bar's timestamp and its `market_date` the bar's
+/// day in the exchange's calendar, so the output says which day the price is from.
+///
+/// Public for the property tests and fuzz targets (the bar picking of [`close`]): it must
+/// return an error, never panic, whatever the bytes.
+pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, FetchError> {
+    pick_close(date, Adjust::Splits, &[answer], None)
+}
+
+/// `--date`: the close of `date` (or the last within [`LOOKBACK_DAYS`] before it) as
+/// `adjust` asks, from the answers to the window and, for a close as traded before today,
+/// the splits since. A bar of a session still running at `now` is not a close.
+pub fn close(
+    date: jiff::civil::Date,
+    adjust: Adjust,
+    answers: &[&Answer],
+    now: i64,
+) -> Result<Quote, FetchError> {
+    pick_close(date, adjust, answers, Some(now))
+}
+
+fn pick_close(
+    date: jiff::civil::Date,
+    adjust: Adjust,
+    answers: &[&Answer],
+    now: Option<i64>,
+) -> Result<Quote, FetchError> {
+    let Some((&first, more)) = answers.split_first() else {
+        return Err(FetchError::Other("internal: no answer to read".into()));
+    };
+    let mut daily = read_daily(first, now)?;
+    let earliest = date.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS));
+    let Some(bar) = daily
+        .bars
+        .iter()
+        .rev()
+        .find(|b| b.day <= date && b.day >= earliest)
+    else {
+        return Err(SPEC.no_price(format!("no trading day between {earliest} and {date}")));
+    };
+    let bar = *bar;
+    let splits = match adjust {
+        Adjust::None => all_splits(&mut daily, more)?,
+        Adjust::Splits | Adjust::All => Vec::new(),
+    };
+    let price = price(&bar, adjust, &splits)?;
+    Ok(quote(&daily, &bar, price))
+}
+
+/// `--from`/`--to`: the close of every trading day inside `range`, ascending, as
+/// `range.adjust` asks, from the answers to the range's window and, for closes as traded
+/// of a range ending before today, the splits since. No trading day is an empty list (the
+/// caller words that error, after the cache had its say). A bar of a session still
+/// running at `now` is not a close.
+///
+/// Public for the fuzz targets: it must return an error, never panic, whatever the bytes.
+pub fn range(range: &Range, answers: &[&Answer], now: i64) -> Result<Vec<Quote>, FetchError> {
+    let Some((&first, more)) = answers.split_first() else {
+        return Err(FetchError::Other("internal: no answer to read".into()));
+    };
+    let mut daily = read_daily(first, Some(now))?;
+    let splits = match range.adjust {
+        Adjust::None => all_splits(&mut daily, more)?,
+        Adjust::Splits | Adjust::All => Vec::new(),
+    };
+    daily
+        .bars
+        .iter()
+        .filter(|bar| range.contains(bar.day))
+        .map(|bar| Ok(quote(&daily, bar, price(bar, range.adjust, &splits)?)))
+        .collect()
 }
 
 /// Whether a close's text is a zero (`0`, `0.0`, `-0e3`).
@@ -117,6 +370,7 @@ fn is_zero(close: &RawValue) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Interval;
     use jiff::civil::Date;
 
     const TSLA: &[u8] =
@@ -380,5 +634,180 @@ mod tests {
         for d in [Date::MIN, Date::MAX] {
             let _ = parse_at(d, 200, AAPL_2020);
         }
+    }
+
+    const NVDA: &[u8] =
+        include_bytes!("../../../tests/fixtures/yahoo_chart_NVDA_split_window.json");
+
+    /// The answer to the request for the splits after the NVDA window: the 10:1 split of
+    /// 2024-06-10 (stamped at the session open, 13:30 UTC).
+    const NVDA_SPLITS_SINCE: &[u8] = br#"{"chart":{"result":[{"meta":{"currency":"USD","gmtoffset":-14400},"timestamp":[1643639400,1717853400],"events":{"splits":{"1718026200":{"date":1718026200,"numerator":10,"denominator":1,"splitRatio":"10:1"}}},"indicators":{"quote":[{"close":[24.5,120.9]}]}}],"error":null}}"#;
+
+    fn answers(bodies: &[&[u8]]) -> Vec<Answer> {
+        bodies
+            .iter()
+            .map(|b| Answer {
+                status: 200,
+                body: b.to_vec(),
+            })
+            .collect()
+    }
+
+    fn nvda(from: &str, to: &str, interval: Interval, adjust: Adjust) -> Vec<Quote> {
+        let answers = answers(&[NVDA, NVDA_SPLITS_SINCE]);
+        let answers: Vec<&Answer> = answers.iter().collect();
+        let range = Range::new(date(from), date(to), interval, adjust).unwrap();
+        let quotes = super::range(&range, &answers, NOW).unwrap();
+        history::select(interval, quotes, |q| q.market_date.unwrap())
+    }
+
+    /// 2025-02-21, when the NVDA answer was recorded (after its session's end).
+    const NOW: i64 = 1_740_200_000;
+
+    fn shown(quotes: &[Quote]) -> Vec<(String, String)> {
+        quotes
+            .iter()
+            .map(|q| {
+                (
+                    q.market_date.unwrap().to_string(),
+                    crate::quote::format_price(q.price, 2),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn closes_as_traded_multiply_back_every_later_split() {
+        let quotes = nvda("2021-02-01", "2021-02-01", Interval::Day, Adjust::None);
+        assert_eq!(quotes.len(), 1);
+        assert_eq!(
+            quotes[0].price.normalize().to_string(),
+            "529.48001861572264"
+        );
+        assert_eq!(quotes[0].time, Some(1612189800));
+        assert_eq!(quotes[0].name.as_deref(), Some("NVIDIA Corporation"));
+        // The day before the 4:1 split, the split day itself (already post-split), and
+        // the last day of the window.
+        let days = nvda("2021-07-19", "2021-07-20", Interval::Day, Adjust::None);
+        assert_eq!(
+            shown(&days),
+            [
+                ("2021-07-19".into(), "751.19".into()),
+                ("2021-07-20".into(), "186.12".into())
+            ]
+        );
+        // As Yahoo sends it, and with dividends.
+        let splits = nvda("2021-02-01", "2021-02-01", Interval::Day, Adjust::Splits);
+        assert_eq!(splits[0].price.to_string(), "13.237000465393066");
+        let all = nvda("2021-02-01", "2021-02-01", Interval::Day, Adjust::All);
+        assert_eq!(all[0].price.to_string(), "13.2034912109375");
+    }
+
+    #[test]
+    fn a_range_keeps_every_trading_day_inside_it_ascending() {
+        let quotes = nvda("2021-02-01", "2022-01-31", Interval::Day, Adjust::None);
+        assert_eq!(quotes.len(), 252);
+        assert!(
+            quotes
+                .windows(2)
+                .all(|w| w[0].market_date < w[1].market_date)
+        );
+        let week = nvda("2021-03-29", "2021-04-09", Interval::Week, Adjust::None);
+        // Good Friday 2021-04-02 was closed: that week ends on Thursday.
+        assert_eq!(
+            shown(&week)
+                .iter()
+                .map(|(d, _)| d.as_str())
+                .collect::<Vec<_>>(),
+            ["2021-04-01", "2021-04-09"]
+        );
+        let month = nvda("2021-02-01", "2021-03-31", Interval::Month, Adjust::None);
+        assert_eq!(
+            shown(&month)
+                .iter()
+                .map(|(d, _)| d.as_str())
+                .collect::<Vec<_>>(),
+            ["2021-02-26", "2021-03-31"]
+        );
+        // Nothing inside: an empty list, for the caller to word.
+        assert!(nvda("2021-02-06", "2021-02-07", Interval::Day, Adjust::None).is_empty());
+    }
+
+    #[test]
+    fn a_date_close_is_as_traded_too() {
+        let answers = answers(&[NVDA, NVDA_SPLITS_SINCE]);
+        let answers: Vec<&Answer> = answers.iter().collect();
+        let q = close(date("2021-02-01"), Adjust::None, &answers, NOW).unwrap();
+        assert_eq!(crate::quote::format_price(q.price, 2), "529.48");
+        // Without the second answer only the split inside the window counts.
+        let q = close(date("2021-02-01"), Adjust::None, &answers[..1], NOW).unwrap();
+        assert_eq!(crate::quote::format_price(q.price, 2), "52.95");
+        let q = close(date("2021-02-01"), Adjust::Splits, &answers[..1], NOW).unwrap();
+        assert_eq!(q.price.to_string(), "13.237000465393066");
+    }
+
+    #[test]
+    fn bad_splits_are_malformed() {
+        for split in [
+            r#"{"1626787800":{"date":1626787800,"numerator":0,"denominator":1}}"#,
+            r#"{"1626787800":{"date":1626787800,"numerator":4}}"#,
+            r#"{"1626787800":{"date":1626787800,"numerator":"4","denominator":1}}"#,
+            r#"{"x":{"numerator":4,"denominator":1}}"#,
+            r#"{"1":{"date":99999999999999,"numerator":4,"denominator":1}}"#,
+        ] {
+            let body = chart(&format!(
+                r#""timestamp":[1612189800],"events":{{"splits":{split}}},"indicators":{{"quote":[{{"close":[13.2]}}]}}"#
+            ));
+            let answer = Answer {
+                status: 200,
+                body: body.into_bytes(),
+            };
+            let err = close(date("2021-02-01"), Adjust::None, &[&answer], NOW).unwrap_err();
+            assert_eq!(err.kind(), "malformed_response", "{split}");
+        }
+    }
+
+    #[test]
+    fn a_session_still_running_is_no_close() {
+        let now = jiff::Timestamp::now().as_second();
+        let today_open = now - 3_600;
+        let yesterday_open = today_open - 86_400;
+        let body = |end: Option<i64>| {
+            let period = end.map_or(String::new(), |end| {
+                format!(
+                    r#","currentTradingPeriod":{{"regular":{{"start":{today_open},"end":{end}}}}}"#
+                )
+            });
+            format!(
+                r#"{{"chart":{{"result":[{{"meta":{{"currency":"USD","gmtoffset":0{period}}},"timestamp":[{yesterday_open},{today_open}],"indicators":{{"quote":[{{"close":[1.5,2.5]}}]}}}}]}}}}"#
+            )
+        };
+        let today = jiff::Timestamp::from_second(today_open + DST_SLACK_SECONDS)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        let range = Range::new(
+            today.saturating_sub(jiff::Span::new().days(3)),
+            today,
+            Interval::Day,
+            Adjust::Splits,
+        )
+        .unwrap();
+        let read = |body: String| {
+            let answer = Answer {
+                status: 200,
+                body: body.into_bytes(),
+            };
+            let quotes = super::range(&range, &[&answer], now).unwrap();
+            let last = close(today, Adjust::Splits, &[&answer], now).unwrap();
+            (quotes.len(), last.price.to_string())
+        };
+        // Running (ending a second from now, so on the day of the bar whatever the time):
+        // only yesterday's close, for the range and for --date today alike.
+        assert_eq!(read(body(Some(now + 1))), (1, "1.5".into()));
+        // Over: today's close counts.
+        assert_eq!(read(body(Some(now - 60))), (2, "2.5".into()));
+        // No period at all: today is not trusted.
+        assert_eq!(read(body(None)), (1, "1.5".into()));
     }
 }

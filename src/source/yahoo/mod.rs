@@ -3,7 +3,7 @@
 //!
 //! One folder, one set of types: `chart` reads the answer (the serde types and the errors an
 //! answer without a chart stands for), `latest` takes the latest price from it and
-//! `history` a past day's close from its daily bars.
+//! `history` past closes (`--date`, `--from`) from its daily bars and split events.
 
 mod chart;
 pub mod history;
@@ -14,8 +14,11 @@ use std::sync::Arc;
 use reqwest::Url;
 
 use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url};
+use crate::calendar::today_utc;
 use crate::error::FetchError;
+use crate::history::Adjust;
 use crate::quote::Quote;
+use crate::ticker::Ticker;
 
 pub static SPEC: SourceSpec = SourceSpec {
     name: "yahoo",
@@ -64,33 +67,71 @@ impl Source for Yahoo {
     }
 
     fn requests(&self, query: &Query) -> Vec<Url> {
-        match query.when {
+        let (window, last, adjust) = match query.when {
             // range=1d&interval=1d keeps the body to ~1 KiB: only meta and one bar.
-            When::Latest => vec![self.chart_url(query, &[("range", "1d"), ("interval", "1d")])],
-            When::Close(date) => {
-                let (period1, period2) = history::period(date);
-                vec![self.chart_url(
-                    query,
-                    &[
-                        ("period1", &period1.to_string()),
-                        ("period2", &period2.to_string()),
-                        ("interval", "1d"),
-                    ],
-                )]
+            When::Latest => {
+                return vec![self.chart_url(query, &[("range", "1d"), ("interval", "1d")])];
             }
+            When::Close(date, adjust) => (history::period(date), date, adjust),
+            When::Range(range) => (history::range_period(&range), range.to, range.adjust),
+        };
+        let (period1, period2) = (window.0.to_string(), window.1.to_string());
+        let mut params = vec![
+            ("period1", period1.as_str()),
+            ("period2", period2.as_str()),
+            ("interval", "1d"),
+        ];
+        // Closes as traded need the splits: those inside the window come with it, those
+        // after it (up to today) with one more request, sent beside the first.
+        if adjust != Adjust::None {
+            return vec![self.chart_url(query, &params)];
         }
+        params.push(("events", "split"));
+        let mut urls = vec![self.chart_url(query, &params)];
+        let today = today_utc();
+        // The window reaches two days past its last day: ending yesterday or today, it
+        // already holds every split up to now.
+        if last < today.saturating_sub(jiff::Span::new().days(1)) {
+            let (period1, period2) = history::splits_period(last, today);
+            let (period1, period2) = (period1.to_string(), period2.to_string());
+            urls.push(self.chart_url(
+                query,
+                &[
+                    ("period1", &period1),
+                    ("period2", &period2),
+                    ("interval", "3mo"),
+                    ("events", "split"),
+                ],
+            ));
+        }
+        urls
     }
 
     fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
-        let Some(&answer) = answers.first() else {
-            return Err(FetchError::Other("internal: no answer to read".into()));
-        };
-        let quote = match query.when {
-            When::Latest => latest::parse(answer)?,
+        let now = jiff::Timestamp::now().as_second();
+        match query.when {
+            When::Latest => {
+                let Some(&answer) = answers.first() else {
+                    return Err(FetchError::Other("internal: no answer to read".into()));
+                };
+                Ok(vec![latest::parse(answer)?])
+            }
             // A past date's price is that day's close, never meta.regularMarketPrice.
-            When::Close(date) => history::parse_close(date, answer)?,
-        };
-        Ok(vec![quote])
+            When::Close(date, adjust) => Ok(vec![history::close(date, adjust, answers, now)?]),
+            When::Range(range) => history::range(&range, answers, now),
+        }
+    }
+
+    /// Currency pairs are prices of their base: `EURUSD=X` is a price of EUR in USD, and
+    /// `JPY=X` (Yahoo's short form) a price of USD in JPY.
+    fn commodity(&self, ticker: &Ticker) -> String {
+        let symbol = ticker.as_str();
+        let letters = |s: &str| s.bytes().all(|b| b.is_ascii_uppercase());
+        match symbol.strip_suffix("=X") {
+            Some(pair) if pair.len() == 6 && letters(pair) => pair[..3].to_string(),
+            Some(quote) if quote.len() == 3 && letters(quote) => "USD".to_string(),
+            _ => symbol.to_string(),
+        }
     }
 }
 
@@ -122,12 +163,93 @@ mod tests {
     #[test]
     fn a_date_pads_the_period_on_both_sides() {
         let date = jiff::civil::date(2021, 1, 8);
-        let urls = yahoo().requests(&query("EURUSD=X", When::Close(date)));
+        let urls = yahoo().requests(&query("EURUSD=X", When::Close(date, Adjust::Splits)));
         // period1 = 2020-12-31T00:00Z (8 days before), period2 = 2021-01-10T00:00Z.
         assert_eq!(
-            urls[0].as_str(),
-            "http://127.0.0.1:8080/v8/finance/chart/EURUSD=X\
-             ?period1=1609372800&period2=1610236800&interval=1d"
+            urls.iter().map(Url::as_str).collect::<Vec<_>>(),
+            ["http://127.0.0.1:8080/v8/finance/chart/EURUSD=X\
+             ?period1=1609372800&period2=1610236800&interval=1d"]
         );
+    }
+
+    #[test]
+    fn closes_as_traded_ask_for_the_splits_since() {
+        let date = jiff::civil::date(2021, 1, 8);
+        let urls = yahoo().requests(&query("NVDA", When::Close(date, Adjust::None)));
+        assert_eq!(urls.len(), 2);
+        assert_eq!(
+            urls[0].as_str(),
+            "http://127.0.0.1:8080/v8/finance/chart/NVDA\
+             ?period1=1609372800&period2=1610236800&interval=1d&events=split"
+        );
+        let today = today_utc();
+        let (_, period2) = history::splits_period(date, today);
+        assert_eq!(
+            urls[1].as_str(),
+            format!(
+                "http://127.0.0.1:8080/v8/finance/chart/NVDA\
+                 ?period1=1609977600&period2={period2}&interval=3mo&events=split"
+            )
+        );
+        // A range: one window however long, and the splits after it.
+        let range = crate::history::Range::new(
+            jiff::civil::date(2021, 2, 1),
+            jiff::civil::date(2022, 1, 31),
+            crate::history::Interval::Month,
+            Adjust::None,
+        )
+        .unwrap();
+        let urls = yahoo().requests(&query("NVDA", When::Range(range)));
+        assert_eq!(urls.len(), 2);
+        assert!(
+            urls[0]
+                .as_str()
+                .ends_with("?period1=1612051200&period2=1643760000&interval=1d&events=split"),
+            "{}",
+            urls[0]
+        );
+        // Up to yesterday or today: the window (two days past its end) has every split.
+        let yesterday = today.yesterday().unwrap();
+        let range = crate::history::Range {
+            to: yesterday,
+            ..range
+        };
+        assert_eq!(
+            yahoo().requests(&query("NVDA", When::Range(range))).len(),
+            1
+        );
+        let two_days_ago = crate::history::Range {
+            to: yesterday.yesterday().unwrap(),
+            ..range
+        };
+        assert_eq!(
+            yahoo()
+                .requests(&query("NVDA", When::Range(two_days_ago)))
+                .len(),
+            2
+        );
+        let range = crate::history::Range { to: today, ..range };
+        assert_eq!(
+            yahoo().requests(&query("NVDA", When::Range(range))).len(),
+            1
+        );
+        // Adjusted closes need no splits at all.
+        let range = crate::history::Range {
+            adjust: Adjust::All,
+            ..range
+        };
+        let urls = yahoo().requests(&query("NVDA", When::Range(range)));
+        assert_eq!(urls.len(), 1);
+        assert!(!urls[0].as_str().contains("events"), "{}", urls[0]);
+    }
+
+    #[test]
+    fn currency_pairs_are_prices_of_their_base() {
+        let name = |t: &str| yahoo().commodity(&Ticker::parse(t).unwrap());
+        assert_eq!(name("EURUSD=X"), "EUR");
+        assert_eq!(name("JPY=X"), "USD");
+        assert_eq!(name("VWRL.L"), "VWRL.L");
+        assert_eq!(name("GC=F"), "GC=F");
+        assert_eq!(name("EUR1USD=X"), "EUR1USD=X");
     }
 }

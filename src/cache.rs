@@ -1,0 +1,788 @@
+//! Closes that cannot change, kept in an embedded database so that asking again costs no
+//! request (issue 10).
+//!
+//! **What is kept.** Only closes as traded (`--adjust none`, the default) of days that are
+//! over, and which days a fetch covered, so that a range already fetched — weekends and
+//! holidays included — is answered without a request. Latest prices are never kept, nor
+//! adjusted closes (`--adjust splits|all` change with every split or dividend). A day is
+//! over for the cache once it is before today in UTC (every exchange's day has ended by
+//! then, and the source itself refuses a session still running); a day without a close is
+//! recorded as such only 30 hours after its end in UTC or once a later close exists, so a
+//! fund whose NAV comes out late in the evening is asked again rather than recorded as
+//! closed.
+//!
+//! **Where.** SQLite (through `rusqlite`, compiled in), one file, `closes.sqlite3`, in
+//! `--cache-dir`, `$QUOTES_CACHE_DIR`, `$XDG_CACHE_HOME/quotes` or `~/.cache/quotes`.
+//! Entries are keyed by the API's origin as well as the source and ticker, so a test
+//! server or a mirror never answers for the real API.
+//!
+//! **Two runs at once** (cron and a terminal): write-ahead logging lets readers and a writer
+//! work side by side, and a writer waits a few seconds for another (a round writes in one
+//! short transaction). **A cache that fails** — cannot be created, is not a database, is
+//! corrupt, stays locked — is named once on stderr and ignored for the rest of the run,
+//! which goes on from the network; one that is corrupt is started anew. A cache is a
+//! convenience, never a reason for a run to fail.
+//!
+//! The fetch of a round goes through [`Ask`]: for each job, what the cache already holds
+//! and what is left to fetch (a range is narrowed to the days the cache lacks), and then
+//! what to keep of the answer. Sources know nothing of this.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use rust_decimal::Decimal;
+
+use crate::calendar::midnight_utc;
+use crate::fetch::{Fetched, Job};
+use crate::history::{self, Adjust, Range};
+use crate::quote::Quote;
+use crate::source::When;
+
+/// The database's file name inside the cache directory.
+pub const FILE_NAME: &str = "closes.sqlite3";
+
+/// Bumped when the tables change; a cache of another version is started anew.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long a run waits for another run's write before going on without the cache.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A `--date` close is the last within this many days before the date (as the sources do).
+const LOOKBACK_DAYS: i64 = 7;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS instruments (
+        id       INTEGER PRIMARY KEY,
+        origin   TEXT NOT NULL,
+        source   TEXT NOT NULL,
+        ticker   TEXT NOT NULL,
+        name     TEXT,
+        exchange TEXT,
+        UNIQUE (origin, source, ticker)
+    );
+    -- One row per day known: `price` NULL means the day had no close (a weekend, a holiday).
+    CREATE TABLE IF NOT EXISTS days (
+        instrument INTEGER NOT NULL REFERENCES instruments (id),
+        day        INTEGER NOT NULL, -- days since 1970-01-01
+        price      TEXT,             -- the exact decimal, as text
+        currency   TEXT,
+        time       INTEGER,          -- the bar's Unix time
+        PRIMARY KEY (instrument, day)
+    ) WITHOUT ROWID;
+";
+
+/// Where the cache lives: `dir` (`--cache-dir` or `$QUOTES_CACHE_DIR`) when given, else
+/// `$XDG_CACHE_HOME/quotes` (when that is an absolute path, as the XDG spec asks), else
+/// `~/.cache/quotes`. `None` without any of them.
+pub fn dir(given: Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(dir) = given.filter(|d| !d.as_os_str().is_empty()) {
+        return Some(dir);
+    }
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").and_then(absolute) {
+        return Some(xdg.join("quotes"));
+    }
+    std::env::var_os("HOME")
+        .and_then(absolute)
+        .map(|home| home.join(".cache").join("quotes"))
+}
+
+/// The cache of one run.
+pub struct Cache {
+    path: PathBuf,
+    /// `None` once something went wrong: the rest of the run goes without the cache.
+    conn: RefCell<Option<Connection>>,
+}
+
+impl Cache {
+    /// Open (or create) the cache in `dir`. A cache that cannot be used is named on stderr
+    /// and `None` returned; a corrupt one is started anew (and named).
+    pub fn open(dir: &Path) -> Option<Cache> {
+        let path = dir.join(FILE_NAME);
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            warn(&path, &format!("cannot be created ({e})"));
+            return None;
+        }
+        let conn = match connect(&path) {
+            Ok(conn) => conn,
+            Err(e) if is_corrupt(&e) => {
+                remove(&path);
+                warn(&path, &format!("was corrupt ({e}); starting it anew"));
+                match connect(&path) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        warn(&path, &format!("cannot be used ({e})"));
+                        return None;
+                    }
+                }
+            }
+            Err(e) => {
+                warn(&path, &format!("cannot be used ({e})"));
+                return None;
+            }
+        };
+        Some(Cache {
+            path,
+            conn: RefCell::new(Some(conn)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the cache holds for `job`, and what is left to fetch.
+    pub fn ask(&self, job: &Job) -> Ask {
+        let Some(key) = Key::of(job) else {
+            return Ask::network(job);
+        };
+        let known = match job.query.when {
+            When::Range(range) => self.known(&key, range.from, range.to),
+            When::Close(date, _) => self.known(&key, back(date, LOOKBACK_DAYS), date),
+            When::Latest => None,
+        };
+        let Some(known) = known else {
+            return Ask {
+                keep: Some(key),
+                ..Ask::network(job)
+            };
+        };
+        match job.query.when {
+            When::Range(range) => ask_range(job, key, range, known),
+            When::Close(date, _) => ask_close(job, key, date, known),
+            When::Latest => Ask::network(job),
+        }
+    }
+
+    /// Keep what the round fetched: for each ask that fetched (and may be kept), its closes
+    /// of days that are over, and the days it covered without a close. One transaction.
+    pub fn keep(&self, asks: &[Ask], results: &[Fetched]) {
+        if !asks.iter().any(|a| a.fetch.is_some() && a.keep.is_some()) {
+            return; // nothing new: not even a write lock
+        }
+        let now = jiff::Timestamp::now().as_second();
+        self.with(|conn| {
+            // Immediate: take the write lock (waiting for another run's) before reading.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (ask, result) in asks.iter().zip(results) {
+                let (Some(key), Some(fetched), Ok(quotes)) = (&ask.keep, &ask.fetch, result) else {
+                    continue;
+                };
+                let rows = covered(&fetched.query.when, quotes, now);
+                if rows.is_empty() {
+                    continue;
+                }
+                let first = quotes.first();
+                tx.execute(
+                    "INSERT INTO instruments (origin, source, ticker, name, exchange)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (origin, source, ticker) DO UPDATE SET
+                         name = coalesce(excluded.name, name),
+                         exchange = coalesce(excluded.exchange, exchange)",
+                    params![
+                        key.origin,
+                        key.source,
+                        key.ticker,
+                        first.and_then(|q| q.name.as_deref()),
+                        first.and_then(|q| q.exchange.as_deref()),
+                    ],
+                )?;
+                let id: i64 = tx.query_row(
+                    "SELECT id FROM instruments WHERE origin = ?1 AND source = ?2 AND ticker = ?3",
+                    params![key.origin, key.source, key.ticker],
+                    |row| row.get(0),
+                )?;
+                insert_days(&tx, id, &rows)?;
+            }
+            tx.commit()
+        });
+    }
+
+    /// Every day the cache knows for `key` in `from..=to` (with its close, if it had one),
+    /// ascending; `None` when it knows none (or failed).
+    fn known(&self, key: &Key, from: jiff::civil::Date, to: jiff::civil::Date) -> Option<Known> {
+        self.with(|conn| {
+            let instrument = conn
+                .prepare_cached(
+                    "SELECT id, name, exchange FROM instruments
+                     WHERE origin = ?1 AND source = ?2 AND ticker = ?3",
+                )?
+                .query_row(params![key.origin, key.source, key.ticker], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .optional()?;
+            let Some((id, name, exchange)) = instrument else {
+                return Ok(None);
+            };
+            let mut select = conn.prepare_cached(
+                "SELECT day, price, currency, time FROM days
+                 WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
+            )?;
+            let mut rows = select.query(params![id, day_number(from), day_number(to)])?;
+            let mut days = Vec::new();
+            while let Some(row) = rows.next()? {
+                let Some(day) = from_day_number(row.get(0)?) else {
+                    continue;
+                };
+                // A price that does not read back is no price known: it is fetched again.
+                let quote = match row.get_ref(1)? {
+                    ValueRef::Null => None,
+                    ValueRef::Text(text) => {
+                        let Some(price) = std::str::from_utf8(text)
+                            .ok()
+                            .and_then(|t| Decimal::from_str(t).ok())
+                        else {
+                            continue;
+                        };
+                        Some(Quote {
+                            price,
+                            currency: row.get(2)?,
+                            time: row.get(3)?,
+                            market_date: Some(day),
+                            previous_close: None,
+                            name: name.clone(),
+                            exchange: exchange.clone(),
+                            ..Quote::default()
+                        })
+                    }
+                    _ => continue,
+                };
+                days.push((day, quote));
+            }
+            Ok(Some(Known { days }))
+        })
+        .flatten()
+    }
+
+    /// Run `f` on the connection; the first failure is named on stderr and ends the use of
+    /// the cache for this run (a corrupt database is removed, to be started anew next time).
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Option<T> {
+        let mut slot = self.conn.borrow_mut();
+        let conn = slot.as_mut()?;
+        match f(conn) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                *slot = None;
+                if is_corrupt(&e) {
+                    remove(&self.path);
+                    warn(
+                        &self.path,
+                        &format!("is corrupt ({e}); it will be started anew"),
+                    );
+                } else {
+                    warn(&self.path, &format!("failed ({e}); going on without it"));
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Rows per INSERT statement: one statement per 64 days costs far less than 64 statements
+/// (a year of 100 tickers is 36,500 rows).
+const ROWS_PER_INSERT: usize = 64;
+
+/// Insert (or replace) the days of instrument `id`.
+fn insert_days(
+    tx: &Transaction<'_>,
+    id: i64,
+    rows: &[(jiff::civil::Date, Option<&Quote>)],
+) -> rusqlite::Result<()> {
+    let sql = |n: usize| {
+        let mut sql = String::from(
+            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time) VALUES ",
+        );
+        for i in 0..n {
+            sql.push_str(if i == 0 {
+                "(?,?,?,?,?)"
+            } else {
+                ",(?,?,?,?,?)"
+            });
+        }
+        sql
+    };
+    let full = sql(ROWS_PER_INSERT);
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = if chunk.len() == ROWS_PER_INSERT {
+            tx.prepare_cached(&full)?
+        } else {
+            tx.prepare_cached(&sql(chunk.len()))?
+        };
+        for (i, (day, quote)) in chunk.iter().enumerate() {
+            let at = i * 5;
+            insert.raw_bind_parameter(at + 1, id)?;
+            insert.raw_bind_parameter(at + 2, day_number(*day))?;
+            insert.raw_bind_parameter(at + 3, quote.map(|q| q.price.to_string()))?;
+            insert.raw_bind_parameter(at + 4, quote.and_then(|q| q.currency.as_deref()))?;
+            insert.raw_bind_parameter(at + 5, quote.and_then(|q| q.time))?;
+        }
+        insert.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// Which instrument of which API a job asks about.
+#[derive(Debug, Clone)]
+struct Key {
+    origin: String,
+    source: &'static str,
+    ticker: String,
+}
+
+impl Key {
+    /// The key of a job the cache may answer: a past close as traded. `None` otherwise.
+    fn of(job: &Job) -> Option<Key> {
+        if job.query.when.adjust() != Some(Adjust::None) {
+            return None;
+        }
+        let url = job.source.requests(&job.query).into_iter().next()?;
+        Some(Key {
+            origin: url.origin().ascii_serialization(),
+            source: job.source.spec().name,
+            ticker: job.query.ticker.to_string(),
+        })
+    }
+}
+
+/// The days the cache knows in a window, ascending, each with its close or `None`.
+struct Known {
+    days: Vec<(jiff::civil::Date, Option<Quote>)>,
+}
+
+/// One job of a round as the cache sees it: what it already holds, what is left to fetch,
+/// and whether to keep what comes back.
+pub struct Ask {
+    /// What to fetch: the job, or the part of its range the cache lacks; `None` when the
+    /// cache answered it all.
+    pub fetch: Option<Job>,
+    /// The closes the cache holds outside what is fetched.
+    cached: Vec<Quote>,
+    /// Where to keep what is fetched (`None`: not a close the cache keeps).
+    keep: Option<Key>,
+}
+
+impl Ask {
+    /// Everything from the network, nothing kept.
+    pub fn network(job: &Job) -> Ask {
+        Ask {
+            fetch: Some(job.clone()),
+            cached: Vec::new(),
+            keep: None,
+        }
+    }
+
+    /// The job's result: the cached closes and what was fetched (`fetched` is `None` when
+    /// nothing was), in ascending order of day for a range.
+    pub fn combine(&self, fetched: Option<Fetched>) -> Fetched {
+        let mut quotes = match fetched {
+            Some(Ok(quotes)) => quotes,
+            Some(Err(e)) => return Err(e),
+            None => Vec::new(),
+        };
+        if self.cached.is_empty() {
+            return Ok(quotes);
+        }
+        quotes.extend(self.cached.iter().cloned());
+        quotes.sort_by_key(|q| q.market_date);
+        Ok(quotes)
+    }
+}
+
+/// A range: the cache answers the days it knows, and the rest is fetched in one span from
+/// the first day it lacks to the last.
+fn ask_range(job: &Job, key: Key, range: Range, known: Known) -> Ask {
+    let known_days: std::collections::HashSet<jiff::civil::Date> =
+        known.days.iter().map(|(day, _)| *day).collect();
+    let mut missing = history::days(range.from, range.to).filter(|d| !known_days.contains(d));
+    let Some(first) = missing.next() else {
+        return Ask {
+            fetch: None,
+            cached: known.days.into_iter().filter_map(|(_, q)| q).collect(),
+            keep: Some(key),
+        };
+    };
+    let last = missing.last().unwrap_or(first);
+    let mut narrowed = job.clone();
+    narrowed.query.when = When::Range(range.between(first, last));
+    Ask {
+        fetch: Some(narrowed),
+        cached: known
+            .days
+            .into_iter()
+            .filter(|(day, _)| *day < first || *day > last)
+            .filter_map(|(_, q)| q)
+            .collect(),
+        keep: Some(key),
+    }
+}
+
+/// `--date`: the cache answers when it knows every day from the date back to a close.
+fn ask_close(job: &Job, key: Key, date: jiff::civil::Date, known: Known) -> Ask {
+    let mut day = date;
+    let mut days = known.days.into_iter().rev().peekable();
+    for _ in 0..=LOOKBACK_DAYS {
+        match days.next_if(|(d, _)| *d == day) {
+            Some((_, Some(quote))) => {
+                return Ask {
+                    fetch: None,
+                    cached: vec![quote],
+                    keep: Some(key),
+                };
+            }
+            Some((_, None)) => day = back(day, 1),
+            None => break,
+        }
+    }
+    Ask {
+        keep: Some(key),
+        ..Ask::network(job)
+    }
+}
+
+/// How long after the end of a UTC day a day without a close is taken as closed: the
+/// latest fund NAVs of a day come out a few hours after midnight UTC.
+const QUIET_HOURS: i64 = 30;
+
+/// What a fetch for `when` says about its days, for the cache: each close of a day before
+/// today, and each day it covered without a close that is settled (over for
+/// [`QUIET_HOURS`], or before a close) — as of `now`, Unix seconds.
+fn covered<'q>(
+    when: &When,
+    quotes: &'q [Quote],
+    now: i64,
+) -> Vec<(jiff::civil::Date, Option<&'q Quote>)> {
+    let utc_day = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+            .unwrap_or(jiff::civil::Date::MIN)
+    };
+    let yesterday = back(utc_day(now), 1);
+    let quiet = utc_day(now.saturating_sub(QUIET_HOURS * 3_600));
+    let (from, to) = match *when {
+        When::Range(range) => (range.from, range.to),
+        // A `--date` answer says which day had the close and that no day after it, up to
+        // the date, had one; nothing about the days before it.
+        When::Close(date, _) => match quotes.first().and_then(|q| q.market_date) {
+            Some(day) => (day, date),
+            None => return Vec::new(),
+        },
+        When::Latest => return Vec::new(),
+    };
+    let last_close = quotes.iter().filter_map(|q| q.market_date).max();
+    let settled = last_close
+        .map_or(quiet, |d| d.max(quiet))
+        .min(yesterday)
+        .min(to);
+    let mut rows = Vec::new();
+    let mut closes = quotes.iter().filter(|q| q.market_date.is_some()).peekable();
+    for day in history::days(from, settled) {
+        while closes.next_if(|q| q.market_date < Some(day)).is_some() {}
+        match closes.next_if(|q| q.market_date == Some(day)) {
+            Some(quote) => rows.push((day, Some(quote))),
+            None => rows.push((day, None)),
+        }
+    }
+    rows
+}
+
+fn back(day: jiff::civil::Date, days: i64) -> jiff::civil::Date {
+    day.saturating_sub(jiff::Span::new().days(days))
+}
+
+/// A day as stored: days since 1970-01-01.
+fn day_number(day: jiff::civil::Date) -> i64 {
+    midnight_utc(day).div_euclid(86_400)
+}
+
+fn from_day_number(n: i64) -> Option<jiff::civil::Date> {
+    jiff::civil::date(1970, 1, 1)
+        .checked_add(jiff::Span::new().days(n))
+        .ok()
+}
+
+/// Open the database at `path` for use by several processes, creating its tables.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Switching to WAL needs a moment alone with the file; another run opening it at the
+    // same moment makes that busy, which the timeout does not cover: try a few times.
+    let mut tries = 0;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
+            Ok(_) => break,
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // In WAL mode, NORMAL never corrupts the database; a crash may lose the last round,
+    // which a cache can afford.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version != SCHEMA_VERSION {
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        if version != 0 {
+            tx.execute_batch("DROP TABLE IF EXISTS days; DROP TABLE IF EXISTS instruments;")?;
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+    }
+    // A file that is not a database only says so when first read.
+    conn.query_row("SELECT count(*) FROM instruments", [], |row| {
+        row.get::<_, i64>(0)
+    })?;
+    Ok(conn)
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Remove a database and its write-ahead log, so the next open starts it anew.
+fn remove(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(file));
+    }
+}
+
+fn warn(path: &Path, what: &str) {
+    crate::output::write_stderr(
+        format!("quotes: the cache {} {what}\n", path.display()).as_bytes(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Interval;
+    use crate::source::{Query, Sources};
+    use crate::ticker::Ticker;
+    use jiff::civil::{Date, date};
+
+    fn sources() -> Sources {
+        Sources::new(|e| {
+            Ok(reqwest::Url::parse(if e.flag == "yahoo-url" {
+                "http://127.0.0.1:1"
+            } else {
+                "http://127.0.0.1:2"
+            })
+            .unwrap())
+        })
+        .unwrap()
+    }
+
+    fn job(when: When) -> Job {
+        Job {
+            source: std::sync::Arc::clone(sources().get("yahoo").unwrap()),
+            query: Query {
+                ticker: Ticker::parse("NVDA").unwrap(),
+                when,
+            },
+        }
+    }
+
+    fn range(from: Date, to: Date) -> When {
+        When::Range(Range::new(from, to, Interval::Day, Adjust::None).unwrap())
+    }
+
+    fn close(day: Date, price: &str) -> Quote {
+        Quote {
+            price: price.parse().unwrap(),
+            currency: Some("USD".into()),
+            time: Some(midnight_utc(day) + 52_200),
+            market_date: Some(day),
+            previous_close: None,
+            name: Some("NVIDIA".into()),
+            exchange: None,
+            ..Quote::default()
+        }
+    }
+
+    /// Ask, "fetch" with `answer`, keep, and return what the round got.
+    fn round(cache: &Cache, job: &Job, answer: impl Fn(&When) -> Vec<Quote>) -> (Ask, Fetched) {
+        let ask = cache.ask(job);
+        let fetched = ask.fetch.as_ref().map(|j| Ok(answer(&j.query.when)));
+        let result = ask.combine(fetched);
+        cache.keep(std::slice::from_ref(&ask), std::slice::from_ref(&result));
+        (ask, result)
+    }
+
+    /// Mon 2021-02-01 … Fri 02-05, a weekend, Mon 02-08.
+    fn week(when: &When) -> Vec<Quote> {
+        let When::Range(r) = when else { panic!() };
+        [
+            (1, "529.48"),
+            (2, "540.1"),
+            (3, "545"),
+            (4, "550"),
+            (5, "555"),
+            (8, "560"),
+        ]
+        .iter()
+        .map(|(d, p)| close(date(2021, 2, *d), p))
+        .filter(|q| r.contains(q.market_date.unwrap()))
+        .collect()
+    }
+
+    #[test]
+    fn a_range_fetched_once_is_answered_whole_weekends_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let job = job(range(date(2021, 2, 1), date(2021, 2, 8)));
+        let (ask, first) = round(&cache, &job, week);
+        assert!(ask.fetch.is_some());
+        assert_eq!(first.as_ref().unwrap().len(), 6);
+        let (ask, again) = round(&cache, &job, |_| panic!("asked the network"));
+        assert!(ask.fetch.is_none());
+        assert_eq!(again, first);
+        // A cache opened again (another run) holds the same.
+        drop(cache);
+        let cache = Cache::open(dir.path()).unwrap();
+        let (_, again) = round(&cache, &job, |_| panic!("asked the network"));
+        assert_eq!(again.unwrap()[0].price.to_string(), "529.48");
+    }
+
+    #[test]
+    fn a_longer_range_fetches_only_the_days_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let _ = round(
+            &cache,
+            &job(range(date(2021, 2, 1), date(2021, 2, 3))),
+            week,
+        );
+        let wider = job(range(date(2021, 2, 1), date(2021, 2, 8)));
+        let (ask, result) = round(&cache, &wider, week);
+        let Some(When::Range(narrowed)) = ask.fetch.map(|j| j.query.when) else {
+            panic!()
+        };
+        assert_eq!(
+            (narrowed.from, narrowed.to),
+            (date(2021, 2, 4), date(2021, 2, 8))
+        );
+        let days: Vec<Date> = result
+            .unwrap()
+            .iter()
+            .map(|q| q.market_date.unwrap())
+            .collect();
+        assert_eq!(days.len(), 6);
+        assert!(days.windows(2).all(|w| w[0] < w[1]), "{days:?}");
+    }
+
+    #[test]
+    fn a_date_is_answered_from_the_days_back_to_a_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let _ = round(
+            &cache,
+            &job(range(date(2021, 2, 1), date(2021, 2, 8))),
+            week,
+        );
+        // Sunday 02-07: Friday's close, from the cache.
+        let (ask, result) = round(
+            &cache,
+            &job(When::Close(date(2021, 2, 7), Adjust::None)),
+            |_| panic!("asked the network"),
+        );
+        assert!(ask.fetch.is_none());
+        assert_eq!(result.unwrap()[0].market_date, Some(date(2021, 2, 5)));
+        // A day the cache does not know is fetched.
+        let ask = cache.ask(&job(When::Close(date(2021, 2, 10), Adjust::None)));
+        assert!(ask.fetch.is_some());
+        // Adjusted closes and latest prices are never the cache's.
+        let ask = cache.ask(&job(When::Close(date(2021, 2, 7), Adjust::Splits)));
+        assert!(ask.fetch.is_some() && ask.keep.is_none());
+        assert!(cache.ask(&job(When::Latest)).keep.is_none());
+    }
+
+    #[test]
+    fn days_not_over_are_not_kept() {
+        let today = date(2026, 11, 23);
+        let at = |hour: i64| midnight_utc(today) + hour * 3_600;
+        let yesterday = back(today, 1);
+        let quotes = vec![close(back(today, 3), "1")];
+        let when = range(back(today, 5), today);
+        // At 03:00 UTC yesterday may still get a late NAV: kept up to the day before.
+        let rows = covered(&when, &quotes, at(3));
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|(d, _)| *d < yesterday));
+        assert_eq!(rows.iter().filter(|(_, q)| q.is_some()).count(), 1);
+        // From 06:00 UTC yesterday is over too; today never is.
+        let rows = covered(&when, &quotes, at(6));
+        assert_eq!(
+            rows.last().map(|(d, q)| (*d, q.is_some())),
+            Some((yesterday, false))
+        );
+        // A close today settles yesterday, but today's own close is not kept.
+        let quotes = vec![close(back(today, 3), "1"), close(today, "2")];
+        let rows = covered(&when, &quotes, at(1));
+        assert_eq!(
+            rows.last().map(|(d, q)| (*d, q.is_some())),
+            Some((yesterday, false))
+        );
+        // A close yesterday is kept at once.
+        let quotes = vec![close(yesterday, "1")];
+        let rows = covered(&when, &quotes, at(1));
+        assert_eq!(
+            rows.last().map(|(d, q)| (*d, q.is_some())),
+            Some((yesterday, true))
+        );
+    }
+
+    #[test]
+    fn a_corrupt_cache_is_started_anew_and_a_broken_one_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            b"this is not a database, at all....",
+        )
+        .unwrap();
+        let cache = Cache::open(dir.path()).expect("started anew");
+        let job = job(range(date(2021, 2, 1), date(2021, 2, 8)));
+        let _ = round(&cache, &job, week);
+        assert!(cache.ask(&job).fetch.is_none());
+        // A directory that cannot be created: no cache, no panic.
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(Cache::open(&file.join("sub")).is_none());
+    }
+
+    #[test]
+    fn day_numbers_round_trip() {
+        for d in [
+            date(1970, 1, 1),
+            date(1969, 12, 31),
+            date(2021, 2, 1),
+            Date::MAX,
+            Date::MIN,
+        ] {
+            assert_eq!(from_day_number(day_number(d)), Some(d), "{d}");
+        }
+    }
+
+    #[test]
+    fn the_directory_follows_flag_then_xdg_then_home() {
+        assert_eq!(dir(Some("/x".into())), Some(PathBuf::from("/x")));
+    }
+}
