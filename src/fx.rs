@@ -26,7 +26,7 @@
 //! rate source answered, so a range of days can ask for one window per pair instead of one
 //! request per day.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ use rust_decimal::Decimal;
 
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
-use crate::history::Adjust;
+use crate::history::{Adjust, Interval, Range};
 use crate::quote::{DEFAULT_PRECISION, FxRate, MAX_PRECISION, QUOTIENT_PRECISION, Quote, Quoted};
 use crate::source::{Query, Rates, Source, Sources, When};
 use crate::ticker::Ticker;
@@ -171,17 +171,31 @@ impl Fx {
         let Some(target) = &self.target else {
             return;
         };
-        // Each leg once, in the order the prices first need them.
-        let mut seen = HashSet::new();
-        let legs: Vec<Leg> = jobs
+        // Each leg once, in the order the prices first need them, over the days they need:
+        // a range's closes (and every --date of the run) share ONE request per pair, from a
+        // week before the first day (its rate may come from a day before it) to the last.
+        let mut legs: Vec<(Leg, Option<(Date, Date)>)> = Vec::new();
+        let mut index: HashMap<Leg, usize> = HashMap::new();
+        let needs = jobs
             .iter()
             .zip(fetched.iter())
             .filter_map(|(job, result)| Some((job, result.as_ref().ok()?)))
             .flat_map(|(job, quotes)| quotes.iter().map(move |q| (job.query.when, q)))
-            .filter_map(|(when, quote)| target.need(when, quote))
-            .flat_map(|need| target.legs(&need).into_iter().map(|(leg, _)| leg))
-            .filter(|leg| seen.insert(leg.clone()))
-            .collect();
+            .filter_map(|(when, quote)| target.need(when, quote));
+        for need in needs {
+            for (leg, _) in target.legs(&need) {
+                let at = *index.entry(leg.clone()).or_insert_with(|| {
+                    legs.push((leg, None));
+                    legs.len() - 1
+                });
+                if let Some(day) = need.day {
+                    let days = &mut legs[at].1;
+                    *days = Some(
+                        days.map_or((day, day), |(first, last)| (first.min(day), last.max(day))),
+                    );
+                }
+            }
+        }
         let rates = target.fetch(fetcher, legs, stop).await;
         for (job, result) in jobs.iter().zip(fetched.iter_mut()) {
             let Ok(quotes) = result else { continue };
@@ -236,16 +250,33 @@ struct Need {
     day: Option<Date>,
 }
 
-/// One rate to fetch: the rate source's ticker for a pair, over a window of days.
+/// One rate to fetch: the rate source's ticker for a pair, its latest rate or its rates
+/// of past days (all the days a round needs, fetched at once).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Leg {
     /// The pair's ticker at the rate source: `USDEUR=X`, `EUR-USD`.
     ticker: String,
     /// The pair's quote currency: what its rate is in.
     currency: String,
-    /// The window: the latest rate, or the days up to one (a range of days would ask for
-    /// all the days its prices need at once).
-    when: When,
+    /// Whether it is past days' rates (else the latest).
+    dated: bool,
+}
+
+impl Leg {
+    /// What to ask the rate source for the leg whose prices need `days` (first, last).
+    /// A currency pair has no splits: its close is the same as traded or adjusted, and
+    /// asking for it as sent spares the request for the splits since.
+    fn when(days: Option<(Date, Date)>) -> When {
+        match days {
+            None => When::Latest,
+            Some((first, last)) => When::Range(Range {
+                from: first.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS)),
+                to: last,
+                interval: Interval::Day,
+                adjust: Adjust::Splits,
+            }),
+        }
+    }
 }
 
 /// Whether a leg's rate multiplies the price or divides it.
@@ -282,15 +313,10 @@ impl Target {
     /// The rates a conversion multiplies or divides by. Directly: the pair FROM→TO. Through
     /// a base B: B→TO times, B→FROM per (either left out when it is B itself).
     fn legs(&self, need: &Need) -> Vec<(Leg, Direction)> {
-        // A currency pair has no splits: its close is the same as traded or adjusted, and
-        // asking for it as sent spares the request for the splits since.
-        let when = need
-            .day
-            .map_or(When::Latest, |day| When::Close(day, Adjust::Splits));
         let leg = |from: &str, to: &str| Leg {
             ticker: (self.rates.pair)(from, to),
             currency: to.to_string(),
-            when,
+            dated: need.day.is_some(),
         };
         match self.rates.base {
             None => vec![(leg(&need.from, &self.currency), Direction::Times)],
@@ -309,13 +335,18 @@ impl Target {
 
     /// Fetch every leg once, in one round; a leg the rate source refuses as a ticker (a
     /// currency code it cannot name) fails without a request.
-    async fn fetch<F>(&self, fetcher: &Fetcher, legs: Vec<Leg>, stop: Shared<F>) -> Answered
+    async fn fetch<F>(
+        &self,
+        fetcher: &Fetcher,
+        legs: Vec<(Leg, Option<(Date, Date)>)>,
+        stop: Shared<F>,
+    ) -> Answered
     where
         F: Future<Output = FetchError>,
     {
         let mut answered = Answered::new();
         let mut asked: Vec<(Leg, Job)> = Vec::new();
-        for leg in legs {
+        for (leg, days) in legs {
             let ticker = Ticker::parse(&leg.ticker).and_then(|ticker| {
                 self.source.check(&ticker)?;
                 Ok(ticker)
@@ -324,7 +355,7 @@ impl Target {
                 Ok(ticker) => {
                     let query = Query {
                         ticker,
-                        when: leg.when,
+                        when: Leg::when(days),
                     };
                     let source = Arc::clone(&self.source);
                     asked.push((leg, Job { source, query }));
@@ -711,7 +742,7 @@ mod tests {
         assert_eq!(legs.len(), 1);
         assert_eq!(legs[0].0.ticker, "USDEUR=X");
         assert_eq!(legs[0].0.currency, "EUR");
-        assert_eq!(legs[0].0.when, When::Latest);
+        assert!(!legs[0].0.dated);
         assert_eq!(legs[0].1, Direction::Times);
         // A close is converted at its own trading day's rate.
         let mut close = quote("1", "USD");
@@ -921,7 +952,7 @@ mod tests {
         let leg = Leg {
             ticker: "USDEUR=X".into(),
             currency: "EUR".into(),
-            when: When::Latest,
+            dated: false,
         };
         let err = t.observed(&leg, &[quote("0.9", "USD")]).unwrap_err();
         assert_eq!(err, "Yahoo priced USDEUR=X in USD, not EUR");

@@ -675,8 +675,7 @@ fn an_ecb_window_without_rates_is_no_rate_in_that_window() {
         .code(1)
         .stdout("")
         .stderr(
-            "quotes: BTC-USD: no EUR rate for USD: no price in the response from the ECB: no \
-             rate between 2020-12-27 and 2021-01-03\n",
+            "quotes: BTC-USD: no EUR rate for USD: no rate between 2020-12-27 and 2021-01-03\n",
         );
     assert!(
         ecb.requests()
@@ -846,4 +845,68 @@ fn rates_share_the_rate_limit_of_the_prices_round() {
                 )),
         );
     assert_eq!(yahoo.hits("USDEUR=X"), 0);
+}
+
+/// A range converted into `--currency`: each day's close at THAT day's rate, and all the
+/// days' rates of a pair from ONE request (a week before the first day through the last),
+/// never one request per day.
+#[test]
+fn a_range_is_converted_day_by_day_with_one_request_per_pair() {
+    // USDEUR=X: one bar a day at 00:00 UTC, 0.81 on 2021-01-04 up to 0.85 on 01-08.
+    let days = [
+        "2021-01-04",
+        "2021-01-05",
+        "2021-01-06",
+        "2021-01-07",
+        "2021-01-08",
+    ];
+    let stamps: Vec<i64> = days
+        .iter()
+        .map(|d| {
+            d.parse::<jiff::civil::Date>()
+                .unwrap()
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .unwrap()
+                .timestamp()
+                .as_second()
+        })
+        .collect();
+    let rates = format!(
+        r#"{{"chart":{{"result":[{{"meta":{{"currency":"EUR","gmtoffset":0,"regularMarketPrice":0.9}},"timestamp":{stamps:?},"indicators":{{"quote":[{{"close":[0.81,0.82,0.83,0.84,0.85]}}]}}}}]}}}}"#
+    );
+    let yahoo = Server::start(move |req| match req.symbol().as_str() {
+        "USDEUR=X" => Reply::json(200, rates.clone()),
+        _ => Reply::fixture(200, "yahoo_chart_TSLA_daily_history.json"),
+    });
+    let out = quotes()
+        .yahoo(&yahoo)
+        .args([
+            "--currency",
+            "EUR",
+            "-f",
+            "tsv",
+            "--from",
+            "2021-01-04",
+            "--to",
+        ])
+        .args(["2021-01-08", "TSLA"])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&out),
+        "TSLA\t2021-01-04\t197.04\tEUR\n\
+         TSLA\t2021-01-05\t200.93\tEUR\n\
+         TSLA\t2021-01-06\t209.15\tEUR\n\
+         TSLA\t2021-01-07\t228.49\tEUR\n\
+         TSLA\t2021-01-08\t249.34\tEUR\n"
+    );
+    let pair: Vec<Request> = yahoo
+        .requests()
+        .into_iter()
+        .filter(|r| r.symbol() == "USDEUR=X")
+        .collect();
+    assert_eq!(pair.len(), 1, "{pair:?}");
+    // From a week before the first day (its rate may be older), through the last.
+    let period1: i64 = pair[0].query_param("period1").unwrap().parse().unwrap();
+    assert!(period1 <= stamps[0] - 7 * 86_400, "{:?}", pair[0]);
 }
