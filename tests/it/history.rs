@@ -1035,15 +1035,15 @@ fn two_runs_at_once_share_the_cache() {
 #[test]
 fn a_session_still_running_is_no_close_and_not_kept() {
     let dirs = Dirs::new();
-    let now = jiff::Timestamp::now().as_second();
     let today = today();
     let yesterday = today.yesterday().unwrap();
     let midnight = unix(&today.to_string());
-    // Bars stamped at 00:00 UTC yesterday and today; today's session ends a second from
-    // now, so whatever the time of day it is still running.
+    // Bars stamped at 00:00 UTC yesterday and today; today's session ends at the last
+    // second of today (UTC), so whatever the time of day (and however slow the machine) it
+    // is still running.
     let body = format!(
         r#"{{"chart":{{"result":[{{"meta":{{"currency":"USD","symbol":"X","gmtoffset":0,"currentTradingPeriod":{{"regular":{{"start":{midnight},"end":{}}}}}}},"timestamp":[{},{midnight}],"indicators":{{"quote":[{{"close":[10.5,11.25]}}]}}}}],"error":null}}}}"#,
-        now + 1,
+        midnight + 86_399,
         midnight - 86_400
     );
     let server = Server::start(move |_| Reply::json(200, body.clone()));
