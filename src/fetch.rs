@@ -181,7 +181,7 @@ impl Fetcher {
                     .await
                     .expect("semaphore is never closed");
                 match gate.admit() {
-                    Admission::Go { .. } => self.attempt(api, &url).await,
+                    Admission::Go => self.attempt(api, &url).await,
                     Admission::Wait(until) => {
                         drop(permit);
                         tokio::time::sleep_until(until).await;

@@ -24,10 +24,6 @@ use tokio::time::Instant;
 /// tickers instead of holding a script for minutes.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// First backoff waits about this long; each further one doubles it (±50% jitter). The
-/// hidden `--backoff-base` flag changes it, so the test suite does not wait in real time.
-pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
-
 /// The shared state of one source's rate limiting.
 #[derive(Debug)]
 pub struct Gate {
@@ -61,10 +57,10 @@ enum Phase {
 /// What a request must do before going out.
 #[derive(Debug)]
 pub enum Admission {
-    /// Go. `probe` is true for the one request that tests a gate after a wait: its outcome
-    /// must be reported ([`Gate::succeeded`], [`Gate::rate_limited`], or
-    /// [`Gate::not_limited`]).
-    Go { probe: bool },
+    /// Go. Every outcome is reported ([`Gate::succeeded`], [`Gate::rate_limited`] or
+    /// [`Gate::not_limited`]): the one request that goes after a wait is the probe, and
+    /// the others wait on its outcome.
+    Go,
     /// Wait until then, then ask again.
     Wait(Instant),
     /// Wait for the probe's outcome (the receiver changes), then ask again.
@@ -75,7 +71,8 @@ pub enum Admission {
 
 impl Gate {
     /// `budget` is `--retries`: how many backoff episodes a source gets in a run; `base`
-    /// is the first backoff.
+    /// is the first backoff (0.25 s; the hidden `--backoff-base` flag changes it, so the
+    /// test suite does not wait in real time).
     pub fn new(budget: u32, base: Duration) -> Gate {
         Gate {
             budget,
@@ -88,12 +85,12 @@ impl Gate {
     pub fn admit(&self) -> Admission {
         let mut state = self.lock();
         match state.phase {
-            Phase::Open => Admission::Go { probe: false },
+            Phase::Open => Admission::Go,
             Phase::Exhausted(retry_after) => Admission::RateLimited(retry_after),
             Phase::Closed(until) if until > Instant::now() => Admission::Wait(until),
             Phase::Closed(_) => {
                 state.phase = Phase::Probing;
-                Admission::Go { probe: true }
+                Admission::Go
             }
             Phase::Probing => Admission::WaitProbe(self.changed.subscribe()),
         }
@@ -151,11 +148,10 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
-    fn go(admission: Admission) -> bool {
-        match admission {
-            Admission::Go { probe } => probe,
-            other => panic!("expected Go, got {other:?}"),
-        }
+    const BACKOFF_BASE: Duration = Duration::from_millis(250);
+
+    fn go(admission: Admission) {
+        assert!(matches!(admission, Admission::Go), "{admission:?}");
     }
 
     #[test]
@@ -173,7 +169,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_burst_is_one_episode_then_one_probe_goes_first() {
         let gate = Gate::new(2, BACKOFF_BASE);
-        assert!(!go(gate.admit()));
+        go(gate.admit());
         // 100 requests see a 429 in the same burst: one episode, one wait for all.
         for _ in 0..100 {
             gate.rate_limited(Some(Duration::from_secs(1)));
@@ -183,13 +179,14 @@ mod tests {
         };
         tokio::time::sleep_until(until).await;
         // Half-open: the first request is the probe, the rest wait for its outcome.
-        assert!(go(gate.admit()));
+        go(gate.admit());
         let Admission::WaitProbe(mut changed) = gate.admit() else {
             panic!("others wait for the probe")
         };
         gate.succeeded();
         changed.changed().await.unwrap();
-        assert!(!go(gate.admit()), "open again after the probe got through");
+        go(gate.admit()); // open again after the probe got through
+        go(gate.admit());
     }
 
     #[tokio::test(start_paused = true)]
@@ -200,7 +197,7 @@ mod tests {
         let mut waited = Duration::ZERO;
         for _ in 0..4 {
             match gate.admit() {
-                Admission::Go { .. } => {}
+                Admission::Go => {}
                 Admission::RateLimited(_) => break,
                 other => panic!("{other:?}"),
             }
@@ -208,7 +205,7 @@ mod tests {
             if let Admission::Wait(until) = gate.admit() {
                 waited += until - Instant::now();
                 tokio::time::sleep_until(until).await;
-                assert!(go(gate.admit()), "the probe");
+                go(gate.admit()); // the probe
                 gate.succeeded();
             }
         }
@@ -224,7 +221,7 @@ mod tests {
             panic!()
         };
         tokio::time::sleep_until(until).await;
-        assert!(go(gate.admit()));
+        go(gate.admit());
         gate.rate_limited(None);
         assert!(
             matches!(gate.admit(), Admission::Wait(_)),
@@ -234,9 +231,10 @@ mod tests {
             panic!()
         };
         tokio::time::sleep_until(until).await;
-        assert!(go(gate.admit()));
+        go(gate.admit());
+        assert!(matches!(gate.admit(), Admission::WaitProbe(_)));
         gate.not_limited(); // e.g. a 503: not a rate limit
-        assert!(!go(gate.admit()));
+        go(gate.admit());
     }
 
     #[test]

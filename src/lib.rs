@@ -17,26 +17,31 @@
 //! - price history (issue 10): `history` (ranges, intervals, closes as traded), `cache`
 //!   (closes that cannot change, in SQLite), `update` (`--update`: append what a price file
 //!   lacks, atomically).
+//!
+//! Public is what `main`, the tests, the fuzz targets or a library user need: the run
+//! (`app`, `cli`, `exit`, `client`'s process-wide settings), the sources and what they read
+//! (`source`, `quote`, `error`, `text`, `ticker`, `history`'s ranges) and the formats
+//! (`output`). The machinery between them stays private.
 
 pub mod app;
-pub mod cache;
-pub mod calendar;
+mod cache;
+mod calendar;
 pub mod cli;
 pub mod client;
 pub mod error;
 pub mod exit;
-pub mod fetch;
-pub mod fx;
-pub mod gate;
+mod fetch;
+mod fx;
+mod gate;
 pub mod history;
-pub mod http;
-pub mod input;
+mod http;
+mod input;
 pub mod output;
-pub mod plan;
-pub mod progress;
+mod plan;
+mod progress;
 pub mod quote;
 pub mod source;
 pub mod text;
 pub mod ticker;
-pub mod update;
-pub mod watch;
+mod update;
+mod watch;
