@@ -79,14 +79,15 @@ fn symbol(n: u32) -> String {
 
 /// The price text the server sends: three decimals, so that every rounding case occurs
 /// (the third digit runs through 0–9, ties included, and `.995` carries into the units).
+/// Never zero (a price of 0 is refused as no price): ticker n costs n + 1 units.
 fn price_text(n: u32) -> String {
-    format!("{}.{:03}", n, n % 1000)
+    format!("{}.{:03}", n + 1, n % 1000)
 }
 
 /// `price_text(n)` rounded to two decimals, half to even, computed on integers here rather
 /// than by any decimal library the binary might share.
 fn expected_price(n: u32) -> String {
-    let thousandths = u64::from(n) * 1000 + u64::from(n % 1000);
+    let thousandths = u64::from(n + 1) * 1000 + u64::from(n % 1000);
     let (mut hundredths, dropped) = (thousandths / 10, thousandths % 10);
     if dropped > 5 || (dropped == 5 && hundredths % 2 == 1) {
         hundredths += 1;
