@@ -4,7 +4,8 @@
 //! On a terminal the table is redrawn in place under the time of the last refresh.
 //! Anywhere else each round is appended, so `quotes --watch 60 -f jsonl AAPL >> log`
 //! builds a log (csv writes its header once). A failing round is reported on stderr and
-//! the watch goes on; Ctrl-C or SIGTERM ends it with status 0.
+//! the watch goes on. Ctrl-C or SIGTERM ends it at once, and it dies by that signal like any
+//! run (so a shell loop of watches stops too).
 //!
 //! Redrawing moves the cursor up over the previous round by SCREEN rows, not lines: a line
 //! wider than the terminal (a long name, the not-found hint on stderr) wraps onto several
@@ -43,11 +44,11 @@ impl Watch<'_> {
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
-                _ = signals.next() => return ExitStatus::Success,
+                stop = signals.next() => return stop.status(ExitStatus::Success),
             }
             let fetched = tokio::select! {
                 fetched = self.plan.fetch(self.fetcher, None, std::future::pending()) => fetched,
-                _ = signals.next() => return ExitStatus::Success,
+                stop = signals.next() => return stop.status(ExitStatus::Success),
             };
             round += 1;
             let rows = self.plan.rows(&fetched, self.max_age);
@@ -62,7 +63,7 @@ impl Watch<'_> {
             let status = ExitStatus::from_failed(rendered.failed);
             let written = tokio::select! {
                 written = output::write(rendered) => written,
-                _ = signals.next() => return ExitStatus::Success,
+                stop = signals.next() => return stop.status(ExitStatus::Success),
             };
             match written {
                 Written::Ok => {}

@@ -287,28 +287,32 @@ fn huge_names_at_200_in_flight_stay_within_64_mib() {
 // ---------------------------------------------------------------------------------------
 // 5. Signals while writing
 
-/// Once the results are being written to a pipe nobody reads, SIGTERM used to be swallowed
-/// and the run exited 0 later. Now it ends the run at once, by the signal.
-#[test]
-fn sigterm_while_stdout_is_blocked_ends_the_run_at_once() {
-    use std::os::unix::process::ExitStatusExt;
-    // Enough output to fill a pipe (64 KiB) several times over: 2,000 names of 200.
-    let server =
-        Server::start(|req| chart_with(&req.symbol(), "longName", &long_json_string('w', 300)));
+/// Bytes waiting in the pipe behind `fd` (FIONREAD).
+fn buffered(fd: &impl std::os::fd::AsRawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int we own.
+    unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// Starts `quotes -o symbol,name TICKERS` with stdout a pipe nobody reads; 2,000 names of
+/// 300 characters are enough to fill a pipe (64 KiB) several times over.
+fn blocked_writer(server: &Server, extra: &[&str]) -> std::process::Child {
     let tickers: Vec<String> = (0..2000).map(|n| format!("W{n:04}")).collect();
-    let mut child = quotes_process()
+    quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .args(["-o", "symbol,name"])
         .args(&tickers)
+        .args(extra)
         .stdout(Stdio::piped()) // never read
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    wait_until("every price fetched", Duration::from_secs(30), || {
-        server.request_count() == 2000
-    });
-    // Writing has begun (or is about to): the pipe fills and the writer blocks.
-    std::thread::sleep(Duration::from_millis(200));
+        .unwrap()
+}
+
+/// Sends SIGTERM once and asserts that the run dies by it within a few seconds.
+fn one_sigterm_ends(child: &mut std::process::Child) {
+    use std::os::unix::process::ExitStatusExt;
     let signalled = Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -321,11 +325,41 @@ fn sigterm_while_stdout_is_blocked_ends_the_run_at_once() {
         }
         assert!(
             signalled.elapsed() < Duration::from_secs(5),
-            "SIGTERM did not end a run blocked on a full pipe"
+            "one SIGTERM did not end a run whose output is blocked on a full pipe"
         );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+}
+
+/// Once the results are being written to a pipe nobody reads, SIGTERM used to be swallowed
+/// and the run exited 0 later. Now it ends the run at once, by the signal.
+#[test]
+fn sigterm_while_stdout_is_blocked_ends_the_run_at_once() {
+    let server =
+        Server::start(|req| chart_with(&req.symbol(), "longName", &long_json_string('w', 300)));
+    let mut child = blocked_writer(&server, &[]);
+    // The pipe is full: the writer is blocked on it.
+    let pipe = child.stdout.take().unwrap();
+    wait_until("the pipe full", Duration::from_secs(30), || {
+        buffered(&pipe) >= 64 * 1024
+    });
+    one_sigterm_ends(&mut child);
+}
+
+/// SIGTERM while a ticker still hangs stops the fetch; what arrived is then written to a
+/// pipe nobody reads. ONE signal must end that too (it used to wait for a second one).
+#[test]
+fn one_sigterm_during_the_fetch_ends_a_run_whose_output_then_blocks() {
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "STUCK" => Reply::Stall,
+        s => chart_with(s, "longName", &long_json_string('w', 300)),
+    });
+    let mut child = blocked_writer(&server, &["STUCK"]);
+    wait_until("every request out", Duration::from_secs(30), || {
+        server.request_count() == 2001
+    });
+    one_sigterm_ends(&mut child);
 }
 
 // ---------------------------------------------------------------------------------------
