@@ -29,6 +29,10 @@ pub enum FetchError {
     #[error("stale: last price is from {as_of}, older than --max-age {max_age}")]
     Stale { as_of: String, max_age: String },
 
+    /// `--max-age`, for a price whose age cannot be told (no time, or a time ahead of us).
+    #[error("stale: the price's age cannot be told ({why}), so --max-age {max_age} refuses it")]
+    Ageless { why: &'static str, max_age: String },
+
     #[error("no price in the response from {api}{}", detail_suffix(.detail))]
     NoPrice { api: &'static str, detail: String },
 
@@ -120,7 +124,7 @@ impl FetchError {
         match self {
             FetchError::InvalidTicker(_) => "invalid_ticker",
             FetchError::NotFound { .. } => "not_found",
-            FetchError::Stale { .. } => "stale",
+            FetchError::Stale { .. } | FetchError::Ageless { .. } => "stale",
             FetchError::NoPrice { .. } => "no_price",
             FetchError::RateLimited { .. } => "rate_limited",
             FetchError::Http { .. } | FetchError::ServerError { .. } => "http_status",

@@ -322,9 +322,23 @@ const MAX_COMMODITY_LEN: usize = 64;
 
 /// `--max-age`: a price older than `max_age` is an error.
 fn check_age(quote: &Quote, max_age: Option<Duration>, now: i64) -> Result<&Quote, FetchError> {
-    let (Some(max_age), Some(time)) = (max_age, quote.time) else {
+    let Some(max_age) = max_age else {
         return Ok(quote);
     };
+    // A price without a time, or from the future, cannot be vouched for: a server that
+    // leaves the time out (or sends 2099) must not slip an old price past --max-age.
+    let Some(time) = quote.time else {
+        return Err(FetchError::Ageless {
+            why: "the answer gave no time",
+            max_age: humanize(max_age),
+        });
+    };
+    if time > now + MAX_CLOCK_SKEW_SECONDS {
+        return Err(FetchError::Ageless {
+            why: "the answer's time is ahead of this clock",
+            max_age: humanize(max_age),
+        });
+    }
     let age = now.saturating_sub(time);
     if age > 0 && age.unsigned_abs() > max_age.as_secs() {
         let as_of = jiff::Timestamp::from_second(time)
@@ -337,6 +351,9 @@ fn check_age(quote: &Quote, max_age: Option<Duration>, now: i64) -> Result<&Quot
     }
     Ok(quote)
 }
+
+/// How far ahead of this clock a price's time may be (clock skew) for `--max-age`.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// `3d`, `12h`, `90s`: a duration the way `--max-age` takes it.
 fn humanize(d: Duration) -> String {
@@ -352,6 +369,34 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_age_refuses_what_it_cannot_date() {
+        let now = 1_800_000_000;
+        let day = Some(Duration::from_secs(86_400));
+        let at = |time: Option<i64>| Quote {
+            time,
+            ..Quote::default()
+        };
+        assert!(check_age(&at(Some(now - 3600)), day, now).is_ok());
+        assert!(
+            check_age(&at(Some(now + 60)), day, now).is_ok(),
+            "clock skew"
+        );
+        for (quote, why) in [
+            (at(Some(now - 2 * 86_400)), "older than"),
+            (at(Some(now + 86_400 * 365 * 70)), "ahead of this clock"),
+            (at(None), "gave no time"),
+        ] {
+            let err = check_age(&quote, day, now).unwrap_err();
+            assert_eq!(err.kind(), "stale");
+            assert!(err.to_string().contains(why), "{err}");
+        }
+        assert!(
+            check_age(&at(None), None, now).is_ok(),
+            "no --max-age, no check"
+        );
+    }
 
     #[test]
     fn durations_read_back_as_typed() {

@@ -706,3 +706,41 @@ fn zero_prices_future_times_and_exponents_are_refused() {
         "{stderr}"
     );
 }
+
+/// `--max-age` cannot be fooled: an answer without a time, with a time outside the calendar
+/// (read as no time) or with one in the future is refused as stale, not passed as fresh.
+#[test]
+fn max_age_refuses_a_price_whose_age_cannot_be_told() {
+    let server = Server::start(|req| {
+        let body = chart_body(&req.symbol(), "7", Some("USD"), 1_740_000_000);
+        let body = match req.symbol().as_str() {
+            "NOTIME" => body.replace(r#""regularMarketTime":1740000000,"#, ""),
+            "HUGE" => body.replace(
+                r#""regularMarketTime":1740000000"#,
+                r#""regularMarketTime":99999999999999"#,
+            ),
+            _ => body,
+        };
+        Reply::json(200, body)
+    });
+    let out = quotes_for(&server)
+        .args(["--max-age", "100000d", "OLD", "NOTIME", "HUGE"])
+        .assert()
+        .code(1)
+        .stdout("OLD  7.00  USD\n");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    for symbol in ["NOTIME", "HUGE"] {
+        assert!(
+            stderr.contains(&format!(
+                "quotes: {symbol}: stale: the price's age cannot be told (the answer gave no time)"
+            )),
+            "{stderr}"
+        );
+    }
+    // Without --max-age the same answers are prices like any other.
+    quotes_for(&server)
+        .args(["NOTIME", "HUGE"])
+        .assert()
+        .success()
+        .stdout("NOTIME  7.00  USD\nHUGE    7.00  USD\n");
+}
