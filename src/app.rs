@@ -166,7 +166,7 @@ impl Task {
         let style = Style {
             precision: cli.precision,
             fields,
-            color: format.name == "table" && use_color(cli.color),
+            color: format.for_people && use_color(cli.color),
         };
         Ok(Task::Fetch(Box::new(Config {
             plan,

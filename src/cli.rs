@@ -81,19 +81,11 @@ pub struct Cli {
     #[arg(long = "file", value_name = "PATH", help_heading = "Input")]
     pub files: Vec<PathBuf>,
 
-    /// Output format (the values come from the format registry)
-    #[arg(
-        short = 'f',
-        long,
-        value_name = "FORMAT",
-        default_value = "table",
-        help_heading = "Output"
-    )]
+    /// Output format (the values and the default come from the format registry)
+    #[arg(short = 'f', long, value_name = "FORMAT", help_heading = "Output")]
     pub format: String,
 
-    /// Columns for table, tsv and csv, comma-separated, from: symbol, price, currency,
-    /// time, date, change, change_percent, previous_close, name, exchange, source,
-    /// quoted_price, quoted_currency, fx_rate, fx_date, fx_source
+    /// Columns for table, tsv and csv (the list of fields is filled in by `command`)
     #[arg(short = 'o', long, value_name = "LIST", default_value = "symbol,price,currency",
           value_parser = fields::parse_field_list, help_heading = "Output")]
     pub fields: FieldList,
@@ -112,12 +104,7 @@ pub struct Cli {
 
     /// Source for tickers without a `source:` prefix (the help text and values come from
     /// the source registry)
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "yahoo",
-        help_heading = "Prices"
-    )]
+    #[arg(long, value_name = "NAME", help_heading = "Prices")]
     pub source: String,
 
     /// Price at the close of a past day (YYYY-MM-DD) instead of the latest; a day without
@@ -208,12 +195,12 @@ pub struct Cli {
           help_heading = "Currencies")]
     pub currency: Option<String>,
 
-    /// Where --currency's rates come from: yahoo (pairs such as USDEUR=X) or ecb (the ECB's
-    /// euro reference rates)
+    /// Where --currency's rates come from: a source that publishes them (the values and the
+    /// default come from the source registry: Yahoo's pairs such as USDEUR=X, the ECB's euro
+    /// reference rates)
     #[arg(
         long,
         value_name = "SOURCE",
-        default_value = "yahoo",
         requires = "currency",
         help_heading = "Currencies"
     )]
@@ -320,18 +307,35 @@ pub fn command() -> clap::Command {
         .filter(|s| s.rates.is_some())
         .map(|s| PossibleValue::new(s.name).help(s.about))
         .collect();
+    let field_help = format!(
+        "Columns for table, tsv and csv, comma-separated, from: {}",
+        fields::ALL.map(|f| f.name()).join(", ")
+    );
+    // Defaults from the registries: the first format, the first source, the first source
+    // that publishes rates.
+    let rate_default = REGISTRY
+        .iter()
+        .find(|s| s.rates.is_some())
+        .map_or("", |s| s.name);
     let mut command = Cli::command()
         .mut_arg("format", |a| {
             a.value_parser(PossibleValuesParser::new(formats))
+                .default_value(FORMATS[0].name)
+                .required(false)
         })
         .mut_arg("source", |a| {
             a.value_parser(PossibleValuesParser::new(sources))
                 .ignore_case(true)
                 .help(source_help)
+                .default_value(REGISTRY[0].name)
+                .required(false)
         })
+        .mut_arg("fields", |a| a.help(field_help))
         .mut_arg("fx", |a| {
             a.value_parser(PossibleValuesParser::new(rate_sources))
                 .ignore_case(true)
+                .default_value(rate_default)
+                .required(false)
         });
     for spec in REGISTRY {
         for endpoint in spec.endpoints {

@@ -35,7 +35,7 @@ pub struct Watch<'a> {
 
 impl Watch<'_> {
     pub async fn run(self, signals: &mut Signals) -> ExitStatus {
-        let redraw = self.format.name == "table" && io::stdout().is_terminal();
+        let redraw = self.format.for_people && io::stdout().is_terminal();
         let mut renderer = (self.format.renderer)();
         let mut ticks = tokio::time::interval(self.every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -19,6 +19,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     check,
     renderer: || Box::new(Beancount),
     all_fields: false,
+    for_people: false,
 };
 
 /// The symbol and the currency must both be beancount commodity names, and the price

@@ -18,6 +18,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
         })
     },
     all_fields: false,
+    for_people: false,
 };
 
 struct Csv {

@@ -25,6 +25,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     check: super::always,
     renderer: || Box::new(Array),
     all_fields: true,
+    for_people: false,
 };
 
 #[derive(Serialize)]

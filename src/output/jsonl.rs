@@ -12,6 +12,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     check: super::always,
     renderer: || Box::new(Lines),
     all_fields: true,
+    for_people: false,
 };
 
 struct Lines;

@@ -20,6 +20,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     check,
     renderer: || Box::new(Ledger),
     all_fields: false,
+    for_people: false,
 };
 
 /// A price needs a commodity and a currency ledger can name, and a date.

@@ -59,6 +59,9 @@ pub struct FormatSpec {
     /// Whether it writes every field it knows (JSON) rather than the `-o` columns: then
     /// names and exchanges must be kept; otherwise only when `-o` asks for them.
     pub all_fields: bool,
+    /// Whether it is for people at a terminal: then the day's change is coloured (with
+    /// `--color`), and `--watch` redraws each round in place rather than appending it.
+    pub for_people: bool,
 }
 
 impl std::fmt::Debug for FormatSpec {

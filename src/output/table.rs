@@ -20,6 +20,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     check: super::always,
     renderer: || Box::new(Table),
     all_fields: false,
+    for_people: true,
 };
 
 const GREEN: &str = "\x1b[32m";

@@ -12,6 +12,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     check: super::always,
     renderer: || Box::new(Tsv),
     all_fields: false,
+    for_people: false,
 };
 
 struct Tsv;
