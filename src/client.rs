@@ -20,8 +20,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use reqwest::Url;
-
 /// What the client needs to know; filled from the command line.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -193,19 +191,29 @@ pub fn raise_open_file_limit() {
     }
 }
 
-/// Read `--cacert`: one or more PEM certificates.
+/// The largest `--cacert` file read: a whole system trust store is about 200 KiB.
+const MAX_CACERT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Read `--cacert`: one or more PEM certificates (at most [`MAX_CACERT_BYTES`], so that
+/// `--cacert /dev/zero` is an error, not all the memory there is).
 pub fn read_cacert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
-    let pem =
-        std::fs::read(path).map_err(|e| format!("cannot read --cacert {}: {e}", path.display()))?;
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read --cacert {}: {e}", path.display());
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CACERT_BYTES + 1).read_to_end(&mut pem))
+        .map_err(cannot)?;
+    if pem.len() as u64 > MAX_CACERT_BYTES {
+        return Err(format!(
+            "--cacert {} is larger than {} MiB; it should hold PEM certificates",
+            path.display(),
+            MAX_CACERT_BYTES / 1024 / 1024
+        ));
+    }
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| format!("--cacert {} is not PEM: {e}", path.display()))?;
     if certs.is_empty() {
         return Err(format!("--cacert {} holds no certificate", path.display()));
     }
     Ok(certs)
-}
-
-/// Whether any of `urls` is https.
-pub fn any_https<'a>(urls: impl IntoIterator<Item = &'a Url>) -> bool {
-    urls.into_iter().any(|u| u.scheme() == "https")
 }

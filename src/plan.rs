@@ -121,11 +121,6 @@ impl Plan {
         Plan { fx, ..self }
     }
 
-    /// The distinct jobs a round fetches.
-    pub fn jobs(&self) -> &[Job] {
-        &self.jobs
-    }
-
     /// Every input, in order.
     pub fn entries(&self) -> &[Entry] {
         &self.entries

@@ -35,8 +35,7 @@ impl Render for Table {
     }
 }
 
-/// The table of `rows` (also what `--watch` redraws in place).
-pub fn write_table(rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+fn write_table(rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
     let priced: Vec<_> = rows
         .iter()
         .filter_map(|r| r.result.as_ref().ok().map(|q| (r, *q)))

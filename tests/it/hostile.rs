@@ -408,8 +408,8 @@ fn a_user_agent_with_a_line_break_is_a_usage_error() {
         .stderr(predicate::str::contains("--user-agent"));
 }
 
-/// An endless stdin stops with a usage error after a bound, instead of growing until the
-/// allocator aborts.
+/// An endless stdin, `--file /dev/zero` or `--cacert /dev/zero` stops with a usage error after
+/// a bound, instead of growing until the allocator (or the kernel) kills the run.
 #[test]
 fn endless_input_is_refused_after_a_bound() {
     let server = Server::start(|_| Reply::Close).expect_no_requests();
@@ -418,6 +418,13 @@ fn endless_input_is_refused_after_a_bound() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("/dev/zero"));
+    quotes_for(&server)
+        .args(["--cacert", "/dev/zero", "AAPL"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--cacert /dev/zero is larger than",
+        ));
     let out = quotes_for(&server)
         .args(["-"])
         .write_stdin("A ".repeat(1_000_001))
