@@ -10,12 +10,14 @@
 //!   without being read further. Memory stays bounded however many requests are in flight
 //!   (issue 12): every body may grow to [`SMALL_BODY`] (a chart is about 1 KiB), but only
 //!   [`LARGE_BODIES`] at a time may grow beyond it, each holding a permit while it is read
-//!   (a body declared large waits for its permit before any of it is read). An origin that
-//!   has sent one large body is in *large-answer mode* for the rest of the run: each further
-//!   request to it takes its permit before it is sent, because an HTTP/1.1 connection that
-//!   carried a large body reads up to 400 KiB of the next answer at once, and 200 such
-//!   answers waiting to be read cost 80 MiB. So 200 requests in flight against a server
-//!   that sends 2 MiB to each cost tens of MiB, not 400 MiB.
+//!   (a body declared large waits for its permit before any of it is read). An HTTP/1.1
+//!   origin that has sent [`LARGE_BODIES`] large bodies is in *large-answer mode* for the
+//!   rest of the run: each further request to it takes its permit before it is sent, because
+//!   an HTTP/1.1 connection that carried a large body reads up to 400 KiB of the next answer
+//!   at once, and 200 such answers waiting to be read cost 80 MiB. (HTTP/2's flow control
+//!   bounds what is read ahead, and one large error page is no pattern, so neither throttles
+//!   anything.) So 200 requests in flight against a server that sends 2 MiB to each cost
+//!   tens of MiB, not 400 MiB.
 //! - **The time limit** (`--timeout`) covers the whole of one attempt: connecting, every
 //!   redirect, and the body.
 //! - **HTTP/2 warm-up**: the very first request to an https origin goes alone until its
@@ -62,8 +64,8 @@ pub struct Http {
 struct Origin {
     /// Its HTTP/2 warm-up (https only).
     warmup: Arc<Warmup>,
-    /// Whether it has sent a body larger than [`SMALL_BODY`].
-    large: std::sync::atomic::AtomicBool,
+    /// How many bodies larger than [`SMALL_BODY`] it has sent over HTTP/1.
+    large_answers: std::sync::atomic::AtomicUsize,
 }
 
 /// The final answer to a request, after the redirects that were followed.
@@ -113,7 +115,9 @@ impl Http {
     pub async fn get(&self, url: &Url) -> Result<Response, HttpError> {
         let origin = self.origin(url);
         // Waiting for a permit is not part of the attempt's time.
-        let permit = if origin.large.load(std::sync::atomic::Ordering::Relaxed) {
+        let large_mode =
+            origin.large_answers.load(std::sync::atomic::Ordering::Relaxed) >= LARGE_BODIES;
+        let permit = if large_mode {
             Some(self.large_body().await)
         } else {
             None
@@ -246,10 +250,16 @@ impl Http {
         if declared.is_some_and(|len| len > MAX_BODY as u64) {
             return Err(HttpError::TooLarge);
         }
-        let large = |permit: &mut Option<SemaphorePermit<'a>>| {
-            origin
-                .large
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+        let http1 = response.version() < reqwest::Version::HTTP_2;
+        let mut counted = false;
+        // A large body: counted once (over HTTP/1), and whether it still needs its permit.
+        let mut large = |permit: &mut Option<SemaphorePermit<'a>>| {
+            if http1 && !counted {
+                counted = true;
+                origin
+                    .large_answers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             permit.is_none()
         };
         // A body declared large waits for its permit BEFORE any of it is read: hyper has
