@@ -190,9 +190,21 @@ impl FetchError {
                 after: timeout,
             };
         }
-        // A body cut short surfaces as a decode error too (the gzip layer wraps the body);
-        // only data that arrived but cannot be decoded is the server's malformed answer.
-        if err.is_decode() && root_io_kind(err) == Some(std::io::ErrorKind::InvalidData) {
+        // A body cut short surfaces as a decode error too (the gzip layer wraps the body, and
+        // the connection's end reaches it as an I/O error); only data that arrived but cannot
+        // be decoded (a corrupt gzip stream) is the server's malformed answer, not worth
+        // asking again.
+        let cut_short = matches!(
+            root_io_kind(err),
+            Some(
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::TimedOut
+            )
+        );
+        if err.is_decode() && !cut_short {
             return FetchError::Malformed {
                 api,
                 detail: format!("could not decode the body: {cause}"),

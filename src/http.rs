@@ -115,8 +115,10 @@ impl Http {
     pub async fn get(&self, url: &Url) -> Result<Response, HttpError> {
         let origin = self.origin(url);
         // Waiting for a permit is not part of the attempt's time.
-        let large_mode =
-            origin.large_answers.load(std::sync::atomic::Ordering::Relaxed) >= LARGE_BODIES;
+        let large_mode = origin
+            .large_answers
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= LARGE_BODIES;
         let permit = if large_mode {
             Some(self.large_body().await)
         } else {

@@ -751,3 +751,24 @@ fn max_age_refuses_a_price_whose_age_cannot_be_told() {
         .success()
         .stdout("NOTIME  7.00  USD\nHUGE    7.00  USD\n");
 }
+
+/// A corrupt gzip body is the server's malformed answer, asked once (it used to be worded
+/// as a dropped connection and retried); a body cut short stays a dropped connection.
+#[test]
+fn a_corrupt_gzip_body_is_malformed_and_not_retried() {
+    let server = Server::start(|_| {
+        Reply::json(
+            200,
+            b"\x1f\x8b\x08\x00not-deflate-at-all-xxxxxxxxxxxxxxxxxxx".to_vec(),
+        )
+        .with_header("content-encoding", "gzip")
+    });
+    quotes_for(&server)
+        .args(["--backoff-base", "0.01", "BAD"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "quotes: BAD: malformed response from Yahoo: could not decode the body",
+        ));
+    assert_eq!(server.request_count(), 1);
+}
