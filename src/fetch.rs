@@ -284,12 +284,20 @@ fn status_outcome(api: &'static str, response: Response) -> Result<Answer, Fetch
             status,
             location: shown(&location),
         }),
+        (304, _) => Err(FetchError::Http {
+            api,
+            status,
+            detail: "not modified, though quotes asked for nothing to be revalidated".into(),
+        }),
         (300..=399, location) => Err(FetchError::Http {
             api,
             status,
             detail: match location {
-                Some(location) => format!("an unexpected redirect to {}", shown(&location)),
-                None => "an unexpected redirect with no Location header".into(),
+                Some(location) => format!(
+                    "a redirect to {} that quotes does not follow",
+                    shown(&location)
+                ),
+                None => "a redirect status with no Location header".into(),
             },
         }),
         _ => Ok(Answer { status, body }),
