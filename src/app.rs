@@ -50,6 +50,8 @@ impl From<anyhow::Error> for Failure {
 
 /// A run, checked: everything the arguments say, in the program's own terms.
 pub struct Config {
+    /// When the run began: `--deadline` counts from here.
+    pub started: tokio::time::Instant,
     pub plan: Plan,
     pub format: &'static FormatSpec,
     pub style: Style,
@@ -188,6 +190,7 @@ impl Task {
                 cache::dir(cli.cache_dir)
             },
             update,
+            started: tokio::time::Instant::now(),
         })))
     }
 }
@@ -246,7 +249,30 @@ impl History {
 
 /// Run `quotes` with parsed arguments.
 pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
-    let config = match Task::from_cli(cli)? {
+    // --deadline bounds the whole run, reading the ticker list (a slow pipe) included.
+    let started = tokio::time::Instant::now();
+    let task = match cli.deadline {
+        None => Task::from_cli(cli)?,
+        Some(deadline) => {
+            let checking = tokio::task::spawn_blocking(move || Task::from_cli(cli));
+            match tokio::time::timeout(deadline, checking).await {
+                Ok(Ok(task)) => task?,
+                Ok(Err(e)) => return Err(anyhow::anyhow!("internal: {e}").into()),
+                Err(_) => {
+                    output::write_stderr(
+                        format!(
+                            "quotes: error: deadline exceeded (--deadline {}) while reading the \
+                             ticker list\n",
+                            secs(&deadline)
+                        )
+                        .as_bytes(),
+                    );
+                    return Ok(ExitStatus::Failure);
+                }
+            }
+        }
+    };
+    let mut config = match task {
         Task::Text(text) => {
             return Ok(match output::write_stdout(&text) {
                 Written::Ok | Written::Gone => ExitStatus::Success,
@@ -255,6 +281,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         }
         Task::Fetch(config) => config,
     };
+    config.started = started;
     let fetcher = connect(&config)?;
     let mut signals = Signals::listen()
         .map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
@@ -309,7 +336,7 @@ const SIGNALLED_WRITE_GRACE: Duration = Duration::from_secs(1);
 
 /// One round: fetch until done, the deadline, or a signal; print what arrived.
 async fn once(config: &Config, fetcher: &Fetcher, signals: &mut Signals) -> ExitStatus {
-    let started = tokio::time::Instant::now();
+    let started = config.started;
     let progress = Progress::default();
     let mut stopped: Option<Stop> = None;
     let stop = async {

@@ -160,9 +160,10 @@ impl Http {
             let raw_location = headers.get(reqwest::header::LOCATION);
             // Followed only as sent: a Location that is not plain ASCII is no URL to guess at
             // (it is reported, lossily decoded, instead).
-            let followable = raw_location.and_then(|l| l.to_str().ok()).map(str::to_string);
-            let location =
-                raw_location.map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let followable = raw_location
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
+            let location = raw_location.map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
             let body = self.read_body(response, origin, &mut permit, clock).await?;
             let next = match (status, &followable) {
                 (301 | 302 | 303 | 307 | 308, Some(to)) if redirects < MAX_REDIRECTS => {

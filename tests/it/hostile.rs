@@ -457,7 +457,11 @@ fn odd_redirects_are_described_as_they_are() {
         lines[0].starts_with("quotes: UTF: Yahoo redirected (HTTP 302) to /v8/finance/chart/caf"),
         "{stderr}"
     );
-    assert_eq!(server.requests().len(), 4, "the odd Location was not followed");
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "the odd Location was not followed"
+    );
     assert_eq!(
         lines[1],
         "quotes: MULTI: HTTP 300 from Yahoo: a redirect status with no Location header"
@@ -472,7 +476,10 @@ fn odd_redirects_are_described_as_they_are() {
         "quotes: PROXY: HTTP 305 from Yahoo: a redirect status with no Location header"
     );
     // None of the three is worded as a consent page.
-    assert!(lines[1..].iter().all(|l| !l.contains("consent")), "{stderr}");
+    assert!(
+        lines[1..].iter().all(|l| !l.contains("consent")),
+        "{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -779,4 +786,41 @@ fn a_corrupt_gzip_body_is_malformed_and_not_retried() {
             "quotes: BAD: malformed response from Yahoo: could not decode the body",
         ));
     assert_eq!(server.request_count(), 1);
+}
+
+/// `--deadline` bounds the whole run, reading the ticker list included: a pipe that never
+/// closes (`slow-producer | quotes --deadline 1`) used to hold the run as long as it liked.
+#[test]
+fn deadline_covers_reading_the_ticker_list() {
+    let mut child = quotes_process()
+        .args(["--deadline", "1"])
+        .stdin(Stdio::piped()) // held open, nothing written
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stdin = child.stdin.take();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "--deadline 1 did not end a run waiting on stdin"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "quotes: error: deadline exceeded (--deadline 1 s) while reading the ticker list\n"
+    );
 }
