@@ -78,9 +78,10 @@ impl Warmup {
 
     /// Run the first request; a connection it opens releases this origin's burst.
     pub async fn first<F: Future>(self: &Arc<Self>, request: F) -> F::Output {
-        let output = WARMING.scope(Arc::clone(self), request).await;
-        self.release();
-        output
+        // Released however the first request ends, even dropped by its attempt's timeout:
+        // the burst must never wait on a request that is gone.
+        let _release = Release(self);
+        WARMING.scope(Arc::clone(self), request).await
     }
 
     /// Wait until the first request's connection is up (or it is answered).
@@ -91,6 +92,15 @@ impl Warmup {
 
     fn release(&self) {
         self.ready.send_replace(true);
+    }
+}
+
+/// Releases a warm-up when dropped.
+struct Release<'a>(&'a Warmup);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 

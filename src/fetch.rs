@@ -173,7 +173,7 @@ impl Fetcher {
         let gate = self.gate(source);
         let mut attempt = 0;
         loop {
-            let result = {
+            let (ticket, result) = {
                 // The semaphore is never closed, so acquire cannot fail.
                 let permit = self
                     .permits
@@ -181,7 +181,7 @@ impl Fetcher {
                     .await
                     .expect("semaphore is never closed");
                 match gate.admit() {
-                    Admission::Go => self.attempt(api, &url).await,
+                    Admission::Go(ticket) => (ticket, self.attempt(api, &url).await),
                     Admission::Wait(until) => {
                         drop(permit);
                         tokio::time::sleep_until(until).await;
@@ -204,7 +204,7 @@ impl Fetcher {
                 }
                 Err(FetchError::RateLimited { retry_after, .. }) => {
                     // The gate decides how long everyone waits, or that we give up.
-                    gate.rate_limited(retry_after);
+                    gate.rate_limited(ticket, retry_after);
                     if attempt >= self.settings.retries {
                         return Err(FetchError::RateLimited { api, retry_after });
                     }

@@ -54,13 +54,18 @@ enum Phase {
     Exhausted(Option<Duration>),
 }
 
+/// Which episode a request was let through in: a 429 from a request let through before
+/// the latest episode began belongs to a burst already accounted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u32);
+
 /// What a request must do before going out.
 #[derive(Debug)]
 pub enum Admission {
     /// Go. Every outcome is reported ([`Gate::succeeded`], [`Gate::rate_limited`] or
     /// [`Gate::not_limited`]): the one request that goes after a wait is the probe, and
     /// the others wait on its outcome.
-    Go,
+    Go(Ticket),
     /// Wait until then, then ask again.
     Wait(Instant),
     /// Wait for the probe's outcome (the receiver changes), then ask again.
@@ -85,23 +90,26 @@ impl Gate {
     pub fn admit(&self) -> Admission {
         let mut state = self.lock();
         match state.phase {
-            Phase::Open => Admission::Go,
+            Phase::Open => Admission::Go(Ticket(state.episodes)),
             Phase::Exhausted(retry_after) => Admission::RateLimited(retry_after),
             Phase::Closed(until) if until > Instant::now() => Admission::Wait(until),
             Phase::Closed(_) => {
                 state.phase = Phase::Probing;
-                Admission::Go
+                Admission::Go(Ticket(state.episodes))
             }
             Phase::Probing => Admission::WaitProbe(self.changed.subscribe()),
         }
     }
 
-    /// A 429 arrived. Starts a new backoff episode unless one is already running (the
-    /// other requests' 429s from the same burst join it), or spends the budget.
-    pub fn rate_limited(&self, retry_after: Option<Duration>) {
+    /// A 429 arrived for a request let through with `ticket`. Starts a new backoff episode
+    /// unless one is already running (the other requests' 429s from the same burst join it)
+    /// or the request went out before the latest episode began (a slow 429 of a burst
+    /// already accounted for), or spends the budget.
+    pub fn rate_limited(&self, ticket: Ticket, retry_after: Option<Duration>) {
         let mut state = self.lock();
         match state.phase {
             Phase::Exhausted(_) | Phase::Closed(_) => return,
+            Phase::Open | Phase::Probing if ticket.0 < state.episodes => return,
             Phase::Open | Phase::Probing => {}
         }
         state.phase =
@@ -150,8 +158,11 @@ mod tests {
 
     const BACKOFF_BASE: Duration = Duration::from_millis(250);
 
-    fn go(admission: Admission) {
-        assert!(matches!(admission, Admission::Go), "{admission:?}");
+    fn go(admission: Admission) -> Ticket {
+        match admission {
+            Admission::Go(ticket) => ticket,
+            other => panic!("expected Go, got {other:?}"),
+        }
     }
 
     #[test]
@@ -169,10 +180,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_burst_is_one_episode_then_one_probe_goes_first() {
         let gate = Gate::new(2, BACKOFF_BASE);
-        go(gate.admit());
+        let burst = go(gate.admit());
         // 100 requests see a 429 in the same burst: one episode, one wait for all.
         for _ in 0..100 {
-            gate.rate_limited(Some(Duration::from_secs(1)));
+            gate.rate_limited(burst, Some(Duration::from_secs(1)));
         }
         let Admission::Wait(until) = gate.admit() else {
             panic!("gate should be closed")
@@ -186,6 +197,8 @@ mod tests {
         gate.succeeded();
         changed.changed().await.unwrap();
         go(gate.admit()); // open again after the probe got through
+        // A slow 429 from the first burst, arriving now, is no new episode.
+        gate.rate_limited(burst, None);
         go(gate.admit());
     }
 
@@ -196,12 +209,12 @@ mod tests {
         let gate = Gate::new(2, BACKOFF_BASE);
         let mut waited = Duration::ZERO;
         for _ in 0..4 {
-            match gate.admit() {
-                Admission::Go => {}
+            let ticket = match gate.admit() {
+                Admission::Go(ticket) => ticket,
                 Admission::RateLimited(_) => break,
                 other => panic!("{other:?}"),
-            }
-            gate.rate_limited(Some(MAX_RETRY_AFTER));
+            };
+            gate.rate_limited(ticket, Some(MAX_RETRY_AFTER));
             if let Admission::Wait(until) = gate.admit() {
                 waited += until - Instant::now();
                 tokio::time::sleep_until(until).await;
@@ -216,19 +229,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_probe_that_fails_otherwise_reopens_and_a_limited_one_closes_again() {
         let gate = Gate::new(3, BACKOFF_BASE);
-        gate.rate_limited(None);
+        let first = go(gate.admit());
+        gate.rate_limited(first, None);
         let Admission::Wait(until) = gate.admit() else {
             panic!()
         };
         tokio::time::sleep_until(until).await;
-        go(gate.admit());
-        gate.rate_limited(None);
-        assert!(
-            matches!(gate.admit(), Admission::Wait(_)),
-            "a second episode"
-        );
+        let probe = go(gate.admit());
+        gate.rate_limited(probe, None);
         let Admission::Wait(until) = gate.admit() else {
-            panic!()
+            panic!("a second episode")
         };
         tokio::time::sleep_until(until).await;
         go(gate.admit());
@@ -240,7 +250,8 @@ mod tests {
     #[test]
     fn a_long_retry_after_fails_fast() {
         let gate = Gate::new(2, BACKOFF_BASE);
-        gate.rate_limited(Some(Duration::from_secs(120)));
+        let ticket = go(gate.admit());
+        gate.rate_limited(ticket, Some(Duration::from_secs(120)));
         assert!(matches!(
             gate.admit(),
             Admission::RateLimited(Some(d)) if d == Duration::from_secs(120)

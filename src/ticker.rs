@@ -27,6 +27,8 @@ impl Ticker {
             let shown = match bad {
                 ' ' => "a space".to_string(),
                 c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+                // Invisible or text-reversing characters are named, never shown.
+                c if !crate::text::is_safe(c) => format!("the character U+{:04X}", c as u32),
                 c => format!("'{c}'"),
             };
             return invalid(&format!(
@@ -97,5 +99,7 @@ mod tests {
     fn message_names_the_offending_character() {
         let err = Ticker::parse("A/B").unwrap_err().to_string();
         assert!(err.contains("'/'"), "{err}");
+        let err = Ticker::parse("A\u{202e}B").unwrap_err().to_string();
+        assert!(err.contains("the character U+202E"), "{err}");
     }
 }
