@@ -223,6 +223,18 @@ async fn control_endpoints_give_prices_without_counting() {
         assert_eq!(many[symbol], price_of(symbol), "{many}");
     }
     assert_eq!(many["T0001"], "115.68");
+    // `bench/run`'s scenario H checks every daily close this way: `SYMBOL@YYYY-MM-DD`, the
+    // `@` literal or percent-encoded, is that day's close, the number the history bar carries.
+    let (_, closes) = get(
+        &c,
+        &format!(
+            "{}/__prices?symbols=T0001@2021-01-04,T0002%402021-01-05",
+            server.url()
+        ),
+    )
+    .await;
+    assert_eq!(closes["T0001@2021-01-04"], close_of("T0001", "2021-01-04"));
+    assert_eq!(closes["T0002@2021-01-05"], close_of("T0002", "2021-01-05"));
     let (_, stats) = get(&c, &format!("{}/__stats", server.url())).await;
     assert_eq!(stats["paths"], serde_json::json!({}));
     assert_eq!(server.stats(), Stats::default());
