@@ -10,6 +10,17 @@ pub fn midnight_utc(date: jiff::civil::Date) -> i64 {
     date.duration_since(jiff::civil::date(1970, 1, 1)).as_secs()
 }
 
+/// A date written exactly `YYYY-MM-DD` (as `--date` takes it and the ECB writes it), or
+/// `None`: jiff alone would also take `2024-2-1` or a time after the date.
+pub fn parse_iso_date(text: &str) -> Option<jiff::civil::Date> {
+    let well_formed = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    well_formed.then(|| text.parse().ok()).flatten()
+}
+
 /// Today's date in UTC.
 pub fn today_utc() -> jiff::civil::Date {
     jiff::Timestamp::now()

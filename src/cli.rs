@@ -425,19 +425,9 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// `--date`: a calendar date, `YYYY-MM-DD`, not after today (UTC).
 pub fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
-    let well_formed = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    let date: jiff::civil::Date = text
-        .parse()
-        .ok()
-        .filter(|_| well_formed)
+    let date = crate::calendar::parse_iso_date(text)
         .ok_or_else(|| format!("{text:?} is not a date; use YYYY-MM-DD, e.g. 2026-11-20"))?;
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+    let today = crate::calendar::today_utc();
     if date > today {
         return Err(format!("{date} is in the future (today is {today} UTC)"));
     }

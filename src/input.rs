@@ -125,9 +125,38 @@ pub fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A user's input made safe to print on one line: control characters escaped, quoted
+/// when it holds anything unusual, at most 40 characters.
+pub fn label_for_input(input: &str) -> String {
+    const MAX: usize = 40;
+    let plain = !input.is_empty()
+        && input
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+    let mut shown: String = input.chars().take(MAX).collect();
+    if input.chars().count() > MAX {
+        shown.push('…');
+    }
+    if plain {
+        shown
+    } else {
+        format!("\"{}\"", shown.escape_debug())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_single_line_and_short() {
+        assert_eq!(label_for_input("AAPL"), "AAPL");
+        assert_eq!(label_for_input("A B"), "\"A B\"");
+        assert_eq!(label_for_input(""), "\"\"");
+        assert_eq!(label_for_input("a\nb"), "\"a\\nb\"");
+        let long = label_for_input(&"X".repeat(10_000));
+        assert!(long.chars().count() < 50, "{long}");
+    }
 
     #[test]
     fn splits_on_whitespace_commas_and_newlines_with_comments() {

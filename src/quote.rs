@@ -194,11 +194,7 @@ pub fn format_price(value: Decimal, places: u32) -> String {
 
 /// Error messages quote the offending text; keep a 10,000-digit number from filling a line.
 fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    match text.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
+    crate::text::clip(text, 40)
 }
 
 #[cfg(test)]

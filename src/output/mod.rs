@@ -259,25 +259,6 @@ pub fn write_stderr(bytes: &[u8]) {
     let _ = err.write_all(bytes).and_then(|()| err.flush());
 }
 
-/// A user's input made safe to print on one line: control characters escaped, quoted
-/// when it holds anything unusual, at most 40 characters.
-pub fn label_for_input(input: &str) -> String {
-    const MAX: usize = 40;
-    let plain = !input.is_empty()
-        && input
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
-    let mut shown: String = input.chars().take(MAX).collect();
-    if input.chars().count() > MAX {
-        shown.push('…');
-    }
-    if plain {
-        shown
-    } else {
-        format!("\"{}\"", shown.escape_debug())
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod test_rows {
     //! Rows shared by the renderers' unit tests.
@@ -332,16 +313,6 @@ pub(crate) mod test_rows {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_are_single_line_and_short() {
-        assert_eq!(label_for_input("AAPL"), "AAPL");
-        assert_eq!(label_for_input("A B"), "\"A B\"");
-        assert_eq!(label_for_input(""), "\"\"");
-        assert_eq!(label_for_input("a\nb"), "\"a\\nb\"");
-        let long = label_for_input(&"X".repeat(10_000));
-        assert!(long.chars().count() < 50, "{long}");
-    }
 
     #[test]
     fn format_names_are_unique_and_the_default_is_table() {

@@ -174,7 +174,7 @@ struct ApiError {
 pub fn parse_spot(when: When, answer: &Answer) -> Result<Quote, FetchError> {
     let (status, body) = (answer.status, answer.body.as_slice());
     let malformed = |detail: String| SPEC.malformed(detail);
-    SPEC.refuse_html(answer)?;
+    SPEC.refuse_html(answer, "JSON")?;
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(_) if status == 404 => return Err(not_found(excerpt(body))),
@@ -305,7 +305,7 @@ fn read_candles(answer: &Answer) -> Result<Vec<Vec<&RawValue>>, FetchError> {
         message: Option<String>,
     }
     let (status, body) = (answer.status, answer.body.as_slice());
-    SPEC.refuse_html(answer)?;
+    SPEC.refuse_html(answer, "JSON")?;
     if status == 200 {
         return serde_json::from_slice(body)
             .map_err(|e| SPEC.malformed(format!("not the candles format ({e})")));

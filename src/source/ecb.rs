@@ -36,10 +36,7 @@ use jiff::civil::{Date, Weekday};
 use reqwest::Url;
 use rust_decimal::Decimal;
 
-use super::{
-    Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url, looks_like_html,
-    pair_base,
-};
+use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base};
 use crate::calendar::midnight_utc;
 use crate::error::FetchError;
 use crate::quote::{MAX_PRECISION, QUOTIENT_PRECISION, Quote, parse_price};
@@ -341,16 +338,7 @@ pub struct Observation {
 /// whatever the bytes.
 pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observation>, FetchError> {
     let (status, body) = (answer.status, answer.body.as_slice());
-    if looks_like_html(body) {
-        return Err(if status == 200 {
-            SPEC.malformed(
-                "expected CSV but got an HTML page (a proxy, captive portal or consent page?)"
-                    .into(),
-            )
-        } else {
-            SPEC.http_error(status, String::new())
-        });
-    }
+    SPEC.refuse_html(answer, "CSV")?;
     match status {
         200 => {}
         404 if contains(body, NO_RESULTS) => return Ok(Vec::new()),
@@ -442,12 +430,7 @@ fn text_decimals(text: &str, value: Decimal) -> u32 {
 
 /// `YYYY-MM-DD`, strictly (the form of a daily `TIME_PERIOD`).
 fn parse_day(text: &str) -> Option<Date> {
-    let well_formed = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    well_formed.then(|| text.parse().ok()).flatten()
+    crate::calendar::parse_iso_date(text)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

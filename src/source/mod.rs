@@ -116,15 +116,16 @@ impl SourceSpec {
 
     /// An HTML page where JSON was expected (a consent page, a captive portal, a proxy's
     /// error) is the source's malformed answer on a 200, and an HTTP error otherwise.
-    pub fn refuse_html(&'static self, answer: &Answer) -> Result<(), FetchError> {
+    /// `expected` names what the source answers in: `JSON`, `CSV`.
+    pub fn refuse_html(&'static self, answer: &Answer, expected: &str) -> Result<(), FetchError> {
         if !looks_like_html(&answer.body) {
             return Ok(());
         }
         Err(if answer.status == 200 {
-            self.malformed(
-                "expected JSON but got an HTML page (a proxy, captive portal or consent page?)"
-                    .into(),
-            )
+            self.malformed(format!(
+                "expected {expected} but got an HTML page (a proxy, captive portal or consent \
+                 page?)"
+            ))
         } else {
             self.http_error(answer.status, String::new())
         })

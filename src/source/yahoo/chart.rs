@@ -214,7 +214,7 @@ impl<'a> ChartResult<'a> {
 pub fn read(answer: &Answer) -> Result<ChartResult<'_>, FetchError> {
     let status = answer.status;
     let body = answer.body.as_slice();
-    SPEC.refuse_html(answer)?;
+    SPEC.refuse_html(answer, "JSON")?;
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(_) if status == 404 => return Err(not_found(excerpt(body))),
