@@ -1364,12 +1364,14 @@ proptest! {
 
     /// Parse a chart answer carrying arbitrary text, then render it in every format with
     /// every field: nothing panics (a 70,000-character currency used to abort the table),
-    /// and no control, format, bidi or separator character reaches the output raw.
+    /// no control, format, bidi or separator character reaches the output raw (the only ESC
+    /// is the table's own colour, the only line ends and tabs the format's own: one row, no
+    /// forged one), and JSON parses back to what was shown.
     #[test]
     fn every_format_renders_any_server_text_safely((name, exchange, currency) in chart_with_text()) {
         use quotes::output::{FORMATS, Row, Style, fields::ALL, render};
         let body = format!(
-            r#"{{"chart":{{"result":[{{"meta":{{"currency":{},"longName":{},"fullExchangeName":{},"regularMarketPrice":12.5,"regularMarketTime":1740000000}}}}]}}}}"#,
+            r#"{{"chart":{{"result":[{{"meta":{{"currency":{},"longName":{},"fullExchangeName":{},"regularMarketPrice":12.5,"previousClose":12,"regularMarketTime":1740000000}}}}]}}}}"#,
             serde_json::Value::String(currency.clone()),
             serde_json::Value::String(name),
             serde_json::Value::String(exchange),
@@ -1398,15 +1400,69 @@ proptest! {
                 let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
                 let out = String::from_utf8(rendered.stdout).unwrap();
                 let err = String::from_utf8(rendered.stderr).unwrap();
-                for c in out.chars().chain(err.chars()) {
-                    // The table's own colour escapes are the one ESC allowed.
+                let plain = out.replace("\u{1b}[32m", "").replace("\u{1b}[0m", "");
+                for c in plain.chars().chain(err.chars()) {
                     prop_assert!(
-                        structural(c) || c == '\u{1b}' || quotes::text::is_safe(c),
+                        structural(c) || quotes::text::is_safe(c),
                         "{}: U+{:04X} in {:?}", format.name, c as u32, out
                     );
                 }
+                // Exactly the format's own lines: a row (a csv header too; json's brackets),
+                // or none when the format cannot write the price and says why on stderr.
+                let rows = usize::from(err.is_empty());
+                let want = match format.name {
+                    "csv" => 1 + rows,
+                    "json" => 3,
+                    _ => rows,
+                };
+                prop_assert_eq!(plain.matches('\n').count(), want, "{}: {:?}", format.name, out);
+                prop_assert!(!plain.replace("\r\n", "\n").contains('\r'), "{}", format.name);
+                let tabs = if format.name == "tsv" { ALL.len() - 1 } else { 0 };
+                prop_assert_eq!(plain.matches('\t').count(), tabs * rows, "{}: {:?}", format.name, out);
+                if format.name == "jsonl" {
+                    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+                    prop_assert_eq!(value["name"].as_str(), quote.name.as_deref());
+                }
                 prop_assert!(out.len() < 10_000, "{}: {} bytes", format.name, out.len());
                 prop_assert!(err.lines().count() <= 1, "{}: {:?}", format.name, err);
+            }
+        }
+    }
+
+    /// Every format renders ANY text in a quote without panicking and writes valid UTF-8 and
+    /// valid JSON: the renderers' own robustness, whatever reaches them (the parsers bound
+    /// and clean server text before, see above).
+    #[test]
+    fn no_format_panics_on_any_text(
+        name in any::<String>(),
+        exchange in any::<String>(),
+        currency in any::<String>(),
+        long in 0..70_000usize,
+    ) {
+        use quotes::output::{FORMATS, Row, Style, fields::ALL, render};
+        let quote = quotes::quote::Quote {
+            price: parse_price("12.5").unwrap(),
+            currency: Some(format!("{currency}{}", "C".repeat(long))),
+            time: Some(1_740_000_000),
+            previous_close: Some(parse_price("-3").unwrap()),
+            name: Some(name),
+            exchange: Some(exchange),
+            ..Default::default()
+        };
+        let style = Style { precision: None, fields: ALL.to_vec(), color: true };
+        for format in FORMATS {
+            let row = Row {
+                input: "X",
+                label: "X",
+                source: Some("yahoo"),
+                result: Ok(&quote),
+                commodity: "X",
+                adjust: None,
+            };
+            let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
+            let out = String::from_utf8(rendered.stdout).unwrap();
+            if format.name == "json" {
+                let _: serde_json::Value = serde_json::from_str(&out).unwrap();
             }
         }
     }
