@@ -225,6 +225,9 @@ impl Cache {
             let Some((id, name, exchange)) = instrument else {
                 return Ok(None);
             };
+            // Shared by every day's quote; made safe again, whoever wrote the file.
+            let name = crate::text::free_text(name).map(std::sync::Arc::<str>::from);
+            let exchange = crate::text::free_text(exchange).map(std::sync::Arc::<str>::from);
             let mut select = conn.prepare_cached(
                 "SELECT day, price, currency, time FROM days
                  WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",

@@ -11,6 +11,8 @@
 //! ([`Quoted`]), the rate used ([`FxRate`]), and how many decimals it is written with when
 //! `--precision` is not given (`Quote::precision`; resolved at output, in one place).
 
+use std::sync::Arc;
+
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// The most decimals `--precision` accepts.
@@ -38,8 +40,9 @@ pub struct Quote {
     /// (a bar stamped 23:00 UTC in London belongs to the next day there).
     pub market_date: Option<jiff::civil::Date>,
     pub previous_close: Option<Decimal>,
-    pub name: Option<String>,
-    pub exchange: Option<String>,
+    /// Shared, not copied: every close of a history carries its instrument's name.
+    pub name: Option<Arc<str>>,
+    pub exchange: Option<Arc<str>>,
     /// Decimals to write this price with unless `--precision` says otherwise; `None` is
     /// [`DEFAULT_PRECISION`]. Set by a source whose prices have a precision of their own
     /// (the ECB's published decimals), and by `fx` when pence become pounds (4).
@@ -133,19 +136,31 @@ pub fn parse_price(text: &str) -> Result<Decimal, PriceError> {
         return Err(not_a_number());
     }
     // value = digits × 10^(exponent − scale), with leading and trailing zeros dropped so
-    // that only significant digits count against the 28 a Decimal can hold.
-    let all: String = [int_part, frac_part].concat();
-    let mut scale = frac_part.len() as i64 - exponent;
-    let trimmed_end = all.trim_end_matches('0');
-    scale -= (all.len() - trimmed_end.len()) as i64;
-    let significant = trimmed_end.trim_start_matches('0');
-    if significant.is_empty() {
+    // that only significant digits count against the 28 a Decimal can hold. The digits are
+    // read where they stand (integer part, then fraction): a history is tens of thousands of
+    // prices, and this allocates nothing.
+    let (int, frac) = (int_part.as_bytes(), frac_part.as_bytes());
+    let digit = |i: usize| {
+        if i < int.len() {
+            int[i]
+        } else {
+            frac[i - int.len()]
+        }
+    };
+    let count = int.len() + frac.len();
+    let Some(first) = (0..count).find(|&i| digit(i) != b'0') else {
         return Ok(Decimal::ZERO);
-    }
-    if significant.len() > MAX_DIGITS {
+    };
+    let last = (first..count)
+        .rev()
+        .find(|&i| digit(i) != b'0')
+        .unwrap_or(first);
+    let mut scale = frac.len() as i64 - exponent - (count - 1 - last) as i64;
+    if last - first + 1 > MAX_DIGITS {
         return Err(PriceError::TooPrecise(shorten(text)));
     }
-    let mut mantissa: i128 = significant.parse().map_err(|_| not_a_number())?;
+    // At most 28 digits: an i128 holds them all.
+    let mut mantissa: i128 = (first..=last).fold(0, |m, i| m * 10 + i128::from(digit(i) - b'0'));
     if scale < 0 {
         let factor = 10i128
             .checked_pow((-scale) as u32)
@@ -177,19 +192,24 @@ pub fn round(value: Decimal, places: u32) -> Decimal {
 
 /// The price rounded half-to-even and written with exactly `places` decimals.
 pub fn format_price(value: Decimal, places: u32) -> String {
-    let text = round(value, places).to_string();
-    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
-    if places == 0 {
-        return int_part.to_string();
-    }
-    let mut out = String::with_capacity(int_part.len() + 1 + places as usize);
-    out.push_str(int_part);
-    out.push('.');
-    out.push_str(frac_part);
-    for _ in frac_part.len()..places as usize {
-        out.push('0');
-    }
+    let mut out = String::with_capacity(24);
+    push_price(&mut out, value, places);
     out
+}
+
+/// [`format_price`], appended to `out` (a history writes tens of thousands of prices; this
+/// allocates nothing of its own).
+pub fn push_price(out: &mut String, value: Decimal, places: u32) {
+    use std::fmt::Write;
+    let rounded = round(value, places);
+    // A Decimal prints exactly its scale's decimals, and after rounding that is at most
+    // `places`: the rest are zeros to pad with.
+    let _ = write!(out, "{rounded}");
+    let scale = rounded.scale().min(places);
+    if places > 0 && scale == 0 {
+        out.push('.');
+    }
+    out.extend(std::iter::repeat_n('0', (places - scale) as usize));
 }
 
 /// Error messages quote the offending text; keep a 10,000-digit number from filling a line.

@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 
 use super::{Row, Style};
-use crate::quote::{FxRate, Quote, format_price};
+use crate::quote::{FxRate, Quote, format_price, push_price};
 
 /// One column of table, tsv and csv output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,24 +88,51 @@ impl Field {
 
     /// The field's text for one row's quote; `None` when the source did not say.
     pub fn value(self, row: &Row<'_>, quote: &Quote, style: &Style) -> Option<String> {
+        let mut text = String::new();
+        self.push(&mut text, row, quote, style).then_some(text)
+    }
+
+    /// The field's text appended to `out`; `false` (and nothing appended) when the source
+    /// did not say. Written in place, without a string per cell: a long history is tens of
+    /// thousands of rows.
+    pub fn push(self, out: &mut String, row: &Row<'_>, quote: &Quote, style: &Style) -> bool {
+        use std::fmt::Write;
         let p = style.places(quote.precision);
+        let text = |out: &mut String, text: Option<&str>| match text {
+            Some(text) => {
+                out.push_str(text);
+                true
+            }
+            None => false,
+        };
+        let price = |out: &mut String, value: Option<Decimal>, places: u32| match value {
+            Some(value) => {
+                push_price(out, value, places);
+                true
+            }
+            None => false,
+        };
+        let day = |out: &mut String, day: Option<jiff::civil::Date>| match day {
+            Some(day) => write!(out, "{day}").is_ok(),
+            None => false,
+        };
         match self {
-            Field::Symbol => Some(row.label.to_string()),
-            Field::Price => Some(format_price(quote.price, p)),
-            Field::Currency => quote.currency.clone(),
-            Field::Time => quote.time.and_then(rfc3339),
-            Field::Date => market_date(quote).map(|d| d.to_string()),
-            Field::Change => change(quote).map(|c| format_price(c, p)),
-            Field::ChangePercent => change_percent(quote).map(|c| format_price(c, 2)),
-            Field::PreviousClose => quote.previous_close.map(|c| format_price(c, p)),
-            Field::Name => quote.name.clone(),
-            Field::Exchange => quote.exchange.clone(),
-            Field::Source => row.source.map(str::to_string),
-            Field::QuotedPrice => Some(quoted_price(quote, style)),
-            Field::QuotedCurrency => quoted_currency(quote).map(str::to_string),
-            Field::FxRate => quote.fx.as_ref().map(fx_rate),
-            Field::FxDate => quote.fx.as_ref()?.date.map(|d| d.to_string()),
-            Field::FxSource => quote.fx.as_ref().map(|fx| fx.source.to_string()),
+            Field::Symbol => text(out, Some(row.label)),
+            Field::Price => price(out, Some(quote.price), p),
+            Field::Currency => text(out, quote.currency.as_deref()),
+            Field::Time => text(out, quote.time.and_then(rfc3339).as_deref()),
+            Field::Date => day(out, market_date(quote)),
+            Field::Change => price(out, change(quote), p),
+            Field::ChangePercent => price(out, change_percent(quote), 2),
+            Field::PreviousClose => price(out, quote.previous_close, p),
+            Field::Name => text(out, quote.name.as_deref()),
+            Field::Exchange => text(out, quote.exchange.as_deref()),
+            Field::Source => text(out, row.source),
+            Field::QuotedPrice => text(out, Some(&quoted_price(quote, style))),
+            Field::QuotedCurrency => text(out, quoted_currency(quote)),
+            Field::FxRate => text(out, quote.fx.as_ref().map(fx_rate).as_deref()),
+            Field::FxDate => day(out, quote.fx.as_ref().and_then(|fx| fx.date)),
+            Field::FxSource => text(out, quote.fx.as_ref().map(|fx| fx.source)),
         }
     }
 }

@@ -130,7 +130,7 @@ mod tests {
         let mut wide = quote("1", Some("USD"));
         wide.name = Some("日本株".into());
         let mut huge = quote("2", Some("USD"));
-        huge.name = Some("x".repeat(70_000));
+        huge.name = Some("x".repeat(70_000).into());
         let rows = vec![ok("A", &wide), ok("B", &huge)];
         let style = Style {
             fields: vec![Field::Name, Field::Symbol],

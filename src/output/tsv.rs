@@ -19,19 +19,24 @@ struct Tsv;
 
 impl Render for Tsv {
     fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+        let mut line = String::new();
         for row in rows {
             let Ok(quote) = row.result else { continue };
-            let cells: Vec<String> = style
-                .fields
-                .iter()
+            line.clear();
+            for (i, field) in style.fields.iter().enumerate() {
+                if i > 0 {
+                    line.push('\t');
+                }
+                let start = line.len();
+                field.push(&mut line, row, quote, style);
                 // A tab or newline inside a value (a company name) would shift columns.
-                .map(|f| {
-                    f.value(row, quote, style)
-                        .unwrap_or_default()
-                        .replace(['\t', '\n', '\r'], " ")
-                })
-                .collect();
-            writeln!(out, "{}", cells.join("\t"))?;
+                if line[start..].contains(['\t', '\n', '\r']) {
+                    let cell = line.split_off(start).replace(['\t', '\n', '\r'], " ");
+                    line.push_str(&cell);
+                }
+            }
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
         }
         Ok(())
     }

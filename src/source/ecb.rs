@@ -300,7 +300,7 @@ impl<'a> Pair<'a> {
             time: jiff::Timestamp::from_second(time).ok().map(|_| time),
             market_date: Some(rate.day),
             previous_close: None,
-            name: Some(name.to_string()),
+            name: Some(name.into()),
             exchange: None,
             precision: Some(rate.decimals),
             quoted: None,

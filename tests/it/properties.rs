@@ -1445,8 +1445,8 @@ proptest! {
             currency: Some(format!("{currency}{}", "C".repeat(long))),
             time: Some(1_740_000_000),
             previous_close: Some(parse_price("-3").unwrap()),
-            name: Some(name),
-            exchange: Some(exchange),
+            name: Some(name.into()),
+            exchange: Some(exchange.into()),
             ..Default::default()
         };
         let style = Style { precision: None, fields: ALL.to_vec(), color: true };

@@ -5,6 +5,8 @@
 //! Prices are borrowed as `RawValue`s so their TEXT reaches `parse_price` exactly as sent
 //! (`164.32000732421875`, `9489.0`); nothing here goes through `f64`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -124,15 +126,15 @@ pub struct SplitEvent<'a> {
 impl Meta<'_> {
     /// The instrument's name, long if there is one: safe to show, at most
     /// [`text::MAX_FREE_TEXT`] characters.
-    pub fn name(&mut self) -> Option<String> {
+    pub fn name(&mut self) -> Option<Arc<str>> {
         let long = self.long_name.take().filter(|n| !n.is_empty());
-        text::free_text(long.or_else(|| self.short_name.take()))
+        text::free_text(long.or_else(|| self.short_name.take())).map(Arc::from)
     }
 
     /// The exchange's name, in full if there is one; bounded like the name.
-    pub fn exchange(&mut self) -> Option<String> {
+    pub fn exchange(&mut self) -> Option<Arc<str>> {
         let full = self.full_exchange_name.take().filter(|n| !n.is_empty());
-        text::free_text(full.or_else(|| self.exchange_name.take()))
+        text::free_text(full.or_else(|| self.exchange_name.take())).map(Arc::from)
     }
 
     /// The currency: absent if the source left it out or empty, an error unless it is a

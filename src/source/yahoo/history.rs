@@ -38,7 +38,7 @@ use super::{SPEC, chart};
 use crate::calendar::midnight_utc;
 use crate::error::FetchError;
 use crate::history::{self, Adjust, Range, Split};
-use crate::quote::{Quote, parse_price};
+use crate::quote::{PriceError, Quote, parse_price};
 use crate::source::Answer;
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -88,12 +88,14 @@ pub fn splits_period(last: jiff::civil::Date, today: jiff::civil::Date) -> (i64,
 }
 
 /// One daily bar with a close.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Bar<'a> {
     /// The trading day, in the exchange's calendar.
     day: jiff::civil::Date,
     time: i64,
-    close: &'a RawValue,
+    /// Parsed once (a history is tens of thousands of bars); an error only matters for a
+    /// bar that is printed.
+    close: Result<Decimal, PriceError>,
     adjclose: Option<&'a RawValue>,
 }
 
@@ -103,8 +105,8 @@ struct Daily<'a> {
     offset: jiff::tz::Offset,
     /// The currency, name and exchange, checked and bounded once for every quote.
     currency: Option<String>,
-    name: Option<String>,
-    exchange: Option<String>,
+    name: Option<std::sync::Arc<str>>,
+    exchange: Option<std::sync::Arc<str>>,
     /// In ascending order of day, one per day.
     bars: Vec<Bar<'a>>,
 }
@@ -126,7 +128,8 @@ fn read_daily(answer: &Answer, now: Option<i64>) -> Result<Daily<'_>, FetchError
         let (Some(timestamp), Some(close)) = (*timestamp, *close) else {
             continue; // a null bar: no trades that day, or Yahoo lost it
         };
-        if is_zero(close) {
+        let close = parse_price(close.get());
+        if close.as_ref().is_ok_and(Decimal::is_zero) {
             continue; // no instrument trades at 0: a bar without a close
         }
         let day = local_day(timestamp, offset)?;
@@ -254,7 +257,10 @@ fn all_splits(first: &mut Daily<'_>, more: &[&Answer]) -> Result<Vec<Split>, Fet
 
 /// The price of `bar` as `adjust` asks.
 fn price(bar: &Bar<'_>, adjust: Adjust, splits: &[Split]) -> Result<Decimal, FetchError> {
-    let close = parse_price(bar.close.get()).map_err(|e| SPEC.malformed(format!("close {e}")))?;
+    let close = bar
+        .close
+        .clone()
+        .map_err(|e| SPEC.malformed(format!("close {e}")))?;
     match adjust {
         Adjust::Splits => Ok(close),
         Adjust::None => history::as_traded(close, bar.day, splits).ok_or_else(|| {
@@ -329,7 +335,7 @@ fn pick_close(
     else {
         return Err(SPEC.no_price(format!("no trading day between {earliest} and {date}")));
     };
-    let bar = *bar;
+    let bar = bar.clone();
     let splits = match adjust {
         Adjust::None => all_splits(&mut daily, more)?,
         Adjust::Splits | Adjust::All => Vec::new(),
@@ -360,11 +366,6 @@ pub fn range(range: &Range, answers: &[&Answer], now: i64) -> Result<Vec<Quote>,
         .filter(|bar| range.contains(bar.day))
         .map(|bar| Ok(quote(&daily, bar, price(bar, range.adjust, &splits)?)))
         .collect()
-}
-
-/// Whether a close's text is a zero (`0`, `0.0`, `-0e3`).
-fn is_zero(close: &RawValue) -> bool {
-    parse_price(close.get()).is_ok_and(|p| p.is_zero())
 }
 
 #[cfg(test)]
