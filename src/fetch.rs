@@ -53,6 +53,13 @@ pub type Fetched = Result<Vec<Quote>, FetchError>;
 /// One request's answer as the jobs that need it share it.
 type SharedAnswer<'a> = Shared<BoxFuture<'a, Result<Arc<Answer>, FetchError>>>;
 
+/// A request one job makes: its own (the common case, fetched inline), or shared with the
+/// other jobs that need the same URL (an ECB currency several rates use).
+enum Request<'a> {
+    Own(Url),
+    Shared(SharedAnswer<'a>),
+}
+
 pub struct Fetcher {
     http: Http,
     permits: Semaphore,
@@ -95,7 +102,14 @@ impl Fetcher {
         let requests = self.share_requests(jobs);
         let done: Vec<Mutex<Option<Fetched>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = join_all(jobs.iter().zip(requests).zip(&done).map(
-            |((job, answers), slot)| async move {
+            |((job, requests), slot)| async move {
+                let source = job.source.as_ref();
+                let answers = requests.into_iter().map(|request| async move {
+                    match request {
+                        Request::Own(url) => self.fetch_url(source, url).await.map(Arc::new),
+                        Request::Shared(answer) => answer.await,
+                    }
+                });
                 let result = match join_all(answers)
                     .await
                     .into_iter()
@@ -134,29 +148,38 @@ impl Fetcher {
             .collect()
     }
 
-    /// Each job's requests, as futures shared between the jobs that need the same URL. The
-    /// map is dropped here, so an answer is freed as soon as the last job needing it is done.
-    fn share_requests<'a>(&'a self, jobs: &'a [Job]) -> Vec<Vec<SharedAnswer<'a>>> {
-        let mut by_url: HashMap<Url, SharedAnswer<'a>> = HashMap::new();
-        jobs.iter()
-            .map(|job| {
-                job.source
-                    .requests(&job.query)
-                    .into_iter()
-                    .map(|url| {
-                        by_url
-                            .entry(url.clone())
-                            .or_insert_with(|| {
-                                let source = job.source.as_ref();
-                                async move { self.fetch_url(source, url).await.map(Arc::new) }
-                                    .boxed()
-                                    .shared()
-                            })
-                            .clone()
-                    })
-                    .collect()
-            })
-            .collect()
+    /// Each job's requests: a URL only one job needs is fetched by that job; a URL several
+    /// need is one future they share. The map is dropped here, so an answer is freed as soon
+    /// as the last job needing it is done.
+    fn share_requests<'a>(&'a self, jobs: &'a [Job]) -> Vec<Vec<Request<'a>>> {
+        let urls: Vec<Vec<Url>> = jobs
+            .iter()
+            .map(|job| job.source.requests(&job.query))
+            .collect();
+        let mut needed: HashMap<&Url, usize> = HashMap::new();
+        for url in urls.iter().flatten() {
+            *needed.entry(url).or_default() += 1;
+        }
+        let mut shared: HashMap<Url, SharedAnswer<'a>> = HashMap::new();
+        let mut requests = Vec::with_capacity(jobs.len());
+        for (job, job_urls) in jobs.iter().zip(&urls) {
+            let mut own = Vec::with_capacity(job_urls.len());
+            for url in job_urls {
+                if needed.get(url).copied().unwrap_or(1) == 1 {
+                    own.push(Request::Own(url.clone()));
+                    continue;
+                }
+                let answer = shared.entry(url.clone()).or_insert_with(|| {
+                    let (source, url) = (job.source.as_ref(), url.clone());
+                    async move { self.fetch_url(source, url).await.map(Arc::new) }
+                        .boxed()
+                        .shared()
+                });
+                own.push(Request::Shared(answer.clone()));
+            }
+            requests.push(own);
+        }
+        requests
     }
 
     fn gate(&self, source: &dyn Source) -> Arc<Gate> {

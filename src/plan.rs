@@ -137,13 +137,25 @@ impl Plan {
     /// Whether any request of the plan goes to an https URL (only then is the system trust
     /// store loaded).
     pub fn uses_https(&self) -> bool {
+        // A source's endpoint depends on the kind of query, not the ticker: one job of each
+        // (source, kind) tells, rather than building every request twice.
+        let mut seen = std::collections::HashSet::new();
         self.fx.uses_https()
-            || self.jobs.iter().any(|job| {
-                job.source
-                    .requests(&job.query)
-                    .iter()
-                    .any(|u| u.scheme() == "https")
-            })
+            || self
+                .jobs
+                .iter()
+                .filter(|job| {
+                    seen.insert((
+                        job.source.spec().name,
+                        std::mem::discriminant(&job.query.when),
+                    ))
+                })
+                .any(|job| {
+                    job.source
+                        .requests(&job.query)
+                        .iter()
+                        .any(|u| u.scheme() == "https")
+                })
     }
 
     /// Fetch every job once, then the rates `--currency` needs (at most one more round);
