@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use reqwest::Url;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::FetchError;
 use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
@@ -192,27 +192,50 @@ impl Fetcher {
     /// One request, with retries for transient failures. 429s go through the source's
     /// shared gate; other transient failures back off per request.
     async fn fetch_url(&self, source: &dyn Source, url: Url) -> Result<Answer, FetchError> {
+        // Every job's future exists from the start and most of them wait here: the state of
+        // retries and gates is built (boxed) only once the first permit is held.
+        let first = self.acquire().await;
+        Box::pin(self.fetch_url_holding(source, url, first)).await
+    }
+
+    /// A permit; the semaphore is never closed, so acquire cannot fail.
+    async fn acquire(&self) -> SemaphorePermit<'_> {
+        self.permits
+            .acquire()
+            .await
+            .expect("semaphore is never closed")
+    }
+
+    /// [`Fetcher::fetch_url`] from the first permit on.
+    async fn fetch_url_holding<'s>(
+        &'s self,
+        source: &dyn Source,
+        url: Url,
+        first: SemaphorePermit<'s>,
+    ) -> Result<Answer, FetchError> {
         let api = source.spec().display_name;
         let gate = self.gate(source);
         let mut attempt = 0;
+        let mut first = Some(first);
         loop {
             let (ticket, result) = {
-                // The semaphore is never closed, so acquire cannot fail.
-                let permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .expect("semaphore is never closed");
+                let permit = match first.take() {
+                    Some(permit) => permit,
+                    None => self.acquire().await,
+                };
                 match gate.admit() {
-                    Admission::Go(ticket) => (ticket, self.attempt(api, &url).await),
+                    // Boxed: the attempt's state (the HTTP exchange) is the bulk of this
+                    // future, and every job's future exists from the start, waiting for a
+                    // permit; only the --jobs attempts in flight need that memory.
+                    Admission::Go(ticket) => (ticket, Box::pin(self.attempt(api, &url)).await),
                     Admission::Wait(until) => {
                         drop(permit);
-                        tokio::time::sleep_until(until).await;
+                        Box::pin(tokio::time::sleep_until(until)).await;
                         continue;
                     }
                     Admission::WaitProbe(mut changed) => {
                         drop(permit);
-                        let _ = changed.changed().await;
+                        let _ = Box::pin(changed.changed()).await;
                         continue;
                     }
                     Admission::RateLimited(retry_after) => {
@@ -248,7 +271,7 @@ impl Fetcher {
                     if wait > MAX_RETRY_AFTER {
                         return Err(err);
                     }
-                    tokio::time::sleep(wait).await;
+                    Box::pin(tokio::time::sleep(wait)).await;
                     attempt += 1;
                 }
             }
