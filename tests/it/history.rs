@@ -145,6 +145,48 @@ fn nvda_before_two_splits_prints_the_price_it_traded_at() {
 }
 
 #[test]
+fn a_range_ending_weeks_ago_gets_the_splits_since_in_its_one_request() {
+    let dirs = Dirs::new();
+    let today = today();
+    let day = |n: i64| today.saturating_sub(jiff::Span::new().days(n));
+    let (from, to, split) = (day(30), day(20), day(10));
+    // Bars at 14:30 UTC on the range's first and last day and on the split's day, Yahoo's
+    // closes adjusted for a 2:1 split 10 days ago, which only a window stretched past the
+    // range's end lists. The bar after the range is never printed.
+    let stamp = |d: jiff::civil::Date| unix(&d.to_string()) + 52_200;
+    let body = format!(
+        r#"{{"chart":{{"result":[{{"meta":{{"currency":"USD","symbol":"X","gmtoffset":0}},"timestamp":[{},{},{}],"events":{{"splits":{{"{s}":{{"date":{s},"numerator":2,"denominator":1,"splitRatio":"2:1"}}}}}},"indicators":{{"quote":[{{"close":[5.25,6.125,7.5]}}]}}}}],"error":null}}}}"#,
+        stamp(from),
+        stamp(to),
+        stamp(split),
+        s = stamp(split),
+    );
+    let server = Server::start(move |_| Reply::json(200, body.clone()));
+    yahoo(&dirs, &server)
+        .args([
+            "--no-cache",
+            "-f",
+            "tsv",
+            "-o",
+            "date,price",
+            "--precision",
+            "3",
+        ])
+        .args(["--from", &from.to_string(), "--to", &to.to_string(), "X"])
+        .assert()
+        .success()
+        .stderr("")
+        .stdout(format!("{from}\t10.500\n{to}\t12.250\n"));
+    // One request: the range's window, reaching past today, with the splits.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].query_param("interval").as_deref(), Some("1d"));
+    assert_eq!(requests[0].query_param("events").as_deref(), Some("split"));
+    let period2: i64 = requests[0].query_param("period2").unwrap().parse().unwrap();
+    assert!(period2 > jiff::Timestamp::now().as_second(), "{requests:?}");
+}
+
+#[test]
 fn a_close_on_the_split_day_is_already_post_split() {
     let dirs = Dirs::new();
     let server = recorded_yahoo();

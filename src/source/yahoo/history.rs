@@ -11,8 +11,10 @@
 //! **As traded** (issue 10). Yahoo's `close` is adjusted for every split up to today. By
 //! default a past close is multiplied back by every split dated after its day
 //! (`history::as_traded`). Splits come with `events=split`, but only those inside the window
-//! asked for; the splits between the window and today come from one more request
-//! ([`splits_period`], `interval=3mo`: a handful of bars), sent beside the first.
+//! asked for. A window ending within [`STRETCH_DAYS`] of today is stretched to today (the
+//! bars after its last day are never read); one ending further back asks for the splits
+//! since with one more request ([`splits_period`], `interval=3mo`: a handful of bars), sent
+//! beside the first.
 //! `--adjust splits` prints `close` as sent, `--adjust all` prints `adjclose`.
 //!
 //! **A session still running is no close.** A bar of the current session (per
@@ -75,6 +77,12 @@ pub fn range_period(range: &Range) -> (i64, i64) {
         midnight_utc(range.to) + 2 * SECONDS_PER_DAY,
     )
 }
+
+/// How far back a window may end and still be stretched to today to bring the splits since
+/// with it: a year of daily bars (~250, some 30 KiB) costs less than a second request, which
+/// is one more against the source's rate limit and, when `--jobs` is the bound, one more
+/// round trip.
+pub const STRETCH_DAYS: i64 = 366;
 
 /// `period1` and `period2` of the request for the splits after a window that ends on
 /// `last` (when `last` is before yesterday: the window reaches two days past `last`): from

@@ -75,24 +75,37 @@ impl Source for Yahoo {
             When::Close(date, adjust) => (history::period(date), date, adjust),
             When::Range(range) => (history::range_period(&range), range.to, range.adjust),
         };
+        if adjust != Adjust::None {
+            let (period1, period2) = (window.0.to_string(), window.1.to_string());
+            let params = [
+                ("period1", period1.as_str()),
+                ("period2", period2.as_str()),
+                ("interval", "1d"),
+            ];
+            return vec![self.chart_url(query, &params)];
+        }
+        // Closes as traded need every split up to today. The window reaches two days past
+        // its last day: ending yesterday or today, it already holds them. Ending less than
+        // a year ago, it is stretched to today (at most a year more of bars, some 30 KiB:
+        // cheaper than a second request, and gentler on the rate limit). Further back, the splits
+        // since come from a second request (`interval=3mo`, a handful of bars), sent beside
+        // the first. The bars after the last day are never read.
+        let today = today_utc();
+        let (splits1, splits2) = history::splits_period(last, today);
+        let up_to_date = last >= today.saturating_sub(jiff::Span::new().days(1));
+        let stretch = !up_to_date
+            && last >= today.saturating_sub(jiff::Span::new().days(history::STRETCH_DAYS));
+        let window = if stretch { (window.0, splits2) } else { window };
         let (period1, period2) = (window.0.to_string(), window.1.to_string());
-        let mut params = vec![
+        let params = [
             ("period1", period1.as_str()),
             ("period2", period2.as_str()),
             ("interval", "1d"),
+            ("events", "split"),
         ];
-        // Closes as traded need the splits: those inside the window come with it, those
-        // after it (up to today) with one more request, sent beside the first.
-        if adjust != Adjust::None {
-            return vec![self.chart_url(query, &params)];
-        }
-        params.push(("events", "split"));
         let mut urls = vec![self.chart_url(query, &params)];
-        let today = today_utc();
-        // The window reaches two days past its last day: ending yesterday or today, it
-        // already holds every split up to now.
-        if last < today.saturating_sub(jiff::Span::new().days(1)) {
-            let (period1, period2) = history::splits_period(last, today);
+        if !up_to_date && !stretch {
+            let (period1, period2) = (splits1, splits2);
             let (period1, period2) = (period1.to_string(), period2.to_string());
             urls.push(self.chart_url(
                 query,
@@ -218,16 +231,27 @@ mod tests {
             yahoo().requests(&query("NVDA", When::Range(range))).len(),
             1
         );
-        let two_days_ago = crate::history::Range {
-            to: yesterday.yesterday().unwrap(),
-            ..range
-        };
-        assert_eq!(
-            yahoo()
-                .requests(&query("NVDA", When::Range(two_days_ago)))
-                .len(),
-            2
-        );
+        // Ending less than a year ago: one window, stretched to today.
+        for days_ago in [2, history::STRETCH_DAYS] {
+            let to = today.saturating_sub(jiff::Span::new().days(days_ago));
+            let recent = crate::history::Range { to, ..range };
+            let urls = yahoo().requests(&query("NVDA", When::Range(recent)));
+            let (_, period2) = history::splits_period(to, today);
+            assert_eq!(urls.len(), 1, "{days_ago} days ago: {urls:?}");
+            assert!(
+                urls[0]
+                    .as_str()
+                    .ends_with(&format!("&period2={period2}&interval=1d&events=split")),
+                "{}",
+                urls[0]
+            );
+        }
+        // Further back: the window as asked, and the splits since.
+        let to = today.saturating_sub(jiff::Span::new().days(history::STRETCH_DAYS + 1));
+        let older = crate::history::Range { to, ..range };
+        let urls = yahoo().requests(&query("NVDA", When::Range(older)));
+        assert_eq!(urls.len(), 2, "{urls:?}");
+        assert!(urls[1].as_str().ends_with("&interval=3mo&events=split"));
         let range = crate::history::Range { to: today, ..range };
         assert_eq!(
             yahoo().requests(&query("NVDA", When::Range(range))).len(),
