@@ -29,26 +29,24 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use rust_decimal::Decimal;
 
 use crate::calendar::midnight_utc;
 use crate::fetch::{Fetched, Job};
 use crate::history::{self, Adjust, Range};
-use crate::quote::Quote;
+use crate::quote::{Quote, parse_price};
 use crate::source::When;
 
 /// The database's file name inside the cache directory.
 pub const FILE_NAME: &str = "closes.sqlite3";
 
 /// Bumped when the tables change; a cache of another version is started anew.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long a run waits for another run's write before going on without the cache.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -73,6 +71,7 @@ const SCHEMA: &str = "
         price      TEXT,             -- the exact decimal, as text
         currency   TEXT,
         time       INTEGER,          -- the bar's Unix time
+        precision  INTEGER,          -- decimals to print it with, when the source says
         PRIMARY KEY (instrument, day)
     ) WITHOUT ROWID;
 ";
@@ -229,7 +228,7 @@ impl Cache {
             let name = crate::text::free_text(name).map(std::sync::Arc::<str>::from);
             let exchange = crate::text::free_text(exchange).map(std::sync::Arc::<str>::from);
             let mut select = conn.prepare_cached(
-                "SELECT day, price, currency, time FROM days
+                "SELECT day, price, currency, time, precision FROM days
                  WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
             )?;
             let mut rows = select.query(params![id, day_number(from), day_number(to)])?;
@@ -244,7 +243,7 @@ impl Cache {
                     ValueRef::Text(text) => {
                         let Some(price) = std::str::from_utf8(text)
                             .ok()
-                            .and_then(|t| Decimal::from_str(t).ok())
+                            .and_then(|t| parse_price(t).ok())
                         else {
                             continue;
                         };
@@ -252,6 +251,7 @@ impl Cache {
                             price,
                             currency: row.get(2)?,
                             time: row.get(3)?,
+                            precision: row.get(4)?,
                             market_date: Some(day),
                             previous_close: None,
                             name: name.clone(),
@@ -304,13 +304,14 @@ fn insert_days(
 ) -> rusqlite::Result<()> {
     let sql = |n: usize| {
         let mut sql = String::from(
-            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time) VALUES ",
+            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time, precision) \
+             VALUES ",
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
-                "(?,?,?,?,?)"
+                "(?,?,?,?,?,?)"
             } else {
-                ",(?,?,?,?,?)"
+                ",(?,?,?,?,?,?)"
             });
         }
         sql
@@ -323,12 +324,13 @@ fn insert_days(
             tx.prepare_cached(&sql(chunk.len()))?
         };
         for (i, (day, quote)) in chunk.iter().enumerate() {
-            let at = i * 5;
+            let at = i * 6;
             insert.raw_bind_parameter(at + 1, id)?;
             insert.raw_bind_parameter(at + 2, day_number(*day))?;
             insert.raw_bind_parameter(at + 3, quote.map(|q| q.price.to_string()))?;
             insert.raw_bind_parameter(at + 4, quote.and_then(|q| q.currency.as_deref()))?;
             insert.raw_bind_parameter(at + 5, quote.and_then(|q| q.time))?;
+            insert.raw_bind_parameter(at + 6, quote.and_then(|q| q.precision))?;
         }
         insert.raw_execute()?;
     }

@@ -728,6 +728,36 @@ fn ecb_pairs_are_the_published_rate_its_inverse_and_crosses() {
 }
 
 #[test]
+fn ecb_rates_read_back_from_the_cache_keep_their_decimals() {
+    let ecb = ecb();
+    let cache = crate::cmd::fresh_cache_dir();
+    for run in ["fetched", "from the cache"] {
+        quotes()
+            .ecb(&ecb)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args([
+                "--date",
+                "2021-01-05",
+                "-f",
+                "tsv",
+                "-o",
+                "symbol,price,currency",
+            ])
+            .args(["ecb:EUR-USD", "ecb:USD-EUR"])
+            .assert()
+            .success()
+            .stdout("EUR-USD\t1.2271\tUSD\nUSD-EUR\t0.814930\tEUR\n")
+            .stderr(predicate::str::is_empty().name(run));
+    }
+    assert_eq!(
+        ecb.request_count(),
+        1,
+        "the second run was not read from the cache"
+    );
+}
+
+#[test]
 fn ecb_rates_are_written_as_their_base_in_ledger_and_beancount() {
     let ecb = ecb();
     quotes()
