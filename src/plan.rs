@@ -39,6 +39,20 @@ pub struct Entry {
     pub commodity: String,
 }
 
+impl Entry {
+    /// This input's row for one of its prices, or for its error; `when` is what it asked.
+    pub fn row<'a>(&'a self, when: Option<When>, result: Result<&'a Quote, FetchError>) -> Row<'a> {
+        Row {
+            input: &self.input,
+            label: &self.label,
+            source: self.resolved.as_ref().ok().map(|(_, name)| *name),
+            result,
+            commodity: &self.commodity,
+            adjust: when.and_then(When::adjust),
+        }
+    }
+}
+
 /// What a run asks for, input by input.
 pub struct Plan {
     entries: Vec<Entry>,
@@ -258,14 +272,7 @@ impl Plan {
         let now = jiff::Timestamp::now().as_second();
         let mut rows = Vec::with_capacity(self.entries.len());
         for (entry, when, result) in self.results(round) {
-            let row = |result| Row {
-                input: &entry.input,
-                label: &entry.label,
-                source: entry.resolved.as_ref().ok().map(|(_, name)| *name),
-                result,
-                commodity: &entry.commodity,
-                adjust: when.and_then(When::adjust),
-            };
+            let row = |result| entry.row(when, result);
             match (result, when) {
                 // A range without a trading day is an error that says so.
                 (Ok([]), Some(When::Range(range))) => {

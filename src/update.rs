@@ -639,14 +639,7 @@ impl Update {
     ) -> ExitStatus {
         let mut rows: Vec<(usize, Row<'_>)> = Vec::new();
         for (index, (entry, when, result)) in plan.results(round).enumerate() {
-            let row = |result| Row {
-                input: &entry.input,
-                label: &entry.label,
-                source: entry.resolved.as_ref().ok().map(|(_, name)| *name),
-                result,
-                commodity: &entry.commodity,
-                adjust: when.and_then(When::adjust),
-            };
+            let row = |result| entry.row(when, result);
             match result {
                 // A range without a trading day yet (today, before the close) is no news.
                 Ok(quotes) => rows.extend(
