@@ -462,9 +462,20 @@ pub fn write_completions(
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut command(), "quotes", &mut script);
+    clap_complete::generate(shell, &mut visible_command(), "quotes", &mut script);
     out.write_all(&script)?;
     out.flush()
+}
+
+/// The command as completions offer it: clap_complete lists hidden arguments too, so the
+/// test knobs (`--watch-rounds`, `--watch-min`, `--backoff-base`) are left out here, as they
+/// are from `--help` and the man page.
+fn visible_command() -> clap::Command {
+    let full = command();
+    let visible = full.get_arguments().filter(|a| !a.is_hide_set()).cloned();
+    clap::Command::new("quotes")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(visible)
 }
 
 /// `--man`: the man page in roff on `out`.
@@ -480,6 +491,7 @@ mod tests {
     #[test]
     fn clap_configuration_is_consistent() {
         command().debug_assert();
+        visible_command().debug_assert();
     }
 
     #[test]

@@ -420,6 +420,13 @@ fn completions_and_man_page() {
         let out = quotes().args(["--completions", shell]).assert().success();
         let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
         assert!(text.contains("precision"), "{shell} completion lacks flags");
+        // The hidden test knobs are in neither --help nor the man page; nor here.
+        for hidden in ["watch-rounds", "watch-min", "backoff-base"] {
+            assert!(
+                !text.contains(hidden),
+                "{shell} completion offers --{hidden}"
+            );
+        }
     }
     quotes()
         .arg("--man")
@@ -504,6 +511,7 @@ fn completions_and_man_work_with_the_url_variables_set() {
             .args(args)
             .assert()
             .success()
+            .stdout(predicate::str::contains("yahoo"))
             .stderr("");
     }
 }
