@@ -459,17 +459,24 @@ fn currency_codes_are_checked_before_any_request() {
             .stdout("")
             .stderr(predicate::str::contains("is not an ISO 4217 currency code"));
     }
-    for args in [
-        &["--currency", "EUR", "--keep-minor-units", "AAPL"][..],
-        &["--currency", "EUR", "--fx", "coinbase", "AAPL"],
-        &["--fx", "ecb", "AAPL"],
+    for (args, says) in [
+        (
+            &["--currency", "EUR", "--keep-minor-units", "AAPL"][..],
+            "'--currency <CODE>' cannot be used with '--keep-minor-units'",
+        ),
+        (
+            &["--currency", "EUR", "--fx", "coinbase", "AAPL"],
+            "invalid value 'coinbase' for '--fx <SOURCE>'",
+        ),
+        (&["--fx", "ecb", "AAPL"], "--currency <CODE>"),
     ] {
         quotes()
             .yahoo(&yahoo)
             .args(args)
             .assert()
             .code(2)
-            .stdout("");
+            .stdout("")
+            .stderr(predicate::str::contains(says));
     }
 }
 

@@ -921,6 +921,13 @@ fn an_update_killed_at_any_moment_leaves_the_old_file_or_the_new_one() {
         "killed {KILLS} times: old file {saw_old} ({mid_write} of them mid-write), new file \
          {saw_new}"
     );
+    // The kills after the temporary file appeared must have caught some run writing it:
+    // otherwise the content was never written through a temporary file, and the old-or-new
+    // outcome above proved nothing about a kill in the middle of a write.
+    assert!(
+        mid_write > 0,
+        "no kill landed while the new content was being written"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -221,6 +221,9 @@ fn server_error_text_is_made_safe_on_stderr_and_in_json() {
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
     assert!(!stdout.contains("\\u202e"), "{stdout:?}");
+    let row: serde_json::Value = serde_json::from_str(stdout.trim_end()).expect("one JSON row");
+    let message = row["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("gone\u{FFFD}"), "{stdout:?}");
 }
 
 /// A 1.9 MB string in a type error used to be quoted whole on one stderr line.
@@ -274,6 +277,7 @@ fn huge_names_at_200_in_flight_stay_within_64_mib() {
         .args(&tickers);
     let (status, stdout, peak_kib) = run_measured(cmd);
     assert!(status.success(), "{status:?}");
+    assert!(peak_kib > 0, "the peak RSS was never read");
     assert_eq!(stdout.lines().count(), 400);
     assert!(stdout.lines().all(|l| l.ends_with("n…")), "names are cut");
     assert!(
@@ -356,10 +360,17 @@ fn one_sigterm_during_the_fetch_ends_a_run_whose_output_then_blocks() {
         s => chart_with(s, "longName", &long_json_string('w', 300)),
     });
     let mut child = blocked_writer(&server, &["STUCK"]);
+    let pipe = child.stdout.take().unwrap();
     wait_until("every request out", Duration::from_secs(30), || {
         server.request_count() == 2001
     });
     one_sigterm_ends(&mut child);
+    // What arrived was written after the signal, until the pipe was full.
+    assert!(
+        buffered(&pipe) >= 64 * 1024,
+        "{} bytes written",
+        buffered(&pipe)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
