@@ -50,8 +50,6 @@ impl From<anyhow::Error> for Failure {
 
 /// A run, checked: everything the arguments say, in the program's own terms.
 pub struct Config {
-    /// When the run began: `--deadline` counts from here.
-    pub started: tokio::time::Instant,
     pub plan: Plan,
     pub format: &'static FormatSpec,
     pub style: Style,
@@ -190,7 +188,6 @@ impl Task {
                 cache::dir(cli.cache_dir)
             },
             update,
-            started: tokio::time::Instant::now(),
         })))
     }
 }
@@ -272,7 +269,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             }
         }
     };
-    let mut config = match task {
+    let config = match task {
         Task::Text(text) => {
             return Ok(match output::write_stdout(&text) {
                 Written::Ok | Written::Gone => ExitStatus::Success,
@@ -281,7 +278,6 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         }
         Task::Fetch(config) => config,
     };
-    config.started = started;
     let fetcher = connect(&config)?;
     let mut signals = Signals::listen()
         .map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
@@ -297,7 +293,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         };
         return Ok(watch.run(&mut signals).await);
     }
-    Ok(once(&config, &fetcher, &mut signals).await)
+    Ok(once(&config, started, &fetcher, &mut signals).await)
 }
 
 /// The one client and the fetcher around it.
@@ -334,9 +330,14 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
 /// How long what arrived may take to be written once a signal stopped the run.
 const SIGNALLED_WRITE_GRACE: Duration = Duration::from_secs(1);
 
-/// One round: fetch until done, the deadline, or a signal; print what arrived.
-async fn once(config: &Config, fetcher: &Fetcher, signals: &mut Signals) -> ExitStatus {
-    let started = config.started;
+/// One round: fetch until done, the deadline (counted from `started`, when the run began),
+/// or a signal; print what arrived.
+async fn once(
+    config: &Config,
+    started: tokio::time::Instant,
+    fetcher: &Fetcher,
+    signals: &mut Signals,
+) -> ExitStatus {
     let progress = Progress::default();
     let mut stopped: Option<Stop> = None;
     let stop = async {

@@ -36,7 +36,7 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::calendar::midnight_utc;
+use crate::calendar::{LOOKBACK_DAYS, midnight_utc, utc_date};
 use crate::fetch::{Fetched, Job};
 use crate::history::{self, Adjust, Range};
 use crate::quote::{Quote, parse_price};
@@ -50,9 +50,6 @@ const SCHEMA_VERSION: i64 = 2;
 
 /// How long a run waits for another run's write before going on without the cache.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A `--date` close is the last within this many days before the date (as the sources do).
-const LOOKBACK_DAYS: i64 = 7;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS instruments (
@@ -467,11 +464,7 @@ fn covered<'q>(
     quotes: &'q [Quote],
     now: i64,
 ) -> Vec<(jiff::civil::Date, Option<&'q Quote>)> {
-    let utc_day = |t: i64| {
-        jiff::Timestamp::from_second(t)
-            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
-            .unwrap_or(jiff::civil::Date::MIN)
-    };
+    let utc_day = |t: i64| utc_date(t).unwrap_or(jiff::civil::Date::MIN);
     let yesterday = back(utc_day(now), 1);
     let quiet = utc_day(now.saturating_sub(QUIET_HOURS * 3_600));
     let (from, to) = match *when {

@@ -21,6 +21,17 @@ pub fn parse_iso_date(text: &str) -> Option<jiff::civil::Date> {
     well_formed.then(|| text.parse().ok()).flatten()
 }
 
+/// How far back `--date` looks for the last close (or rate) before a day the market was
+/// closed: a weekend plus the longest run of holidays (Good Friday to Easter Monday) fits in
+/// a week. Every source, the cache and the currency rates share this one rule.
+pub const LOOKBACK_DAYS: i64 = 7;
+
+/// The UTC calendar day of Unix time `secs`; `None` outside the range of dates.
+pub fn utc_date(secs: i64) -> Option<jiff::civil::Date> {
+    let instant = jiff::Timestamp::from_second(secs).ok()?;
+    Some(instant.to_zoned(jiff::tz::TimeZone::UTC).date())
+}
+
 /// Today's date in UTC.
 pub fn today_utc() -> jiff::civil::Date {
     jiff::Timestamp::now()

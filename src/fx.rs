@@ -34,16 +34,13 @@ use futures::future::Shared;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 
+use crate::calendar::{LOOKBACK_DAYS, utc_date};
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
 use crate::history::{Adjust, Interval, Range};
 use crate::quote::{DEFAULT_PRECISION, FxRate, MAX_PRECISION, QUOTIENT_PRECISION, Quote, Quoted};
 use crate::source::{Query, Rates, Source, Sources, When};
 use crate::ticker::Ticker;
-
-/// How far before a price's day its rate may be: a weekend plus the longest run of
-/// holidays, the same rule as `--date`'s.
-pub const LOOKBACK_DAYS: i64 = 7;
 
 /// Minor units as the sources write them, and the major unit each is a hundredth of. The
 /// case matters: `GBP` is pounds, `GBp` pence.
@@ -578,12 +575,6 @@ fn pick<'a>(
         .filter_map(|(_, observed, _)| on(observed, best))
         .collect();
     Ok((Some(best), picked))
-}
-
-/// The UTC date of Unix seconds.
-fn utc_date(secs: i64) -> Option<Date> {
-    let instant = jiff::Timestamp::from_second(secs).ok()?;
-    Some(instant.to_zoned(jiff::tz::TimeZone::UTC).date())
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url, pair_base};
-use crate::calendar::{midnight_utc, today_utc};
+use crate::calendar::{midnight_utc, today_utc, utc_date};
 use crate::error::FetchError;
 use crate::history::{self, Range};
 use crate::quote::{Quote, parse_price};
@@ -266,10 +266,8 @@ pub fn parse_candles(
             let time: i64 = time.get().parse().map_err(|_| {
                 SPEC.malformed(format!("candle time {}", excerpt(time.get().as_bytes())))
             })?;
-            let day = jiff::Timestamp::from_second(time)
-                .map_err(|_| SPEC.malformed(format!("candle time {time} is out of range")))?
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .date();
+            let day = utc_date(time)
+                .ok_or_else(|| SPEC.malformed(format!("candle time {time} is out of range")))?;
             // Today's candle is the price so far, not a close.
             if !range.contains(day) || day >= today {
                 continue;

@@ -37,7 +37,7 @@ use reqwest::Url;
 use rust_decimal::Decimal;
 
 use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base};
-use crate::calendar::midnight_utc;
+use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
 use crate::error::FetchError;
 use crate::quote::{MAX_PRECISION, QUOTIENT_PRECISION, Quote, parse_price};
 use crate::text::excerpt;
@@ -64,10 +64,6 @@ pub static SPEC: SourceSpec = SourceSpec {
 
 /// The base of every ECB rate.
 const EURO: &str = "EUR";
-
-/// How far back `--date` looks for the last rate: a weekend plus the longest run of TARGET
-/// holidays (Good Friday to Easter Monday) fits in a week.
-pub const LOOKBACK_DAYS: i64 = 7;
 
 /// The answer's text for a series or window without observations (with status 404).
 const NO_RESULTS: &[u8] = b"No results found";

@@ -350,7 +350,7 @@ fn invalid_tickers_never_reach_the_server() {
 }
 
 #[test]
-fn symbols_are_uppercased_and_percent_encoded() {
+fn symbols_are_uppercased_and_sent_as_one_path_segment_each() {
     let server = Server::start(|req| Reply::chart(&req.symbol(), "5000", Some("USD"), T));
     quotes_for(&server)
         .args(["^gspc", "eurusd=x", "brk-b"])

@@ -37,17 +37,13 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
 use super::{SPEC, chart};
-use crate::calendar::midnight_utc;
+use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
 use crate::error::FetchError;
 use crate::history::{self, Adjust, Range, Split};
 use crate::quote::{PriceError, Quote, parse_price};
 use crate::source::Answer;
 
 const SECONDS_PER_DAY: i64 = 86_400;
-
-/// How far back a closed market may send us for the last close: a week covers any
-/// weekend plus the longest common run of holidays.
-pub const LOOKBACK_DAYS: i64 = 7;
 
 /// A bar's day is the local date this long after its stamp: one daylight-saving shift,
 /// so that a midnight bar read with the other season's offset stays on its day.
@@ -302,7 +298,7 @@ fn quote(daily: &Daily<'_>, bar: &Bar<'_>, price: Decimal) -> Quote {
 }
 
 /// Read the daily-bars answer and return the close of `date`, or of the last trading day
-/// within [`LOOKBACK_DAYS`] before it, as Yahoo sends it (adjusted for splits), whatever the
+/// within `LOOKBACK_DAYS` (a week) before it, as Yahoo sends it (adjusted for splits), whatever the
 /// clock says. The quote's `time` is that bar's timestamp and its `market_date` the bar's
 /// day in the exchange's calendar, so the output says which day the price is from.
 ///
@@ -312,7 +308,7 @@ pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, Fe
     pick_close(date, Adjust::Splits, &[answer], None)
 }
 
-/// `--date`: the close of `date` (or the last within [`LOOKBACK_DAYS`] before it) as
+/// `--date`: the close of `date` (or the last within `LOOKBACK_DAYS` (a week) before it) as
 /// `adjust` asks, from the answers to the window and, for a close as traded before today,
 /// the splits since. A bar of a session still running at `now` is not a close.
 pub fn close(
