@@ -52,14 +52,10 @@ impl Watch<'_> {
             };
             round += 1;
             let rows = self.plan.rows(&fetched, self.max_age);
-            let rendered = if redraw {
-                let rendered = output::render(self.format, &mut *renderer, rows, &self.style);
-                let (block, rows_now) = redraw_block(rendered, drawn_rows);
-                drawn_rows = rows_now;
-                block
-            } else {
-                output::render(self.format, &mut *renderer, rows, &self.style)
-            };
+            let mut rendered = output::render(self.format, &mut *renderer, rows, &self.style);
+            if redraw {
+                (rendered, drawn_rows) = redraw_block(rendered, drawn_rows);
+            }
             let status = ExitStatus::from_failed(rendered.failed);
             let written = tokio::select! {
                 written = output::write(rendered) => written,
