@@ -253,10 +253,6 @@ pub fn parse_candles(
     answers: &[&Answer],
     today: jiff::civil::Date,
 ) -> Result<Vec<Quote>, FetchError> {
-    let currency = pair
-        .as_str()
-        .split_once('-')
-        .map(|(_, quote)| quote.to_string());
     let mut closes: Vec<(jiff::civil::Date, i64, rust_decimal::Decimal)> = Vec::new();
     for answer in answers {
         for candle in read_candles(answer)? {
@@ -279,6 +275,10 @@ pub fn parse_candles(
     }
     closes.sort_by_key(|(day, time, _)| (*day, *time));
     closes.dedup_by_key(|(day, ..)| *day);
+    // Candles carry no currency: it is the pair's quote currency, held to the same rule as
+    // a currency a server sends (it goes into ledgers).
+    let quote_currency = pair.as_str().split_once('-').map(|(_, q)| q.to_string());
+    let currency = text::currency(quote_currency).map_err(|e| SPEC.malformed(e.to_string()))?;
     Ok(closes
         .into_iter()
         .map(|(day, time, price)| Quote {
@@ -666,8 +666,16 @@ mod tests {
             })
             .collect();
         let answers: Vec<&Answer> = answers.iter().collect();
-        let pair = Ticker::parse("BTC-EUR").unwrap();
-        parse_candles(&pair, range, &answers, jiff::civil::date(2026, 1, 1))
+        candles_of("BTC-EUR", range, &answers)
+    }
+
+    fn candles_of(
+        pair: &str,
+        range: &Range,
+        answers: &[&Answer],
+    ) -> Result<Vec<Quote>, FetchError> {
+        let pair = Ticker::parse(pair).unwrap();
+        parse_candles(&pair, range, answers, jiff::civil::date(2026, 1, 1))
     }
 
     #[test]
@@ -772,6 +780,14 @@ mod tests {
         for cut in 0..CANDLES.len() {
             let _ = candles(&r, &[(200, &CANDLES[..cut])]);
         }
+        // The currency comes from the pair, and is held to the rule for any currency.
+        let answer = Answer {
+            status: 200,
+            body: CANDLES.to_vec(),
+        };
+        let err = candles_of("BTC-1INCH", &r, &[&answer]).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert!(err.to_string().contains("1INCH"), "{err}");
     }
 
     #[test]
