@@ -382,10 +382,11 @@ impl Target {
     }
 
     /// A leg's quotes as rates, checked: in the leg's currency (when the answer says) and
-    /// positive.
+    /// positive; in order of their days (undated first), so that [`pick`] finds a day's
+    /// rate by bisection.
     fn observed(&self, leg: &Leg, quotes: &[Quote]) -> Result<Vec<Observed>, String> {
         let api = self.source.spec().display_name;
-        quotes
+        let mut observed = quotes
             .iter()
             .map(|q| {
                 if let Some(currency) = q.currency.as_deref().filter(|c| *c != leg.currency) {
@@ -403,7 +404,10 @@ impl Target {
                     precision: q.precision,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<Observed>, String>>()?;
+        // Stable: of two rates of one day, the first sent stays first.
+        observed.sort_by_key(|o| o.day);
+        Ok(observed)
     }
 
     /// Convert one price in place, or say why there is no rate for it.
@@ -525,7 +529,9 @@ fn day_of(when: When, quote: &Quote) -> Option<Date> {
 
 /// Each leg's rate for `day`: the latest of each (for a latest price: two legs must then be
 /// of one day), or those of the last day up to `day`, within [`LOOKBACK_DAYS`], on which
-/// every leg has one. Returns that day and the rates, in the order of `series`.
+/// every leg has one. Returns that day and the rates, in the order of `series`. Each
+/// series is in order of its days ([`Target::observed`]): a day of a long range costs a
+/// bisection, not a scan.
 fn pick<'a>(
     day: Option<Date>,
     series: &[(&str, &'a [Observed], Direction)],
@@ -557,12 +563,17 @@ fn pick<'a>(
         return Ok((first_day, latest));
     };
     let earliest = day.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS));
-    let on = |observed: &'a [Observed], d: Date| observed.iter().find(|o| o.day == Some(d));
+    // The rates of the days from `earliest` to `day`: undated ones sort first, so are left out.
+    let window = |observed: &'a [Observed]| {
+        let first = observed.partition_point(|o| o.day < Some(earliest));
+        let end = observed.partition_point(|o| o.day <= Some(day));
+        observed.get(first..end).unwrap_or_default()
+    };
+    let on = |observed: &'a [Observed], d: Date| window(observed).iter().find(|o| o.day == Some(d));
     let best = series
         .first()
         .into_iter()
-        .flat_map(|(_, observed, _)| observed.iter().filter_map(|o| o.day))
-        .filter(|d| (earliest..=day).contains(d))
+        .flat_map(|(_, observed, _)| window(observed).iter().filter_map(|o| o.day))
         .filter(|d| {
             series
                 .iter()
@@ -886,6 +897,52 @@ mod tests {
         let err = pick(Some(day("2021-01-06")), &legs).unwrap_err();
         assert!(err.starts_with("no rate between"), "{err}");
         // The latest: the last of the series.
+        let (on, _) = pick(None, &legs).unwrap();
+        assert_eq!(on, Some(day("2021-01-08")));
+    }
+
+    #[test]
+    fn rates_sent_in_any_order_are_picked_by_their_day() {
+        let t = target("EUR", "yahoo");
+        let leg = t.legs(&t.need(When::Latest, &quote("1", "USD")).unwrap())[0]
+            .0
+            .clone();
+        let close = |on: &str, rate: &str| {
+            let mut q = quote(rate, "EUR");
+            q.market_date = Some(day(on));
+            q
+        };
+        // Newest first, one undated rate among them.
+        let mut undated = quote("0.5", "EUR");
+        undated.time = None;
+        let quotes = [
+            close("2021-01-08", "0.8163"),
+            undated,
+            close("2021-01-05", "0.8149"),
+            close("2021-01-07", "0.8146"),
+        ];
+        let series = t.observed(&leg, &quotes).unwrap();
+        let days: Vec<Option<Date>> = series.iter().map(|o| o.day).collect();
+        assert_eq!(
+            days,
+            [
+                None,
+                Some(day("2021-01-05")),
+                Some(day("2021-01-07")),
+                Some(day("2021-01-08"))
+            ]
+        );
+        let legs = [("USDEUR=X", &series[..], Direction::Times)];
+        let (on, picked) = pick(Some(day("2021-01-06")), &legs).unwrap();
+        assert_eq!(
+            (on, picked[0].rate),
+            (Some(day("2021-01-05")), dec("0.8149"))
+        );
+        let (on, picked) = pick(Some(day("2021-01-10")), &legs).unwrap();
+        assert_eq!(
+            (on, picked[0].rate),
+            (Some(day("2021-01-08")), dec("0.8163"))
+        );
         let (on, _) = pick(None, &legs).unwrap();
         assert_eq!(on, Some(day("2021-01-08")));
     }
