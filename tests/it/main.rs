@@ -17,6 +17,7 @@ mod hardening;
 mod history;
 mod hostile;
 mod http2;
+mod layout;
 mod properties;
 mod readme;
 mod scale;
