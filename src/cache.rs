@@ -228,8 +228,12 @@ impl Cache {
                 "SELECT day, price, currency, time, precision FROM days
                  WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
             )?;
-            let mut rows = select.query(params![id, day_number(from), day_number(to)])?;
-            let mut days = Vec::new();
+            let (first, last) = (day_number(from), day_number(to));
+            let mut rows = select.query(params![id, first, last])?;
+            // At most a day per row: sized once rather than grown by copying quotes
+            // (a `--from`/`--to` range is at most 30 years).
+            let span = usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0);
+            let mut days = Vec::with_capacity(span.min(1 << 14));
             while let Some(row) = rows.next()? {
                 let Some(day) = from_day_number(row.get(0)?) else {
                     continue;
@@ -357,7 +361,8 @@ impl Key {
     }
 }
 
-/// The days the cache knows in a window, ascending, each with its close or `None`.
+/// The days the cache knows in a window, ascending (`ORDER BY day`), each with its close
+/// or `None`.
 struct Known {
     days: Vec<(jiff::civil::Date, Option<Quote>)>,
 }
@@ -385,18 +390,22 @@ impl Ask {
     }
 
     /// The job's result: the cached closes and what was fetched (`fetched` is `None` when
-    /// nothing was), in ascending order of day for a range.
-    pub fn combine(&self, fetched: Option<Fetched>) -> Fetched {
+    /// nothing was), in ascending order of day for a range. The cached closes move into it
+    /// (what [`Cache::keep`] needs of the ask stays).
+    pub fn combine(&mut self, fetched: Option<Fetched>) -> Fetched {
         let mut quotes = match fetched {
             Some(Ok(quotes)) => quotes,
             Some(Err(e)) => return Err(e),
             None => Vec::new(),
         };
-        if self.cached.is_empty() {
-            return Ok(quotes);
+        let cached = std::mem::take(&mut self.cached);
+        if quotes.is_empty() {
+            return Ok(cached); // already ascending, as read
         }
-        quotes.extend(self.cached.iter().cloned());
-        quotes.sort_by_key(|q| q.market_date);
+        if !cached.is_empty() {
+            quotes.extend(cached);
+            quotes.sort_by_key(|q| q.market_date);
+        }
         Ok(quotes)
     }
 }
@@ -404,9 +413,9 @@ impl Ask {
 /// A range: the cache answers the days it knows, and the rest is fetched in one span from
 /// the first day it lacks to the last.
 fn ask_range(job: &Job, key: Key, range: Range, known: Known) -> Ask {
-    let known_days: std::collections::HashSet<jiff::civil::Date> =
-        known.days.iter().map(|(day, _)| *day).collect();
-    let mut missing = history::days(range.from, range.to).filter(|d| !known_days.contains(d));
+    // `known.days` is in ascending order: a bisection per day, no set to build and hash.
+    let known_day = |d: &jiff::civil::Date| known.days.binary_search_by_key(d, |(day, _)| *day);
+    let mut missing = history::days(range.from, range.to).filter(|d| known_day(d).is_err());
     let Some(first) = missing.next() else {
         return Ask {
             fetch: None,
@@ -619,7 +628,7 @@ mod tests {
 
     /// Ask, "fetch" with `answer`, keep, and return what the round got.
     fn round(cache: &Cache, job: &Job, answer: impl Fn(&When) -> Vec<Quote>) -> (Ask, Fetched) {
-        let ask = cache.ask(job);
+        let mut ask = cache.ask(job);
         let fetched = ask.fetch.as_ref().map(|j| Ok(answer(&j.query.when)));
         let result = ask.combine(fetched);
         cache.keep(std::slice::from_ref(&ask), std::slice::from_ref(&result));

@@ -198,7 +198,7 @@ impl Plan {
         // opened here, at the start of the round.
         let stop = stop.shared();
         fetcher.open_gates();
-        let asks: Vec<Ask> = self
+        let mut asks: Vec<Ask> = self
             .jobs
             .iter()
             .map(|job| match cache {
@@ -214,7 +214,7 @@ impl Plan {
         }
         .into_iter();
         let mut results: Vec<Fetched> = asks
-            .iter()
+            .iter_mut()
             .map(|ask| {
                 let fetched = ask.fetch.as_ref().map(|_| {
                     fetched.next().unwrap_or_else(|| {
