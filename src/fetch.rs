@@ -156,7 +156,7 @@ impl Fetcher {
             .iter()
             .map(|job| job.source.requests(&job.query))
             .collect();
-        let mut needed: HashMap<&Url, usize> = HashMap::new();
+        let mut needed: HashMap<&Url, usize> = HashMap::with_capacity(urls.len());
         for url in urls.iter().flatten() {
             *needed.entry(url).or_default() += 1;
         }
