@@ -5,7 +5,7 @@
 //! a run touches, so a 1000-ticker run kept ~2.7 MiB of code resident. `link/hot-symbols.txt`
 //! lists the functions the benchmark's runs execute (written by `bench/hot-symbols`); given to
 //! the linker (`--symbol-ordering-file`, which lld and mold take) they are laid out first and
-//! together, and the same run keeps ~0.9 MiB resident: peak RSS is a benchmark target.
+//! together, and the same run keeps ~1.1 MiB resident: peak RSS is a benchmark target.
 //!
 //! Only the layout changes: the same code, the same instructions. The names in the file carry
 //! the hashes of one toolchain and one `Cargo.lock`; names that do not match are skipped by the

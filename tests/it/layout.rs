@@ -26,22 +26,38 @@ fn work_dir() -> PathBuf {
     dir
 }
 
-/// build.rs, compiled once per test process.
+/// Compiles `src` to `exe` with `extra` flags; `what` names it in the failure.
+fn compile(src: &Path, exe: &Path, extra: &[&str], what: &str) {
+    let out = scrubbed(rustc())
+        .args(extra)
+        .arg("-o")
+        .arg(exe)
+        .arg(src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{what}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// build.rs, compiled once per test process. Each process compiles under its own name and
+/// renames the result into place, so concurrent processes never see half a file and runs
+/// do not leave one binary each behind.
 fn build_script() -> &'static Path {
     static SCRIPT: OnceLock<PathBuf> = OnceLock::new();
     SCRIPT.get_or_init(|| {
-        let exe = work_dir().join(format!("build-script-{}", std::process::id()));
-        let out = scrubbed(rustc())
-            .args(["--edition=2024", "--crate-name=build_script_build", "-o"])
-            .arg(&exe)
-            .arg(Path::new(MANIFEST_DIR).join("build.rs"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "build.rs does not compile:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let dir = work_dir();
+        let own = dir.join(format!("build-script-{}", std::process::id()));
+        compile(
+            &Path::new(MANIFEST_DIR).join("build.rs"),
+            &own,
+            &["--edition=2024", "--crate-name=build_script_build"],
+            "build.rs does not compile",
         );
+        let exe = dir.join("build-script");
+        std::fs::rename(&own, &exe).unwrap();
         exe
     })
 }
@@ -151,18 +167,11 @@ fn gnu_ld_gets_a_warning_and_a_plain_link_not_a_failed_build() {
     // It links a program: what the script refuses is the option, not a broken linker.
     let src = dir.path().join("empty.rs");
     std::fs::write(&src, "fn main() {}\n").unwrap();
-    let linked = scrubbed(rustc())
-        .arg("-C")
-        .arg(format!("linker={}", linker.display()))
-        .arg("-o")
-        .arg(dir.path().join("empty"))
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        linked.status.success(),
-        "GNU ld cannot link an empty program here:\n{}",
-        String::from_utf8_lossy(&linked.stderr)
+    compile(
+        &src,
+        &dir.path().join("empty"),
+        &["-C", &format!("linker={}", linker.display())],
+        "GNU ld cannot link an empty program here",
     );
 
     let stdout = run_build_script(
