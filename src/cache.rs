@@ -39,14 +39,14 @@ use rusqlite::{
 use crate::calendar::{LOOKBACK_DAYS, midnight_utc, utc_date};
 use crate::fetch::{Fetched, Job};
 use crate::history::{self, Adjust, Range};
-use crate::quote::{Quote, parse_price};
+use crate::quote::{Decimals, Quote, parse_price};
 use crate::source::When;
 
 /// The database's file name inside the cache directory.
 pub const FILE_NAME: &str = "closes.sqlite3";
 
 /// Bumped when the tables change; a cache of another version is started anew.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long a run waits for another run's write before going on without the cache.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -68,7 +68,8 @@ const SCHEMA: &str = "
         price      TEXT,             -- the exact decimal, as text
         currency   TEXT,
         time       INTEGER,          -- the bar's Unix time
-        precision  INTEGER,          -- decimals to print it with, when the source says
+        decimals   INTEGER,          -- at least this many decimals, when the source says
+        digits     INTEGER,          -- or this many significant digits (a quotient)
         PRIMARY KEY (instrument, day)
     ) WITHOUT ROWID;
 ";
@@ -225,7 +226,7 @@ impl Cache {
             let name = crate::text::free_text(name).map(std::sync::Arc::<str>::from);
             let exchange = crate::text::free_text(exchange).map(std::sync::Arc::<str>::from);
             let mut select = conn.prepare_cached(
-                "SELECT day, price, currency, time, precision FROM days
+                "SELECT day, price, currency, time, decimals, digits FROM days
                  WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
             )?;
             let (first, last) = (day_number(from), day_number(to));
@@ -252,7 +253,7 @@ impl Cache {
                             price,
                             currency: row.get(2)?,
                             time: row.get(3)?,
-                            precision: row.get(4)?,
+                            precision: decimals_of(row.get(4)?, row.get(5)?),
                             market_date: Some(day),
                             previous_close: None,
                             name: name.clone(),
@@ -293,6 +294,9 @@ impl Cache {
     }
 }
 
+/// The columns of a row of `days`.
+const COLUMNS: usize = 7;
+
 /// Rows per INSERT statement: one statement per 64 days costs far less than 64 statements
 /// (a year of 100 tickers is 36,500 rows).
 const ROWS_PER_INSERT: usize = 64;
@@ -305,14 +309,14 @@ fn insert_days(
 ) -> rusqlite::Result<()> {
     let sql = |n: usize| {
         let mut sql = String::from(
-            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time, precision) \
-             VALUES ",
+            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time, decimals, \
+             digits) VALUES ",
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?)"
+                "(?,?,?,?,?,?,?)"
             } else {
-                ",(?,?,?,?,?,?)"
+                ",(?,?,?,?,?,?,?)"
             });
         }
         sql
@@ -325,13 +329,19 @@ fn insert_days(
             tx.prepare_cached(&sql(chunk.len()))?
         };
         for (i, (day, quote)) in chunk.iter().enumerate() {
-            let at = i * 6;
+            let at = i * COLUMNS;
+            let (decimals, digits) = match quote.and_then(|q| q.precision) {
+                Some(Decimals::AtLeast(n)) => (Some(n), None),
+                Some(Decimals::Significant(n)) => (None, Some(n)),
+                None => (None, None),
+            };
             insert.raw_bind_parameter(at + 1, id)?;
             insert.raw_bind_parameter(at + 2, day_number(*day))?;
             insert.raw_bind_parameter(at + 3, quote.map(|q| q.price.to_string()))?;
             insert.raw_bind_parameter(at + 4, quote.and_then(|q| q.currency.as_deref()))?;
             insert.raw_bind_parameter(at + 5, quote.and_then(|q| q.time))?;
-            insert.raw_bind_parameter(at + 6, quote.and_then(|q| q.precision))?;
+            insert.raw_bind_parameter(at + 6, decimals)?;
+            insert.raw_bind_parameter(at + 7, digits)?;
         }
         insert.raw_execute()?;
     }
@@ -501,6 +511,15 @@ fn covered<'q>(
         }
     }
     rows
+}
+
+/// A price's precision as stored: at least `decimals`, or `digits` significant digits.
+fn decimals_of(decimals: Option<u32>, digits: Option<u32>) -> Option<Decimals> {
+    match (decimals, digits) {
+        (Some(n), None) => Some(Decimals::AtLeast(n)),
+        (None, Some(n)) => Some(Decimals::Significant(n)),
+        _ => None,
+    }
 }
 
 fn back(day: jiff::civil::Date, days: i64) -> jiff::civil::Date {

@@ -90,8 +90,9 @@ pub struct Cli {
           value_parser = fields::parse_field_list, help_heading = "Output")]
     pub fields: FieldList,
 
-    /// Decimals in prices, 0 to 10, rounded half-to-even [default: 2; 4 for pence or cents
-    /// shown as pounds or rand; an ECB rate's published decimals, 6 for an inverse or cross]
+    /// Decimals in prices, 0 to 10, rounded half-to-even; a price it would write as 0 fails
+    /// [default: 2, or the source's own; below 1, 4 significant digits as sent; 6
+    /// significant digits for an ECB inverse or cross]
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=crate::quote::MAX_PRECISION as i64),
           help_heading = "Output")]

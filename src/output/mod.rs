@@ -26,9 +26,11 @@ use std::io::{self, Write};
 
 pub use fields::Field;
 
+use rust_decimal::Decimal;
+
 use crate::error::FetchError;
 use crate::history::Adjust;
-use crate::quote::Quote;
+use crate::quote::{self, Decimals, Quote};
 use crate::text;
 
 /// Every output format, in the order `--help` lists them; the first is the default.
@@ -141,13 +143,44 @@ impl Default for Style {
 }
 
 impl Style {
-    /// The decimals a price is written with: `--precision` when given, else the price's own
-    /// (`Quote::precision`: 4 for pence shown as pounds, an ECB rate's published decimals),
-    /// else 2. The one place this is decided.
-    pub fn places(&self, own: Option<u32>) -> u32 {
+    /// The decimals `value` is written with: `--precision` when given, else the rule for
+    /// its own precision (`Quote::precision`, see `quote::places`: 2, or the source's own;
+    /// below 1 at least 4 significant digits). The one place this is decided.
+    pub fn places(&self, value: Decimal, own: Option<Decimals>) -> u32 {
         self.precision
-            .or(own)
-            .unwrap_or(crate::quote::DEFAULT_PRECISION)
+            .unwrap_or_else(|| quote::places(value, own.unwrap_or(Decimals::DEFAULT)))
+    }
+
+    /// The decimals of a quote's price.
+    pub fn price_places(&self, quote: &Quote) -> u32 {
+        self.places(quote.price, quote.precision)
+    }
+
+    /// The decimals of a quote's previous close and day's change: the price's, so that
+    /// `price − previous close = change` reads at one scale; the previous close gets more
+    /// when its own value needs them (a sub-cent close is never written as 0.00).
+    pub fn close_places(&self, quote: &Quote, close: Decimal) -> u32 {
+        self.price_places(quote)
+            .max(self.places(close, quote.precision))
+    }
+
+    /// A quote `--precision` cannot write: a price, previous close or quoted price that is
+    /// not zero but rounds to zero at the decimals asked for (issue 18) is that ticker's
+    /// error, in every format and in `--update`, never a printed zero.
+    pub fn check(&self, quote: &Quote) -> Result<(), FetchError> {
+        let Some(places) = self.precision else {
+            return Ok(()); // each number's own rule never writes one that is not zero as 0
+        };
+        let quoted = quote.quoted.as_ref().map(|q| q.price);
+        [
+            ("price", Some(quote.price)),
+            ("previous close", quote.previous_close),
+            ("quoted price", quoted),
+        ]
+        .into_iter()
+        .filter_map(|(what, value)| Some((what, value?)))
+        .try_for_each(|(what, value)| quote::check_representable(what, value, places))
+        .map_err(FetchError::Unrepresentable)
     }
 }
 
@@ -162,8 +195,8 @@ pub struct Rendered {
     pub failed: bool,
 }
 
-/// Render one round: the format's own check first (a price it cannot express becomes that
-/// ticker's error), then the data and the error lines.
+/// Render one round: the checks first (a price `--precision` would write as zero, or the
+/// format cannot express, becomes that ticker's error), then the data and the error lines.
 pub fn render(
     format: &FormatSpec,
     renderer: &mut dyn Render,
@@ -172,7 +205,7 @@ pub fn render(
 ) -> Rendered {
     for row in &mut rows {
         if let Ok(quote) = row.result
-            && let Err(e) = (format.check)(row, quote)
+            && let Err(e) = style.check(quote).and_then(|()| (format.check)(row, quote))
         {
             row.result = Err(e);
         }

@@ -17,7 +17,7 @@
 //! the same URL for every ticker of a run that needs it on that day, so the fetcher sends it
 //! once ("one request per currency, never one per ticker"). A published rate is written with
 //! the decimals the ECB published; an inverse or a cross, a quotient whose exact value does
-//! not end, with 6 ([`QUOTIENT_PRECISION`]).
+//! not end, with 6 significant digits ([`Decimals::QUOTIENT`]).
 //!
 //! **The answer** is CSV with a header row (32 columns, CRLF, quoted fields with commas),
 //! read with the `csv` crate by column name: `CURRENCY`, `TIME_PERIOD` (the day), `OBS_VALUE`
@@ -39,7 +39,7 @@ use rust_decimal::Decimal;
 use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base};
 use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
 use crate::error::FetchError;
-use crate::quote::{MAX_PRECISION, QUOTIENT_PRECISION, Quote, parse_price};
+use crate::quote::{Decimals, MAX_SCALE, Quote, parse_price};
 use crate::text::excerpt;
 use crate::ticker::Ticker;
 
@@ -211,7 +211,7 @@ impl<'a> Pair<'a> {
                 .map(|q| Rate {
                     day: q.day,
                     value: q.value,
-                    decimals: q.decimals,
+                    decimals: Decimals::AtLeast(q.decimals),
                 })
                 .collect(),
             (_, true, [base]) => base
@@ -220,7 +220,7 @@ impl<'a> Pair<'a> {
                     Some(Rate {
                         day: b.day,
                         value: Decimal::ONE.checked_div(b.value)?,
-                        decimals: QUOTIENT_PRECISION,
+                        decimals: Decimals::QUOTIENT,
                     })
                 })
                 .collect(),
@@ -233,7 +233,7 @@ impl<'a> Pair<'a> {
                         Some(Rate {
                             day: b.day,
                             value: q.value.checked_div(b.value)?,
-                            decimals: QUOTIENT_PRECISION,
+                            decimals: Decimals::QUOTIENT,
                         })
                     })
                     .collect()
@@ -310,7 +310,7 @@ impl<'a> Pair<'a> {
 struct Rate {
     day: Date,
     value: Decimal,
-    decimals: u32,
+    decimals: Decimals,
 }
 
 /// One published reference rate: how many units of a currency one euro bought that day.
@@ -403,9 +403,7 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
         observations.push(Observation {
             day,
             value: parsed,
-            decimals: text_decimals(value, parsed)
-                .max(published)
-                .min(MAX_PRECISION),
+            decimals: text_decimals(value, parsed).max(published).min(MAX_SCALE),
         });
     }
     observations.sort_by_key(|o| o.day);
@@ -592,16 +590,16 @@ mod tests {
         assert_eq!(q.price.to_string(), "1.2296");
         assert_eq!(q.currency.as_deref(), Some("USD"));
         assert_eq!(q.market_date, Some(jiff::civil::date(2021, 1, 4)));
-        assert_eq!(q.precision, Some(4));
+        assert_eq!(q.precision, Some(Decimals::AtLeast(4)));
         let q = parse("EUR-USD", When::Latest).unwrap();
         assert_eq!(
             (q.price.to_string(), q.precision),
-            ("1.225".to_string(), Some(4))
+            ("1.225".to_string(), Some(Decimals::AtLeast(4)))
         );
         let q = parse("EUR-GBP", on("2021-01-05")).unwrap();
         assert_eq!(
             (q.price.to_string(), q.precision),
-            ("0.90333".to_string(), Some(5))
+            ("0.90333".to_string(), Some(Decimals::AtLeast(5)))
         );
     }
 
@@ -613,14 +611,14 @@ mod tests {
             Decimal::ONE / Decimal::from_str_exact("1.2296").unwrap()
         );
         assert_eq!(q.currency.as_deref(), Some("EUR"));
-        assert_eq!(q.precision, Some(QUOTIENT_PRECISION));
+        assert_eq!(q.precision, Some(Decimals::QUOTIENT));
         let q = parse("GBP-USD", on("2021-01-04")).unwrap();
         let want =
             Decimal::from_str_exact("1.2296").unwrap() / Decimal::from_str_exact("0.9016").unwrap();
         assert_eq!(q.price, want);
         assert!(q.price.to_string().starts_with("1.363797"), "{}", q.price);
         assert_eq!(q.currency.as_deref(), Some("USD"));
-        assert_eq!(q.precision, Some(QUOTIENT_PRECISION));
+        assert_eq!(q.precision, Some(Decimals::QUOTIENT));
     }
 
     #[test]
@@ -812,7 +810,7 @@ mod tests {
         .quote(&Rate {
             day: Date::MAX,
             value: Decimal::ONE,
-            decimals: 4,
+            decimals: Decimals::AtLeast(4),
         });
         assert_eq!(far.time, None);
         for day in [Date::MIN, Date::MAX] {

@@ -309,7 +309,8 @@ fn a_null_bar_is_skipped_never_printed_as_zero() {
         .args(["--to", "2017-07-13", "INR=X"])
         .assert()
         .success()
-        .stdout("2017-07-10\t64.61\n2017-07-12\t64.53\n2017-07-13\t64.36\n");
+        // Yahoo states 4 decimals for the pair (`priceHint`).
+        .stdout("2017-07-10\t64.6117\n2017-07-12\t64.5256\n2017-07-13\t64.3650\n");
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod history;
 mod hostile;
 mod http2;
 mod layout;
+mod numbers;
 mod properties;
 mod readme;
 mod scale;

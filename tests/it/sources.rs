@@ -209,7 +209,7 @@ fn date_skips_null_bars_and_never_uses_todays_price() {
         .args(["--date", "2017-07-11", "-o", "symbol,price,date", "INR=X"])
         .assert()
         .success()
-        .stdout("INR=X  64.61  2017-07-10\n");
+        .stdout("INR=X  64.6117  2017-07-10\n");
     // Stamped 2017-07-09 23:00 UTC, which is already the 10th in London: the directive
     // is dated by the trading day, not by the UTC stamp.
     quotes_for_both(&yahoo, &coinbase)
@@ -217,7 +217,7 @@ fn date_skips_null_bars_and_never_uses_todays_price() {
         .assert()
         .success()
         // INR=X is Yahoo's short form of USDINR=X: a price of USD (issue 10).
-        .stdout("P 2017-07-10 USD 64.61 INR\n");
+        .stdout("P 2017-07-10 USD 64.6117 INR\n");
     // The recorded AAPL body has meta.regularMarketPrice 244.87 (the day it was
     // recorded) and one bar that closed at 75.0875015258789 on 2020-01-02.
     quotes_for_both(&yahoo, &coinbase)

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::SPEC;
 use crate::error::FetchError;
+use crate::quote::{DEFAULT_PRECISION, Decimals, MAX_PRECISION};
 use crate::source::Answer;
 use crate::text::{self, excerpt};
 
@@ -86,6 +87,10 @@ pub struct Meta<'a> {
     /// Today's sessions: a daily bar of the session still running is no close yet.
     #[serde(default)]
     pub current_trading_period: Option<TradingPeriods>,
+    /// How many decimals Yahoo quotes the instrument with (2 for most stocks, 4 for most
+    /// currencies); borrowed as text, so that an odd value is no reason to refuse the answer.
+    #[serde(borrow, default)]
+    pub price_hint: Option<&'a RawValue>,
 }
 
 /// `meta.currentTradingPeriod`: pre-market, regular and post-market sessions of the
@@ -135,6 +140,13 @@ impl Meta<'_> {
     pub fn exchange(&mut self) -> Option<Arc<str>> {
         let full = self.full_exchange_name.take().filter(|n| !n.is_empty());
         text::free_text(full.or_else(|| self.exchange_name.take())).map(Arc::from)
+    }
+
+    /// The decimals Yahoo quotes with (`priceHint`), as the floor of the price's own rule
+    /// (never below the default 2); a hint that is not a small whole number is no hint.
+    pub fn decimals(&self) -> Option<Decimals> {
+        let hint: u32 = self.price_hint?.get().parse().ok()?;
+        (hint <= MAX_PRECISION).then(|| Decimals::AtLeast(hint.max(DEFAULT_PRECISION)))
     }
 
     /// The currency: absent if the source left it out or empty, an error unless it is a

@@ -40,7 +40,7 @@ use super::{SPEC, chart};
 use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
 use crate::error::FetchError;
 use crate::history::{self, Adjust, Range, Split};
-use crate::quote::{PriceError, Quote, parse_price};
+use crate::quote::{Decimals, PriceError, Quote, parse_price};
 use crate::source::Answer;
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -107,10 +107,11 @@ struct Bar<'a> {
 struct Daily<'a> {
     result: chart::ChartResult<'a>,
     offset: jiff::tz::Offset,
-    /// The currency, name and exchange, checked and bounded once for every quote.
+    /// The currency, name, exchange and decimals, checked and bounded once for every quote.
     currency: Option<String>,
     name: Option<std::sync::Arc<str>>,
     exchange: Option<std::sync::Arc<str>>,
+    precision: Option<Decimals>,
     /// In ascending order of day, one per day.
     bars: Vec<Bar<'a>>,
 }
@@ -156,12 +157,14 @@ fn read_daily(answer: &Answer, now: Option<i64>) -> Result<Daily<'_>, FetchError
     let currency = result.meta.currency()?;
     let name = result.meta.name();
     let exchange = result.meta.exchange();
+    let precision = result.meta.decimals();
     Ok(Daily {
         result,
         offset,
         currency,
         name,
         exchange,
+        precision,
         bars,
     })
 }
@@ -291,7 +294,7 @@ fn quote(daily: &Daily<'_>, bar: &Bar<'_>, price: Decimal) -> Quote {
         previous_close: None,
         name: daily.name.clone(),
         exchange: daily.exchange.clone(),
-        precision: None,
+        precision: daily.precision,
         quoted: None,
         fx: None,
     }

@@ -56,7 +56,7 @@ pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
         previous_close,
         name: meta.name(),
         exchange: meta.exchange(),
-        precision: None,
+        precision: meta.decimals(),
         quoted: None,
         fx: None,
     })
