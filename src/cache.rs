@@ -37,7 +37,7 @@ use rusqlite::{
 };
 
 use crate::calendar::{LOOKBACK_DAYS, midnight_utc, utc_date};
-use crate::fetch::{Fetched, Job};
+use crate::fetch::{Fetched, Job, Read};
 use crate::history::{self, Adjust, Range};
 use crate::quote::{Decimals, Quote, parse_price};
 use crate::source::When;
@@ -172,7 +172,7 @@ impl Cache {
                 let (Some(key), Some(fetched), Ok(quotes)) = (&ask.keep, &ask.fetch, result) else {
                     continue;
                 };
-                let rows = covered(&fetched.query.when, quotes, now);
+                let rows = covered(&fetched.query.when, quotes, &ask.gaps, now);
                 if rows.is_empty() {
                     continue;
                 }
@@ -387,6 +387,8 @@ pub struct Ask {
     cached: Vec<Quote>,
     /// Where to keep what is fetched (`None`: not a close the cache keeps).
     keep: Option<Key>,
+    /// The days the fetch found gaps on: never kept as days without a close.
+    gaps: Vec<jiff::civil::Date>,
 }
 
 impl Ask {
@@ -396,15 +398,19 @@ impl Ask {
             fetch: Some(job.clone()),
             cached: Vec::new(),
             keep: None,
+            gaps: Vec::new(),
         }
     }
 
     /// The job's result: the cached closes and what was fetched (`fetched` is `None` when
     /// nothing was), in ascending order of day for a range. The cached closes move into it
-    /// (what [`Cache::keep`] needs of the ask stays).
-    pub fn combine(&mut self, fetched: Option<Fetched>) -> Fetched {
+    /// (what [`Cache::keep`] needs of the ask, the gaps among it, stays).
+    pub fn combine(&mut self, fetched: Option<Read>) -> Fetched {
         let mut quotes = match fetched {
-            Some(Ok(quotes)) => quotes,
+            Some(Ok(parsed)) => {
+                self.gaps = parsed.gaps;
+                parsed.quotes
+            }
             Some(Err(e)) => return Err(e),
             None => Vec::new(),
         };
@@ -431,6 +437,7 @@ fn ask_range(job: &Job, key: Key, range: Range, known: Known) -> Ask {
             fetch: None,
             cached: known.days.into_iter().filter_map(|(_, q)| q).collect(),
             keep: Some(key),
+            gaps: Vec::new(),
         };
     };
     let last = missing.last().unwrap_or(first);
@@ -445,6 +452,7 @@ fn ask_range(job: &Job, key: Key, range: Range, known: Known) -> Ask {
             .filter_map(|(_, q)| q)
             .collect(),
         keep: Some(key),
+        gaps: Vec::new(),
     }
 }
 
@@ -459,6 +467,7 @@ fn ask_close(job: &Job, key: Key, date: jiff::civil::Date, known: Known) -> Ask 
                     fetch: None,
                     cached: vec![quote],
                     keep: Some(key),
+                    gaps: Vec::new(),
                 };
             }
             Some((_, None)) => day = back(day, 1),
@@ -477,10 +486,13 @@ const QUIET_HOURS: i64 = 30;
 
 /// What a fetch for `when` says about its days, for the cache: each close of a day before
 /// today, and each day it covered without a close that is settled (over for
-/// [`QUIET_HOURS`], or before a close) — as of `now`, Unix seconds.
+/// [`QUIET_HOURS`], or before a close) — as of `now`, Unix seconds. A day the source sent
+/// no close for though the market traded (`gaps`, ascending: a `null` close, a missing
+/// candle) is no fact: it is left out, to be asked again (issue 17).
 fn covered<'q>(
     when: &When,
     quotes: &'q [Quote],
+    gaps: &[jiff::civil::Date],
     now: i64,
 ) -> Vec<(jiff::civil::Date, Option<&'q Quote>)> {
     let utc_day = |t: i64| utc_date(t).unwrap_or(jiff::civil::Date::MIN);
@@ -507,6 +519,7 @@ fn covered<'q>(
         while closes.next_if(|q| q.market_date < Some(day)).is_some() {}
         match closes.next_if(|q| q.market_date == Some(day)) {
             Some(quote) => rows.push((day, Some(quote))),
+            None if gaps.binary_search(&day).is_ok() => {}
             None => rows.push((day, None)),
         }
     }
@@ -602,7 +615,7 @@ fn warn(path: &Path, what: &str) {
 mod tests {
     use super::*;
     use crate::history::Interval;
-    use crate::source::{Query, Sources};
+    use crate::source::{Parsed, Query, Sources};
     use crate::ticker::Ticker;
     use jiff::civil::{Date, date};
 
@@ -648,7 +661,10 @@ mod tests {
     /// Ask, "fetch" with `answer`, keep, and return what the round got.
     fn round(cache: &Cache, job: &Job, answer: impl Fn(&When) -> Vec<Quote>) -> (Ask, Fetched) {
         let mut ask = cache.ask(job);
-        let fetched = ask.fetch.as_ref().map(|j| Ok(answer(&j.query.when)));
+        let fetched = ask
+            .fetch
+            .as_ref()
+            .map(|j| Ok(Parsed::from(answer(&j.query.when))));
         let result = ask.combine(fetched);
         cache.keep(std::slice::from_ref(&ask), std::slice::from_ref(&result));
         (ask, result)
@@ -750,26 +766,26 @@ mod tests {
         let quotes = vec![close(back(today, 3), "1")];
         let when = range(back(today, 5), today);
         // At 03:00 UTC yesterday may still get a late NAV: kept up to the day before.
-        let rows = covered(&when, &quotes, at(3));
+        let rows = covered(&when, &quotes, &[], at(3));
         assert_eq!(rows.len(), 4);
         assert!(rows.iter().all(|(d, _)| *d < yesterday));
         assert_eq!(rows.iter().filter(|(_, q)| q.is_some()).count(), 1);
         // From 06:00 UTC yesterday is over too; today never is.
-        let rows = covered(&when, &quotes, at(6));
+        let rows = covered(&when, &quotes, &[], at(6));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, false))
         );
         // A close today settles yesterday, but today's own close is not kept.
         let quotes = vec![close(back(today, 3), "1"), close(today, "2")];
-        let rows = covered(&when, &quotes, at(1));
+        let rows = covered(&when, &quotes, &[], at(1));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, false))
         );
         // A close yesterday is kept at once.
         let quotes = vec![close(yesterday, "1")];
-        let rows = covered(&when, &quotes, at(1));
+        let rows = covered(&when, &quotes, &[], at(1));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, true))

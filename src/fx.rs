@@ -379,7 +379,7 @@ impl Target {
         };
         for ((leg, _), result) in asked.into_iter().zip(results) {
             let observed = match result {
-                Ok(quotes) => self.observed(&leg, &quotes),
+                Ok(parsed) => self.observed(&leg, &parsed.quotes),
                 Err(e) => Err(e.to_string()),
             };
             answered.insert(leg, observed);

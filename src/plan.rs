@@ -17,7 +17,7 @@ use futures::FutureExt;
 
 use crate::cache::{Ask, Cache};
 use crate::error::FetchError;
-use crate::fetch::{Fetched, Fetcher, Job};
+use crate::fetch::{Fetched, Fetcher, Job, Read};
 use crate::fx::Fx;
 use crate::history::{self, Adjust, Range};
 use crate::input::label_for_input;
@@ -207,12 +207,13 @@ impl Plan {
             })
             .collect();
         let wanted: Vec<Job> = asks.iter().filter_map(|ask| ask.fetch.clone()).collect();
-        let mut fetched = if wanted.is_empty() {
+        let fetched = if wanted.is_empty() {
             Vec::new()
         } else {
             fetcher.fetch_all(&wanted, progress, stop.clone()).await
-        }
-        .into_iter();
+        };
+        warn_of_gaps(&wanted, &fetched);
+        let mut fetched = fetched.into_iter();
         let mut results: Vec<Fetched> = asks
             .iter_mut()
             .map(|ask| {
@@ -290,6 +291,61 @@ impl Plan {
             }
         }
         rows
+    }
+}
+
+/// Name on stderr the days of each range its source sent no close for though the market
+/// traded (a `null` close, a close of 0, a crypto pair's missing candle): they are left
+/// out of the output and never cached, and a silent hole in a price history is how a
+/// wrong balance starts (issue 17). A `--date` says which day its close is from instead.
+fn warn_of_gaps(jobs: &[Job], fetched: &[Read]) {
+    let mut text = String::new();
+    for (job, result) in jobs.iter().zip(fetched) {
+        let Ok(parsed) = result else { continue };
+        if parsed.gaps.is_empty() || !matches!(job.query.when, When::Range(_)) {
+            continue;
+        }
+        text.push_str(&format!(
+            "quotes: {}: warning: {} sent no close for {}; left out\n",
+            job.query.ticker,
+            job.source.spec().display_name,
+            days_text(&parsed.gaps)
+        ));
+    }
+    if !text.is_empty() {
+        crate::output::write_stderr(text.as_bytes());
+    }
+}
+
+/// Days, ascending, as few words as they take: `2021-01-03`, `2021-01-03 and 2021-01-05`,
+/// runs as `2021-01-07..2021-01-09`, and after five, how many more days.
+fn days_text(days: &[jiff::civil::Date]) -> String {
+    const SHOWN: usize = 5;
+    let mut runs: Vec<(jiff::civil::Date, jiff::civil::Date, usize)> = Vec::new();
+    for &day in days {
+        match runs.last_mut() {
+            Some((_, last, count)) if last.tomorrow().is_ok_and(|next| next == day) => {
+                *last = day;
+                *count += 1;
+            }
+            _ => runs.push((day, day, 1)),
+        }
+    }
+    let mut words: Vec<String> = runs
+        .iter()
+        .take(SHOWN)
+        .map(|(first, last, count)| match count {
+            1 => first.to_string(),
+            _ => format!("{first}..{last} ({count} days)"),
+        })
+        .collect();
+    let more: usize = runs.iter().skip(SHOWN).map(|(.., count)| count).sum();
+    if more > 0 {
+        words.push(format!("{more} more days"));
+    }
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.concat(),
     }
 }
 
@@ -410,6 +466,28 @@ mod tests {
         assert!(
             check_age(&at(None), None, now).is_ok(),
             "no --max-age, no check"
+        );
+    }
+
+    #[test]
+    fn gaps_are_named_in_runs() {
+        let day = |d: &str| d.parse::<jiff::civil::Date>().unwrap();
+        assert_eq!(days_text(&[day("2021-01-03")]), "2021-01-03");
+        assert_eq!(
+            days_text(&[day("2021-01-03"), day("2021-01-05")]),
+            "2021-01-03 and 2021-01-05"
+        );
+        let many: Vec<_> = [
+            "01-01", "01-03", "01-04", "01-05", "01-07", "01-09", "01-11",
+        ]
+        .iter()
+        .chain(&["01-13", "01-14"])
+        .map(|d| day(&format!("2021-{d}")))
+        .collect();
+        assert_eq!(
+            days_text(&many),
+            "2021-01-01, 2021-01-03..2021-01-05 (3 days), 2021-01-07, 2021-01-09, \
+             2021-01-11 and 2 more days"
         );
     }
 

@@ -36,8 +36,10 @@ use jiff::civil::{Date, Weekday};
 use reqwest::Url;
 use rust_decimal::Decimal;
 
-use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base};
-use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
+use super::{
+    Answer, Endpoint, Parsed, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base,
+};
+use crate::calendar::{Horizon, LOOKBACK_DAYS, midnight_utc};
 use crate::error::FetchError;
 use crate::quote::{Decimals, MAX_SCALE, Quote, parse_price};
 use crate::text::excerpt;
@@ -127,7 +129,7 @@ impl Source for Ecb {
             .collect()
     }
 
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError> {
         let pair = Pair::of(&query.ticker)?;
         let legs = pair.legs();
         if answers.len() != legs.len() {
@@ -140,7 +142,7 @@ impl Source for Ecb {
             .zip(answers)
             .map(|(currency, answer)| read_observations(currency, answer))
             .collect::<Result<Vec<_>, _>>()?;
-        pair.select(query.when, &series)
+        pair.select(query.when, &series).map(Parsed::from)
     }
 }
 
@@ -342,10 +344,13 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
         _ => return Err(SPEC.http_error(status, excerpt(body))),
     }
     let malformed = |detail: String| SPEC.malformed(detail);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    // Not flexible: a row with more or fewer fields than the header would be read by
+    // position, a column off (issue 18: `TIME_PERIOD,OBS_VALUE` shifted made the rate 9 and
+    // the currency a day); such a row is a malformed answer.
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(body);
     let headers = reader
         .byte_headers()
-        .map_err(|e| malformed(format!("not CSV ({e})")))?
+        .map_err(|e| malformed(csv_error(&e)))?
         .clone();
     let column = |name: &str| {
         headers
@@ -362,9 +367,10 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
         ));
     };
     let decimals_at = column("DECIMALS");
+    let horizon = Horizon::now();
     let mut observations: Vec<Observation> = Vec::new();
     for record in reader.byte_records() {
-        let record = record.map_err(|e| malformed(format!("not CSV ({e})")))?;
+        let record = record.map_err(|e| malformed(csv_error(&e)))?;
         let field = |at: usize| {
             record
                 .get(at)
@@ -392,6 +398,10 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
                 excerpt(day.as_bytes())
             ))
         })?;
+        // A rate of a day to come would be the latest, and convert every price.
+        if !horizon.allows_day(day) {
+            return Err(malformed(format!("a rate dated {day} is in the future")));
+        }
         let parsed = parse_price(value).map_err(|e| malformed(format!("OBS_VALUE {e}")))?;
         if parsed <= Decimal::ZERO {
             return Err(malformed(format!("OBS_VALUE {value} is not a rate")));
@@ -409,6 +419,23 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
     observations.sort_by_key(|o| o.day);
     observations.dedup_by_key(|o| o.day);
     Ok(observations)
+}
+
+/// A CSV error in words: a row whose fields do not line up with the header says so.
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "{} has {len} fields, the header {expected_len}",
+            // The header is record 0: record N is the Nth row of data.
+            pos.as_ref()
+                .map_or_else(|| "a row".to_string(), |p| format!("row {}", p.record()))
+        ),
+        _ => format!("not CSV ({e})"),
+    }
 }
 
 /// The decimals a number's text is written with (`1.225` → 3); for an exponent form, those
@@ -526,7 +553,9 @@ mod tests {
         let q = query(ticker, when);
         let answers = answers_for(&q);
         let refs: Vec<&Answer> = answers.iter().collect();
-        ecb().parse(&q, &refs).map(|mut quotes| quotes.remove(0))
+        ecb()
+            .parse(&q, &refs)
+            .map(|mut parsed| parsed.quotes.remove(0))
     }
 
     #[test]
@@ -777,6 +806,33 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_does_not_line_up_with_the_header_is_malformed() {
+        // One field too many before TIME_PERIOD: read by position, the rate would be 9 and
+        // the day a currency code.
+        let shifted = b"CURRENCY,TIME_PERIOD,OBS_VALUE\nUSD,2025-06-02,1.1000\n\
+                        USD,EXTRA,2025-06-02,9\n";
+        let err = read_observations("USD", &ok(shifted)).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert!(
+            err.to_string().contains("row 2 has 4 fields, the header 3"),
+            "{err}"
+        );
+        let short = b"CURRENCY,TIME_PERIOD,OBS_VALUE,DECIMALS\nUSD,2025-06-02,1.1\n";
+        let err = read_observations("USD", &ok(short)).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+    }
+
+    #[test]
+    fn a_rate_from_the_future_is_malformed() {
+        let body = b"CURRENCY,TIME_PERIOD,OBS_VALUE\nUSD,2021-01-04,1.2296\nUSD,2999-01-01,1.1\n";
+        let err = read_observations("USD", &ok(body)).unwrap_err();
+        assert_eq!(
+            err,
+            SPEC.malformed("a rate dated 2999-01-01 is in the future".into())
+        );
+    }
+
+    #[test]
     fn never_panics_on_arbitrary_bytes_or_days() {
         let mut samples: Vec<Vec<u8>> = vec![
             vec![0xff, 0xfe, 0x00],
@@ -801,8 +857,9 @@ mod tests {
                 }
             }
         }
-        let late = read_observations("USD", &ok(&samples[2])).unwrap();
-        assert_eq!(late.len(), 1);
+        // A rate of 9999-12-31 is from the future: no market's, whatever the answer says.
+        let late = read_observations("USD", &ok(&samples[2])).unwrap_err();
+        assert_eq!(late.kind(), "malformed_response");
         let far = Pair {
             base: "EUR",
             quote: "USD",

@@ -77,7 +77,8 @@ fn recorded_yahoo() -> Server {
             Reply::json(200, NVDA_SPLITS_SINCE)
         }
         "NVDA" => Reply::fixture(200, NVDA),
-        "TSLA" | "AAPL" => Reply::fixture(200, TSLA),
+        "TSLA" => Reply::fixture(200, TSLA),
+        "AAPL" => Reply::fixture_as(TSLA, "AAPL"),
         "INR=X" => Reply::fixture(200, INR),
         _ => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
     })

@@ -256,14 +256,13 @@ fn a_huge_value_in_a_type_error_is_cut() {
 /// used to keep every name whole and read every body at once (1.6 GB for 400 tickers).
 #[test]
 fn huge_names_at_200_in_flight_stay_within_64_mib() {
+    // One body for every ticker, so without `meta.symbol` (an answer about another
+    // instrument is refused).
     let body: Arc<Vec<u8>> = Arc::new(
         chart_body("BIG", "12.5", Some("USD"), 1_740_000_000)
             .replacen(
-                r#""symbol":"#,
-                &format!(
-                    r#""longName":{},"symbol":"#,
-                    long_json_string('n', 2_000_000)
-                ),
+                r#""symbol":"BIG","#,
+                &format!(r#""longName":{},"#, long_json_string('n', 2_000_000)),
                 1,
             )
             .into_bytes(),
@@ -749,8 +748,9 @@ fn zero_prices_future_times_and_exponents_are_refused() {
     );
 }
 
-/// `--max-age` cannot be fooled: an answer without a time, with a time outside the calendar
-/// (read as no time) or with one in the future is refused as stale, not passed as fresh.
+/// `--max-age` cannot be fooled: an answer without a time is refused as stale, not passed as
+/// fresh; one with a time outside the calendar (year 9999 and beyond) is malformed with or
+/// without `--max-age`, never printed without its time (issue 18).
 #[test]
 fn max_age_refuses_a_price_whose_age_cannot_be_told() {
     let server = Server::start(|req| {
@@ -771,20 +771,20 @@ fn max_age_refuses_a_price_whose_age_cannot_be_told() {
         .code(1)
         .stdout("OLD  7.00  USD\n");
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
-    for symbol in ["NOTIME", "HUGE"] {
-        assert!(
-            stderr.contains(&format!(
-                "quotes: {symbol}: stale: the price's age cannot be told (the answer gave no time)"
-            )),
-            "{stderr}"
-        );
-    }
-    // Without --max-age the same answers are prices like any other.
+    assert_eq!(
+        stderr,
+        "quotes: NOTIME: stale: the price's age cannot be told (the answer gave no time), so \
+         --max-age 100000d refuses it\n\
+         quotes: HUGE: malformed response from Yahoo: regularMarketTime 99999999999999 is not \
+         a time\n"
+    );
+    // Without --max-age a price without a time is a price like any other; one from outside
+    // the calendar is not.
     quotes_for(&server)
         .args(["NOTIME", "HUGE"])
         .assert()
-        .success()
-        .stdout("NOTIME  7.00  USD\nHUGE    7.00  USD\n");
+        .code(1)
+        .stdout("NOTIME  7.00  USD\n");
 }
 
 /// A corrupt gzip body is the server's malformed answer, asked once (it used to be worded

@@ -10,6 +10,7 @@ mod cmd;
 mod support;
 
 mod bench_smoke;
+mod cache;
 mod core;
 mod currencies;
 mod formats;

@@ -186,6 +186,12 @@ fn an_explicit_precision_that_writes_a_price_as_zero_is_that_tickers_error() {
 
 /// Candles for every day asked, each closing at `close`.
 fn candles(req: &Request, close: &str) -> Reply {
+    candles_by_day(req, |_| Some(close.to_string()))
+}
+
+/// Candles for the days asked, newest first as Coinbase sends them, closing at `close(day)`;
+/// none for a day it gives `None`.
+pub fn candles_by_day(req: &Request, close: impl Fn(jiff::civil::Date) -> Option<String>) -> Reply {
     let day = |param: &str| -> jiff::civil::Date {
         let text = req.query_param(param).expect("start and end");
         text[..10].parse().expect("a day")
@@ -199,7 +205,9 @@ fn candles(req: &Request, close: &str) -> Reply {
             .unwrap()
             .timestamp()
             .as_second();
-        rows.push(format!("[{t},1,2,3,{close},5]"));
+        if let Some(close) = close(d) {
+            rows.push(format!("[{t},1,2,3,{close},5]"));
+        }
         d = d.yesterday().unwrap();
     }
     Reply::json(200, format!("[{}]", rows.join(",")))
@@ -293,4 +301,170 @@ fn a_conversion_whose_product_cannot_be_held_is_refused_never_printed_as_zero() 
         .stderr(predicate::str::starts_with(
             "quotes: AAPL: the price 0.00220003 rounds to zero at --precision 2",
         ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Values no market produces (items 4-7): one rule for every source and path
+
+/// A candle closing at 0 is no close: the day is left out of a range with a warning that
+/// names it, and `--update` does not append it (it used to print and append `0.00 USD`).
+#[test]
+fn a_zero_close_is_no_price_and_never_appended() {
+    let exchange = Server::start(|req| {
+        candles_by_day(req, |day| {
+            Some(if day.day() == 5 {
+                "0".into()
+            } else {
+                "24070.97".into()
+            })
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = quotes();
+        cmd.env("QUOTES_COINBASE_URL", NOWHERE)
+            .env("QUOTES_COINBASE_EXCHANGE_URL", exchange.url())
+            .env("QUOTES_CACHE_DIR", dir.path().join("cache"))
+            .args(["--from", "2021-01-04", "--to", "2021-01-06"])
+            .args(args);
+        cmd
+    };
+    run(&["-f", "tsv", "coinbase:BTC-EUR"])
+        .assert()
+        .success()
+        .stdout("BTC-EUR\t2021-01-04\t24070.97\tEUR\nBTC-EUR\t2021-01-06\t24070.97\tEUR\n")
+        .stderr("quotes: BTC-EUR: warning: Coinbase sent no close for 2021-01-05; left out\n");
+    let file = dir.path().join("prices.journal");
+    std::fs::write(&file, "").unwrap();
+    run(&["--update", file.to_str().unwrap(), "coinbase:BTC-EUR"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "P 2021-01-04 BTC 24070.97 EUR\nP 2021-01-06 BTC 24070.97 EUR\n"
+    );
+}
+
+/// Each source and path refuses a date or time more than a day ahead of this clock: an ECB
+/// rate of 2999 (it was printed as the latest, and converted prices), a Yahoo market time
+/// outside the calendar, a split of 2100 (it multiplied every close 1000 times).
+#[test]
+fn the_future_is_malformed_wherever_it_comes_from() {
+    let ecb = Server::start(|_| {
+        Reply::text(
+            200,
+            "KEY,FREQ,CURRENCY,CURRENCY_DENOM,EXR_TYPE,EXR_SUFFIX,TIME_PERIOD,OBS_VALUE\r\n\
+             EXR.D.USD.EUR.SP00.A,D,USD,EUR,SP00,A,2025-06-02,1.1400\r\n\
+             EXR.D.USD.EUR.SP00.A,D,USD,EUR,SP00,A,2999-01-01,1.1000\r\n",
+        )
+    });
+    let yahoo = Server::start(|req| match req.symbol().as_str() {
+        "NVDA" => {
+            // A range's window with a split dated 2100-01-01.
+            let body = chart_body("NVDA", "13.2", Some("USD"), 1_612_189_800).replace(
+                r#""indicators""#,
+                r#""events":{"splits":{"4102444800":{"date":4102444800,"numerator":1000,"denominator":1}}},"indicators""#,
+            );
+            Reply::json(200, body)
+        }
+        "FAR" => Reply::json(
+            200,
+            chart_body("FAR", "5", Some("USD"), T).replace(
+                &format!(r#""regularMarketTime":{T}"#),
+                r#""regularMarketTime":253402300800"#,
+            ),
+        ),
+        "SAP.DE" => Reply::chart("SAP.DE", "250.1", Some("EUR"), T),
+        symbol => Reply::chart(symbol, "100", Some("USD"), T),
+    });
+    let out = quotes()
+        .env("QUOTES_ECB_URL", ecb.url())
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .args(["-f", "ledger", "ecb:EUR-USD", "FAR", "AAPL"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        text(&out.get_output().stdout),
+        "P 2025-03-24 13:51:33 AAPL 100.00 USD\n"
+    );
+    assert_eq!(
+        text(&out.get_output().stderr),
+        "quotes: EUR-USD: malformed response from the ECB: a rate dated 2999-01-01 is in the \
+         future\n\
+         quotes: FAR: malformed response from Yahoo: regularMarketTime 253402300800 is not a \
+         time\n"
+    );
+    // The same rate is no rate for --currency.
+    quotes()
+        .env("QUOTES_ECB_URL", ecb.url())
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .args(["--currency", "USD", "--fx", "ecb", "SAP.DE"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "no USD rate for EUR: malformed response from the ECB: a rate dated 2999-01-01",
+        ));
+    let out = quotes()
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .env("QUOTES_CACHE_DIR", tempfile::tempdir().unwrap().path())
+        .args(["--from", "2021-02-01", "--to", "2021-02-01", "NVDA"])
+        .assert()
+        .code(1)
+        .stdout("");
+    assert!(
+        text(&out.get_output().stderr)
+            .starts_with("quotes: NVDA: malformed response from Yahoo: a split dated 2100-01-01"),
+        "{}",
+        text(&out.get_output().stderr)
+    );
+}
+
+/// The ECB's CSV is read by its header: a row with more fields than the header is malformed,
+/// never read by position (`TIME_PERIOD,OBS_VALUE` shifted printed `P 2025-06-02 EUR 9 ZAR`).
+#[test]
+fn a_csv_row_that_does_not_match_its_header_is_malformed() {
+    let ecb = Server::start(|_| {
+        Reply::text(
+            200,
+            "CURRENCY,TIME_PERIOD,OBS_VALUE\r\n\
+             ZAR,2025-06-02,20.1234\r\n\
+             ZAR,2025-06-02,2025-06-03,9\r\n",
+        )
+    });
+    quotes()
+        .env("QUOTES_ECB_URL", ecb.url())
+        .args(["-f", "ledger", "ecb:EUR-ZAR"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "quotes: EUR-ZAR: malformed response from the ECB: row 2 has 4 fields, the \
+             header 3\n",
+        );
+}
+
+/// A Yahoo answer about another instrument is malformed: MSFT's chart is never printed as
+/// AAPL's. Yahoo's own ways of writing the symbol asked are the same instrument.
+#[test]
+fn the_symbol_answered_is_the_symbol_asked() {
+    let yahoo = Server::start(|req| match req.symbol().as_str() {
+        "AAPL" => Reply::chart("MSFT", "400.5", Some("USD"), T),
+        // Yahoo writes a pair against the dollar in its short form.
+        "USDJPY=X" => Reply::chart("JPY=X", "151.5", Some("JPY"), T),
+        "^GSPC" => Reply::chart("^gspc", "5998.74", Some("USD"), T),
+        symbol => Reply::chart(symbol, "1", Some("USD"), T),
+    });
+    let out = quotes()
+        .env("QUOTES_YAHOO_URL", yahoo.url())
+        .args(["-f", "tsv", "AAPL", "USDJPY=X", "^GSPC"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        text(&out.get_output().stdout),
+        "USDJPY=X\t151.50\tJPY\n^GSPC\t5998.74\tUSD\n"
+    );
+    assert_eq!(
+        text(&out.get_output().stderr),
+        "quotes: AAPL: malformed response from Yahoo: the answer is about MSFT, not AAPL\n"
+    );
 }
