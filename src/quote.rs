@@ -135,8 +135,13 @@ pub enum PriceError {
     TooLarge(String),
 }
 
-/// The most significant digits a `Decimal` holds exactly.
-const MAX_DIGITS: usize = 28;
+/// The most significant digits a `Decimal` holds: 28 always, 29 when they fit its 96-bit
+/// mantissa (a quotient such as `1.3637976929902395740905057676` is written with 29, and must
+/// read back exactly: the cache stores it so).
+const MAX_DIGITS: usize = 29;
+
+/// The largest mantissa a `Decimal` has (2^96 − 1).
+const DECIMAL_MANTISSA: i128 = (1 << 96) - 1;
 
 /// Parse a decimal number's text (JSON number grammar: `-220.003`, `42`, `1.23456e2`,
 /// `4.2e-7`) into the `Decimal` of exactly that value.
@@ -196,8 +201,11 @@ pub fn parse_price(text: &str) -> Result<Decimal, PriceError> {
     if last - first + 1 > MAX_DIGITS {
         return Err(PriceError::TooPrecise(shorten(text)));
     }
-    // At most 28 digits: an i128 holds them all.
+    // At most 29 digits: an i128 holds them all.
     let mut mantissa: i128 = (first..=last).fold(0, |m, i| m * 10 + i128::from(digit(i) - b'0'));
+    if last - first + 1 == MAX_DIGITS && mantissa > DECIMAL_MANTISSA {
+        return Err(PriceError::TooPrecise(shorten(text)));
+    }
     if scale < 0 {
         let factor = 10i128
             .checked_pow((-scale) as u32)
@@ -207,7 +215,7 @@ pub fn parse_price(text: &str) -> Result<Decimal, PriceError> {
             .ok_or_else(|| PriceError::TooLarge(shorten(text)))?;
         scale = 0;
     }
-    if scale > MAX_DIGITS as i64 {
+    if scale > i64::from(MAX_SCALE) {
         return Err(PriceError::TooPrecise(shorten(text)));
     }
     if negative {
@@ -479,6 +487,28 @@ mod tests {
         assert!(holds_digits(parse_price("-2.5").unwrap()));
         assert!(!holds_digits(parse_price("9.9e-26").unwrap()));
         assert!(!holds_digits(Decimal::ZERO));
+    }
+
+    #[test]
+    fn every_decimal_reads_back_from_its_own_text() {
+        let quotient =
+            Decimal::from_str_exact("1.2296").unwrap() / Decimal::from_str_exact("0.9016").unwrap();
+        for value in [
+            quotient,
+            Decimal::ONE / Decimal::from_str_exact("1.2271").unwrap(),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            -quotient,
+        ] {
+            assert_eq!(parse_price(&value.to_string()), Ok(value), "{value}");
+        }
+        assert_eq!(quotient.to_string().len(), 30, "29 digits and a point");
+        // 29 digits beyond the mantissa are more than a Decimal holds exactly.
+        assert!(matches!(
+            parse_price("0.99999999999999999999999999999"),
+            Err(PriceError::TooPrecise(_))
+        ));
     }
 
     #[test]
