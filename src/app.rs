@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cache::{self, Cache};
+use crate::cache;
 use crate::calendar::today_utc;
 use crate::cli::{self, AdjustChoice, Cli, ColorChoice, IntervalChoice};
 use crate::client::{self, ClientOptions};
@@ -345,17 +345,12 @@ async fn once(
         stopped = Some(stop);
         stop.error()
     };
-    // Opened only when a job may use it: a latest price never touches the disk.
-    let cache = match &config.cache_dir {
-        Some(dir) if config.plan.wants_cache() => Cache::open(dir),
-        _ => None,
-    };
     let round = progress::while_running(
         &progress,
         std::io::stderr().is_terminal(),
         config
             .plan
-            .fetch_cached(fetcher, cache.as_ref(), Some(&progress), stop),
+            .fetch_cached(fetcher, config.cache_dir.as_deref(), Some(&progress), stop),
     )
     .await;
     if let Some(update) = &config.update {

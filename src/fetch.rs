@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::calendar::{Horizon, instant_text};
 use crate::error::FetchError;
 use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
+use crate::history::Adjust;
 use crate::http::{Http, HttpError, MAX_BODY, MAX_REDIRECTS, Response};
 use crate::progress::Progress;
 use crate::quote::Quote;
@@ -83,6 +84,11 @@ impl Fetcher {
         }
     }
 
+    /// Whether names and exchanges are kept (an output shows them).
+    pub fn keeps_names(&self) -> bool {
+        self.settings.keep_names
+    }
+
     /// Open every source's rate-limit gate: each round (each `--watch` round) starts afresh,
     /// so a source that rate-limited us a minute ago gets another chance. Within a round,
     /// every call of [`Fetcher::fetch_all`] shares the gates (the rates `--currency` fetches
@@ -127,7 +133,11 @@ impl Fetcher {
                             .parse(&job.query, &answers)
                             .and_then(|mut parsed| {
                                 vet(job.source.spec(), job.query.when, &mut parsed, horizon)?;
-                                if !self.settings.keep_names {
+                                // A close the cache may keep keeps its names until it is
+                                // kept (`Plan` drops them after): what the cache serves
+                                // later must show what a fetch shows.
+                                let cached = job.query.when.adjust() == Some(Adjust::None);
+                                if !self.settings.keep_names && !cached {
                                     parsed.quotes.iter_mut().for_each(Quote::forget_names);
                                 }
                                 Ok(parsed)

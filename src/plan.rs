@@ -183,13 +183,15 @@ impl Plan {
         self.fetch_cached(fetcher, None, progress, stop).await
     }
 
-    /// Fetch every job once, asking `cache` first: what it holds is not fetched again (a
-    /// range only the days it lacks), and what was fetched is kept in it. A range's daily
-    /// closes, cached and fetched together, then become the rows of its `--interval`.
+    /// Fetch every job once, asking the cache in `cache_dir` first (opened only when a job
+    /// may use it: a latest price never touches the disk): what it holds is not fetched
+    /// again (a range only the days it lacks), and what was fetched is kept in it. A
+    /// range's daily closes, cached and fetched together, then become the rows of its
+    /// `--interval`. `stop` bounds the cache's work as it bounds the fetch.
     pub async fn fetch_cached(
         &self,
         fetcher: &Fetcher,
-        cache: Option<&Cache>,
+        cache_dir: Option<&std::path::Path>,
         progress: Option<&Progress>,
         stop: impl std::future::Future<Output = FetchError>,
     ) -> Round {
@@ -198,14 +200,14 @@ impl Plan {
         // opened here, at the start of the round.
         let stop = stop.shared();
         fetcher.open_gates();
-        let mut asks: Vec<Ask> = self
-            .jobs
-            .iter()
-            .map(|job| match cache {
-                Some(cache) => cache.ask(job),
-                None => Ask::network(job),
-            })
-            .collect();
+        let cache = match cache_dir {
+            Some(dir) if self.wants_cache() => Cache::open(dir, stop.clone()).await,
+            _ => None,
+        };
+        let mut asks: Vec<Ask> = match &cache {
+            Some(cache) => cache.ask_all(&self.jobs, stop.clone()).await,
+            None => self.jobs.iter().map(Ask::network).collect(),
+        };
         let wanted: Vec<Job> = asks.iter().filter_map(|ask| ask.fetch.clone()).collect();
         let fetched = if wanted.is_empty() {
             Vec::new()
@@ -225,9 +227,18 @@ impl Plan {
                 ask.combine(fetched)
             })
             .collect();
-        if let Some(cache) = cache {
+        if let Some(cache) = &cache {
             // Closes as traded, in the currency quoted: never converted ones.
-            cache.keep(&asks, &results);
+            results = cache.keep_all(asks, results, stop.clone()).await;
+        }
+        if !fetcher.keeps_names() {
+            // Kept until the cache had them (issue 18: a range read back from the cache
+            // lost them), then dropped when no output shows them.
+            results
+                .iter_mut()
+                .flatten()
+                .flatten()
+                .for_each(Quote::forget_names);
         }
         self.fx.apply(fetcher, &self.jobs, &mut results, stop).await;
         let fetched = self

@@ -103,22 +103,23 @@ impl Cache {
             warn(&path, &format!("cannot be created ({e})"));
             return None;
         }
+        let unusable = |e: &db::Unusable| warn(&path, &format!("cannot be used ({e})"));
         let conn = match db::connect(&path) {
             Ok(conn) => conn,
-            Err(e) if e.start_anew() => {
+            Err(e) => {
+                let Some(what) = e.start_anew() else {
+                    unusable(&e);
+                    return None;
+                };
                 db::remove(&path);
-                warn(&path, &format!("was not usable ({e}); starting it anew"));
+                warn(&path, &format!("{what} ({e}); starting it anew"));
                 match db::connect(&path) {
                     Ok(conn) => conn,
                     Err(e) => {
-                        warn(&path, &format!("cannot be used ({e})"));
+                        unusable(&e);
                         return None;
                     }
                 }
-            }
-            Err(e) => {
-                warn(&path, &format!("cannot be used ({e})"));
-                return None;
             }
         };
         Some(Cache {

@@ -99,7 +99,7 @@ fn yahoo() -> Server {
 /// The ECB's data API over the recorded USD and GBP series (2021-01-04..08): each answer
 /// cut to the window asked (`lastNObservations=1`: the last day), `404 No results found.`
 /// when nothing is left or for another currency, as the real API answers.
-fn ecb() -> Server {
+pub fn ecb() -> Server {
     Server::start(ecb_answer)
 }
 

@@ -71,7 +71,7 @@ fn stderr(output: &std::process::Output) -> String {
 
 /// Yahoo answering from recorded bodies: NVDA's window and the splits since it, TSLA and
 /// INR=X's daily bars (the same bars whatever period is asked), 404 for anything else.
-fn recorded_yahoo() -> Server {
+pub fn recorded_yahoo() -> Server {
     Server::start(|req| match req.symbol().as_str() {
         "NVDA" if req.query_param("interval").as_deref() == Some("3mo") => {
             Reply::json(200, NVDA_SPLITS_SINCE)
