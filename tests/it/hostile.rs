@@ -808,6 +808,90 @@ fn a_corrupt_gzip_body_is_malformed_and_not_retried() {
     assert_eq!(server.request_count(), 1);
 }
 
+/// A gzip stream cut short inside a complete message (a `Content-Length` that matches what
+/// was sent, on a connection kept alive) is the server's malformed answer, asked once: the
+/// stream's "unexpected end of file" is not the connection's (issue 18; it was reported as
+/// a dropped connection and asked again and again). A body whose connection really ends before
+/// its length stays a dropped connection, asked again.
+#[test]
+fn a_gzip_stream_cut_short_in_a_whole_message_is_malformed_and_asked_once() {
+    // A chart about GZ, gzipped, without its last 12 bytes (the end of the stream and its
+    // checksum): 101 bytes, all sent.
+    const CUT: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\x4a\xce\x48\x2c\x2a\x51\
+        \xb2\xaa\x56\x2a\x4a\x2d\x2e\xcd\x01\xb2\xa2\xab\x95\x72\x53\x4b\x12\x41\x42\xc9\xa5\x45\
+        \x45\xa9\x79\xc9\x95\x4a\x56\x4a\xa1\xc1\x2e\x4a\x3a\x4a\xc5\x95\xb9\x49\xf9\x39\x40\xae\
+        \x7b\x14\x90\x57\x94\x9a\x5e\x9a\x93\x58\xe4\x9b\x58\x94\x9d\x5a\x12\x50\x94\x99\x9c\xaa\
+        \x64\x65\x8a\x26\x1c\x92\x99\x0b\x14\x35\x34\x37\x31\x80\x80\xda\xda";
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "GZ" => Reply::json(200, CUT.to_vec())
+            .with_header("content-encoding", "gzip")
+            .with_header("connection", "keep-alive"),
+        _ => Reply::Truncated {
+            body: CUT.to_vec(),
+            sent: 40,
+        },
+    });
+    quotes_for(&server)
+        .args(["--backoff-base", "0.01", "GZ"])
+        .assert()
+        .code(1)
+        .stderr(
+            "quotes: GZ: malformed response from Yahoo: could not decode the body: unexpected \
+             end of file\n",
+        );
+    assert_eq!(server.hits("GZ"), 1, "asked once");
+    quotes_for(&server)
+        .args(["--backoff-base", "0.01", "CUT"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "quotes: CUT: connection to Yahoo closed mid-response",
+        ));
+    assert!(
+        server.hits("CUT") > 1,
+        "a dropped connection is asked again"
+    );
+}
+
+/// What a server sent that is not HTTP is said as such, and asked once: it used to read
+/// "connection to Yahoo closed before responding", asked again and again. An informational
+/// status and no final one is said as much as HTTP lets `quotes` know.
+#[test]
+fn a_response_that_is_not_http_says_what_the_server_sent() {
+    let server = Server::start(|req| {
+        let head = |text: &str| Reply::Raw(text.as_bytes().to_vec());
+        match req.symbol().as_str() {
+            "REASON" => head("HTTP/1.1 200 O\x01K\r\ncontent-length: 0\r\n\r\n"),
+            "ESC" => head("HTTP/1.1 302 Found\r\nlocation: /x\x1b[2J\r\ncontent-length: 0\r\n\r\n"),
+            "HUGE" => {
+                let many: String = (0..200).map(|i| format!("x-h{i}: a\r\n")).collect();
+                Reply::Raw(
+                    format!("HTTP/1.1 200 OK\r\n{many}content-length: 0\r\n\r\n").into_bytes(),
+                )
+            }
+            _ => head("HTTP/1.1 102 Processing\r\n\r\n"),
+        }
+    });
+    let out = quotes_for(&server)
+        .args(["--backoff-base", "0.01", "REASON", "ESC", "HUGE", "INFO"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stderr),
+        "quotes: REASON: malformed response from Yahoo: the server sent a status line that is \
+         not HTTP (an invalid status code or reason phrase)\n\
+         quotes: ESC: malformed response from Yahoo: the server sent a header that is not \
+         valid HTTP (a control character, such as an ESC, in its name or value)\n\
+         quotes: HUGE: malformed response from Yahoo: the server sent response headers larger \
+         than quotes reads (over 100 headers or 400 KiB)\n\
+         quotes: INFO: connection to Yahoo closed before responding: it sent no final \
+         response (nothing, or only an informational 1xx status)\n"
+    );
+    for malformed in ["REASON", "ESC", "HUGE"] {
+        assert_eq!(server.hits(malformed), 1, "{malformed} asked once");
+    }
+}
+
 /// `--deadline` bounds the whole run, reading the ticker list included: a pipe that never
 /// closes (`slow-producer | quotes --deadline 1`) used to hold the run as long as it liked.
 #[test]

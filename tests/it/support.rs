@@ -173,6 +173,9 @@ pub enum Reply {
     Endless { total: usize },
     /// Close the connection without sending anything.
     Close,
+    /// Send these bytes as they are, whatever HTTP says (a bad status line, a control
+    /// character in a header, an informational status alone), then close the connection.
+    Raw(Vec<u8>),
     /// Hold the request until the server has had at least `count` requests in flight at
     /// once (or for `IN_FLIGHT_GUARD` at most), then send `reply`. Built by
     /// `Reply::when_in_flight`.
@@ -887,6 +890,12 @@ async fn respond(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> std:
             Ok(keep_alive)
         }
         Reply::Close => Ok(false),
+        Reply::Raw(bytes) => {
+            stream.write_all(&bytes).await?;
+            stream.flush().await?;
+            stream.shutdown().await?;
+            Ok(false)
+        }
         Reply::WhenInFlight { .. } => unreachable!("unwrapped by hold_until_in_flight"),
     }
 }
