@@ -327,9 +327,6 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
     ))
 }
 
-/// How long what arrived may take to be written once a signal stopped the run.
-const SIGNALLED_WRITE_GRACE: Duration = Duration::from_secs(1);
-
 /// One round: fetch until done, the deadline (counted from `started`, when the run began),
 /// or a signal; print what arrived.
 async fn once(
@@ -360,23 +357,9 @@ async fn once(
     let mut renderer = (config.format.renderer)();
     let rendered = output::render(config.format, &mut *renderer, rows, &config.style);
     let mut status = ExitStatus::from_failed(rendered.failed);
-    // A signal while writing (stdout a full pipe nobody reads) still ends the run at once;
-    // after the signal that stopped the fetch, what arrived gets a moment to be written (a
-    // reader that reads), not forever (a reader that does not).
-    let signalled = stopped.filter(|s| !matches!(s, Stop::Deadline(_)));
-    let grace = async {
-        match signalled {
-            Some(stop) => {
-                tokio::time::sleep(SIGNALLED_WRITE_GRACE).await;
-                stop
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let written = tokio::select! {
-        written = output::write(rendered) => written,
-        stop = signals.next() => return stop.status(status),
-        stop = grace => return stop.status(status),
+    let written = match output::write_unless_signalled(rendered, signals, stopped).await {
+        Ok(written) => written,
+        Err(stop) => return stop.status(status),
     };
     if written == Written::Failed {
         status = ExitStatus::Failure;

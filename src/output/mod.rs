@@ -29,6 +29,7 @@ pub use fields::Field;
 use rust_decimal::Decimal;
 
 use crate::error::FetchError;
+use crate::exit::{Signals, Stop};
 use crate::history::Adjust;
 use crate::quote::{self, Decimals, Quote};
 use crate::text;
@@ -262,6 +263,35 @@ pub async fn write(rendered: Rendered) -> Written {
     match spawned {
         Ok(_) => written.await.unwrap_or(Written::Failed),
         Err(e) => stdout_error(&e),
+    }
+}
+
+/// How long what arrived may take to be written once a signal stopped the run.
+const SIGNALLED_WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// [`write`] a round, unless a signal ends the run first: a signal while writing (stdout a
+/// full pipe nobody reads) ends it at once. After `stopped`, the stop that ended the fetch,
+/// when it was a signal, what arrived gets a moment to be written (a reader that reads),
+/// not forever (a reader that does not). `Err` is the signal that ended the writing.
+pub async fn write_unless_signalled(
+    rendered: Rendered,
+    signals: &mut Signals,
+    stopped: Option<Stop>,
+) -> Result<Written, Stop> {
+    let signalled = stopped.filter(|s| !matches!(s, Stop::Deadline(_)));
+    let grace = async {
+        match signalled {
+            Some(stop) => {
+                tokio::time::sleep(SIGNALLED_WRITE_GRACE).await;
+                stop
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        written = write(rendered) => Ok(written),
+        stop = signals.next() => Err(stop),
+        stop = grace => Err(stop),
     }
 }
 

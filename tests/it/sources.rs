@@ -395,6 +395,56 @@ fn ctrl_c_and_sigterm_end_a_watch_by_the_signal() {
     }
 }
 
+/// A signal in the middle of a round ends the watch as it ends a single run: what arrived
+/// is printed and the tickers it interrupted are named (issue 18: nothing was printed).
+#[test]
+fn a_watch_interrupted_mid_round_prints_what_arrived_and_names_the_rest() {
+    let yahoo = Server::start(|req| match req.symbol().as_str() {
+        "SLOW" => Reply::Stall,
+        symbol => Reply::chart(symbol, "4", Some("USD"), 1),
+    });
+    for signal in ["-INT", "-TERM"] {
+        let asked = yahoo.request_count();
+        let child = quotes_process()
+            .env("QUOTES_YAHOO_URL", yahoo.url())
+            // One at a time: SLOW is asked only once FAST's answer is read.
+            .args(["--watch", "60", "-j", "1", "-f", "tsv", "FAST", "SLOW"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        crate::support::wait_until(
+            "both tickers were asked",
+            std::time::Duration::from_secs(10),
+            || yahoo.request_count() >= asked + 2,
+        );
+        let killed = StdCommand::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        let number = if signal == "-INT" { 2 } else { 15 };
+        assert_eq!(
+            out.status.signal(),
+            Some(number),
+            "{signal}: {:?}",
+            out.status
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "FAST\t4.00\tUSD\n",
+            "{signal}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "quotes: SLOW: interrupted before a price arrived\n",
+            "{signal}"
+        );
+    }
+}
+
 #[test]
 fn watch_redraws_the_table_in_place_on_a_terminal() {
     if !require_tool("script") {
