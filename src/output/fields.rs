@@ -97,7 +97,6 @@ impl Field {
     /// thousands of rows.
     pub fn push(self, out: &mut String, row: &Row<'_>, quote: &Quote, style: &Style) -> bool {
         use std::fmt::Write;
-        let p = style.price_places(quote);
         let text = |out: &mut String, text: Option<&str>| match text {
             Some(text) => {
                 out.push_str(text);
@@ -118,11 +117,11 @@ impl Field {
         };
         match self {
             Field::Symbol => text(out, Some(row.label)),
-            Field::Price => price(out, Some(quote.price), p),
+            Field::Price => price(out, Some(quote.price), style.price_places(quote)),
             Field::Currency => text(out, quote.currency.as_deref()),
             Field::Time => text(out, quote.time.and_then(rfc3339).as_deref()),
             Field::Date => day(out, market_date(quote)),
-            Field::Change => price(out, change(quote), p),
+            Field::Change => price(out, change(quote), style.price_places(quote)),
             Field::ChangePercent => price(out, change_percent(quote), 2),
             Field::PreviousClose => match quote.previous_close {
                 Some(close) => price(out, Some(close), style.close_places(quote, close)),
