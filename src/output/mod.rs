@@ -165,18 +165,23 @@ impl Style {
             .max(self.places(close, quote.precision))
     }
 
-    /// A quote `--precision` cannot write: a price, previous close or quoted price that is
-    /// not zero but rounds to zero at the decimals asked for (issue 18) is that ticker's
-    /// error, in every format and in `--update`, never a printed zero.
-    pub fn check(&self, quote: &Quote) -> Result<(), FetchError> {
+    /// A quote `--precision` cannot write: a price, or a previous close or quoted price the
+    /// output shows (every field when `all_fields`, as JSON writes them), that is not zero
+    /// but rounds to zero at the decimals asked for (issue 18) is that ticker's error, in
+    /// every format and in `--update`, never a printed zero.
+    pub fn check(&self, quote: &Quote, all_fields: bool) -> Result<(), FetchError> {
         let Some(places) = self.precision else {
             return Ok(()); // each number's own rule never writes one that is not zero as 0
         };
+        let shown = |field: Field| all_fields || self.fields.contains(&field);
         let quoted = quote.quoted.as_ref().map(|q| q.price);
         [
             ("price", Some(quote.price)),
-            ("previous close", quote.previous_close),
-            ("quoted price", quoted),
+            (
+                "previous close",
+                quote.previous_close.filter(|_| shown(Field::PreviousClose)),
+            ),
+            ("quoted price", quoted.filter(|_| shown(Field::QuotedPrice))),
         ]
         .into_iter()
         .filter_map(|(what, value)| Some((what, value?)))
@@ -206,7 +211,9 @@ pub fn render(
 ) -> Rendered {
     for row in &mut rows {
         if let Ok(quote) = row.result
-            && let Err(e) = style.check(quote).and_then(|()| (format.check)(row, quote))
+            && let Err(e) = style
+                .check(quote, format.all_fields)
+                .and_then(|()| (format.check)(row, quote))
         {
             row.result = Err(e);
         }
@@ -384,6 +391,32 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), FORMATS.len());
+    }
+
+    #[test]
+    fn precision_refuses_only_a_zero_it_would_print() {
+        let mut q = test_rows::quote("1.5", Some("USD"));
+        q.previous_close = crate::quote::parse_price("0.004").ok();
+        let two = Style {
+            precision: Some(2),
+            ..Style::default()
+        };
+        // Not shown (symbol, price, currency): no reason to refuse the price.
+        assert!(two.check(&q, false).is_ok());
+        let err = two.check(&q, true).unwrap_err();
+        assert_eq!(err.kind(), "unrepresentable");
+        assert!(
+            err.to_string()
+                .starts_with("the previous close 0.004 rounds"),
+            "{err}"
+        );
+        let with_close = Style {
+            fields: vec![Field::Price, Field::PreviousClose],
+            ..two.clone()
+        };
+        assert!(with_close.check(&q, false).is_err());
+        // By its own rule nothing is refused.
+        assert!(Style::default().check(&q, true).is_ok());
     }
 
     #[test]
