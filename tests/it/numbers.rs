@@ -15,7 +15,8 @@ const T: i64 = 1_742_824_293;
 /// A port nothing listens on, for the sources a test does not serve.
 const NOWHERE: &str = "http://127.0.0.1:9";
 
-fn text(bytes: &[u8]) -> String {
+/// Output as text (the tests' outputs are UTF-8).
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("UTF-8")
 }
 
