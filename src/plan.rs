@@ -205,7 +205,10 @@ impl Plan {
             _ => None,
         };
         let mut asks: Vec<Ask> = match &cache {
-            Some(cache) => cache.ask_all(&self.jobs, stop.clone()).await,
+            Some(cache) => {
+                let names = fetcher.keeps_names();
+                cache.ask_all(&self.jobs, names, stop.clone()).await
+            }
             None => self.jobs.iter().map(Ask::network).collect(),
         };
         let wanted: Vec<Job> = asks.iter().filter_map(|ask| ask.fetch.clone()).collect();

@@ -264,7 +264,7 @@ pub fn places(value: Decimal, decimals: Decimals) -> u32 {
     match decimals {
         Decimals::AtLeast(floor) => {
             let floor = floor.min(MAX_SCALE);
-            if value.abs() >= Decimal::ONE {
+            if !below_one(value) {
                 return floor;
             }
             // Never more decimals than were sent: `parse_price` drops trailing zeros, so
@@ -276,6 +276,22 @@ pub fn places(value: Decimal, decimals: Decimals) -> u32 {
             significant_places(value, digits).clamp(DEFAULT_PRECISION, MAX_SCALE)
         }
     }
+}
+
+/// Whether `|value| < 1`: its mantissa below 10^scale. A table lookup and one comparison,
+/// where comparing `Decimal`s rescales (this runs for every price printed).
+fn below_one(value: Decimal) -> bool {
+    const POWERS: [u128; MAX_SCALE as usize + 1] = {
+        let mut powers = [1u128; MAX_SCALE as usize + 1];
+        let mut i = 1;
+        while i < powers.len() {
+            powers[i] = powers[i - 1] * 10;
+            i += 1;
+        }
+        powers
+    };
+    let scale = value.scale().min(MAX_SCALE) as usize;
+    value.mantissa().unsigned_abs() < POWERS[scale]
 }
 
 /// The decimals a conversion's rate is shown with: every decimal sent, and at least its
@@ -441,6 +457,28 @@ mod tests {
         ] {
             assert_eq!(shown(text, own), want, "{text} {own:?}");
         }
+    }
+
+    #[test]
+    fn below_one_is_told_from_the_mantissa() {
+        for (text, below) in [
+            ("0.999", true),
+            ("1", false),
+            ("1.000", false),
+            ("-0.5", true),
+            ("-1", false),
+            ("0", true),
+            ("0.0000000000000000000000000001", true),
+            ("9.999999999999999999999999999", false),
+            ("123456789012345678901234567.8", false),
+        ] {
+            let value = parse_price(text).unwrap();
+            assert_eq!(below_one(value), value.abs() < Decimal::ONE, "{text}");
+            assert_eq!(below_one(value), below, "{text}");
+        }
+        // A scale written by arithmetic, trailing zeros and all.
+        let product = parse_price("0.5").unwrap() * parse_price("2.0000").unwrap();
+        assert!(!below_one(product), "{product}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::quote::{Decimals, MAX_SCALE, Quote, parse_price};
 pub const FILE_NAME: &str = "closes.sqlite3";
 
 /// Bumped when the tables change, or what they hold: a cache of another version is started
-/// anew. 3: precision as `decimals` or significant `digits` (issue 18); gaps no longer kept
+/// anew. 3: a quotient's precision as significant digits (issue 18); gaps no longer kept
 /// as days without a close (issue 17), so older files hold some such false days.
 const SCHEMA_VERSION: i64 = 3;
 
@@ -58,8 +58,8 @@ const SCHEMA: &str = "
         price      TEXT,             -- the exact decimal, as text
         currency   TEXT,
         time       INTEGER,          -- the bar's Unix time
-        decimals   INTEGER,          -- at least this many decimals, when the source says
-        digits     INTEGER,          -- or this many significant digits (a quotient)
+        precision  INTEGER,          -- when the source says: at least N decimals (N >= 0),
+                                     -- or a quotient's -N significant digits (N < 0)
         PRIMARY KEY (instrument, day)
     ) WITHOUT ROWID;
 ";
@@ -289,7 +289,7 @@ pub fn days(
     horizon: Horizon,
 ) -> rusqlite::Result<Vec<(Date, Option<Quote>)>> {
     let mut select = conn.prepare_cached(
-        "SELECT day, price, currency, time, decimals, digits FROM days
+        "SELECT day, price, currency, time, precision FROM days
          WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
     )?;
     let (first, last) = (day_number(from), day_number(to));
@@ -299,58 +299,37 @@ pub fn days(
     let span = usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0);
     let mut days = Vec::with_capacity(span.min(1 << 14));
     while let Some(row) = rows.next()? {
-        let values = [0, 1, 2, 3, 4, 5].map(|i| row.get_ref(i));
-        let [
-            Ok(day),
-            Ok(price),
-            Ok(currency),
-            Ok(time),
-            Ok(decimals),
-            Ok(digits),
-        ] = values
-        else {
-            continue;
-        };
-        let columns = Columns {
-            day,
-            price,
-            currency,
-            time,
-            decimals,
-            digits,
-        };
-        if let Some(day) = read_day(&columns, instrument, horizon) {
+        // Columns are read as they are needed: a day without a close needs two.
+        let column = |i: usize| row.get_ref(i).ok();
+        if let Some(day) = read_day(column, instrument, horizon) {
             days.push(day);
         }
     }
     Ok(days)
 }
 
-/// One row of `days` as stored.
-struct Columns<'r> {
-    day: ValueRef<'r>,
-    price: ValueRef<'r>,
-    currency: ValueRef<'r>,
-    time: ValueRef<'r>,
-    decimals: ValueRef<'r>,
-    digits: ValueRef<'r>,
-}
+/// The columns of `days` as [`days`] selects them.
+const DAY: usize = 0;
+const PRICE: usize = 1;
+const CURRENCY: usize = 2;
+const TIME: usize = 3;
+const PRECISION: usize = 4;
 
-/// A row read back, held to the rules a server's answer is held to: `None` (the row is
-/// not served, and its day fetched again) unless its day is a day that is not in the
-/// future, and its close, if it has one, a decimal that is not 0, in a currency of 3 or 4
-/// letters, stamped with a time that is not in the future, with a precision a `Decimal`
-/// can have.
-fn read_day(
-    row: &Columns<'_>,
+/// A row read back (`column(i)` is its column `i`, `None` when it cannot be read), held to
+/// the rules a server's answer is held to: `None` (the row is not served, and its day
+/// fetched again) unless its day is a day that is not in the future, and its close, if it
+/// has one, a decimal that is not 0, in a currency of 3 or 4 letters, stamped with a time
+/// that is not in the future, with a precision a `Decimal` can have.
+fn read_day<'r>(
+    column: impl Fn(usize) -> Option<ValueRef<'r>>,
     instrument: &Instrument,
     horizon: Horizon,
 ) -> Option<(Date, Option<Quote>)> {
-    let day = match row.day {
+    let day = match column(DAY)? {
         ValueRef::Integer(n) => from_day_number(n).filter(|d| horizon.allows_day(*d))?,
         _ => return None,
     };
-    let price = match row.price {
+    let price = match column(PRICE)? {
         ValueRef::Null => return Some((day, None)),
         ValueRef::Text(text) => parse_price(std::str::from_utf8(text).ok()?).ok()?,
         _ => return None,
@@ -358,7 +337,7 @@ fn read_day(
     if price.is_zero() {
         return None;
     }
-    let currency = match row.currency {
+    let currency = match column(CURRENCY)? {
         ValueRef::Null => None,
         ValueRef::Text(text) => {
             let text = std::str::from_utf8(text).ok()?.to_string();
@@ -366,7 +345,7 @@ fn read_day(
         }
         _ => return None,
     };
-    let time = match row.time {
+    let time = match column(TIME)? {
         ValueRef::Null => None,
         ValueRef::Integer(t)
             if jiff::Timestamp::from_second(t).is_ok() && horizon.allows_time(t) =>
@@ -375,21 +354,10 @@ fn read_day(
         }
         _ => return None,
     };
-    let count = |value: ValueRef<'_>, least: u32| -> Option<Option<u32>> {
-        match value {
-            ValueRef::Null => Some(None),
-            ValueRef::Integer(n) => u32::try_from(n)
-                .ok()
-                .filter(|n| (least..=MAX_SCALE).contains(n))
-                .map(Some),
-            _ => None,
-        }
-    };
-    let precision = match (count(row.decimals, 0)?, count(row.digits, 1)?) {
-        (Some(n), None) => Some(Decimals::AtLeast(n)),
-        (None, Some(n)) => Some(Decimals::Significant(n)),
-        (None, None) => None,
-        (Some(_), Some(_)) => return None,
+    let precision = match column(PRECISION)? {
+        ValueRef::Null => None,
+        ValueRef::Integer(n) => Some(decimals_of(n)?),
+        _ => return None,
     };
     Some((
         day,
@@ -431,7 +399,28 @@ pub fn keep_instrument(
 }
 
 /// The columns of a row of `days`.
-const COLUMNS: usize = 7;
+const COLUMNS: usize = 6;
+
+/// A precision as stored in one column (each column costs every row read): at least N
+/// decimals as N, a quotient's N significant digits as −N.
+fn stored(precision: Decimals) -> i64 {
+    match precision {
+        Decimals::AtLeast(n) => i64::from(n),
+        Decimals::Significant(n) => -i64::from(n),
+    }
+}
+
+/// A precision read back: `None` unless it is one a `Decimal` can have (at most 28
+/// decimals, 1 to 28 significant digits).
+fn decimals_of(n: i64) -> Option<Decimals> {
+    let count = u32::try_from(n.unsigned_abs())
+        .ok()
+        .filter(|n| *n <= MAX_SCALE)?;
+    match n {
+        0.. => Some(Decimals::AtLeast(count)),
+        _ => Some(Decimals::Significant(count)),
+    }
+}
 
 /// Rows per INSERT statement: one statement per 64 days costs far less than 64 statements
 /// (a year of 100 tickers is 36,500 rows).
@@ -446,14 +435,14 @@ pub fn insert_days(
 ) -> rusqlite::Result<()> {
     let sql = |n: usize| {
         let mut sql = String::from(
-            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time, decimals, \
-             digits) VALUES ",
+            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time, precision) \
+             VALUES ",
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?,?)"
+                "(?,?,?,?,?,?)"
             } else {
-                ",(?,?,?,?,?,?,?)"
+                ",(?,?,?,?,?,?)"
             });
         }
         sql
@@ -467,18 +456,12 @@ pub fn insert_days(
         };
         for (i, (day, quote)) in chunk.iter().enumerate() {
             let at = i * COLUMNS;
-            let (decimals, digits) = match quote.and_then(|q| q.precision) {
-                Some(Decimals::AtLeast(n)) => (Some(n), None),
-                Some(Decimals::Significant(n)) => (None, Some(n)),
-                None => (None, None),
-            };
             insert.raw_bind_parameter(at + 1, id)?;
             insert.raw_bind_parameter(at + 2, day_number(*day))?;
             insert.raw_bind_parameter(at + 3, quote.map(|q| q.price.to_string()))?;
             insert.raw_bind_parameter(at + 4, quote.and_then(|q| q.currency.as_deref()))?;
             insert.raw_bind_parameter(at + 5, quote.and_then(|q| q.time))?;
-            insert.raw_bind_parameter(at + 6, decimals)?;
-            insert.raw_bind_parameter(at + 7, digits)?;
+            insert.raw_bind_parameter(at + 6, quote.and_then(|q| q.precision).map(stored))?;
         }
         insert.raw_execute()?;
     }
@@ -557,7 +540,7 @@ mod tests {
                     ticker TEXT, name TEXT, exchange TEXT);
                     CREATE VIEW days AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 \
                     FROM c) SELECT 1 AS instrument, x AS day, '1' AS price, 'USD' AS currency, \
-                    0 AS time, NULL AS decimals, NULL AS digits FROM c;";
+                    0 AS time, NULL AS precision FROM c;";
         let trigger = format!(
             "{SCHEMA} CREATE TRIGGER t AFTER INSERT ON days BEGIN DELETE FROM instruments; END;"
         );
@@ -615,92 +598,63 @@ mod tests {
     #[test]
     fn every_field_read_back_is_checked_like_an_answer() {
         let horizon = Horizon::at(1_800_000_000);
-        let day = ValueRef::Integer(18_628); // 2021-01-01
-        let good = Columns {
-            day,
-            price: ValueRef::Text(b"0.00001234"),
-            currency: ValueRef::Text(b"USD"),
-            time: ValueRef::Integer(1_609_459_200),
-            decimals: ValueRef::Integer(8),
-            digits: ValueRef::Null,
-        };
-        let (_, quote) = read_day(&good, &instrument(), horizon).unwrap();
+        let read =
+            |row: [ValueRef<'static>; 5]| read_day(|i| row.get(i).copied(), &instrument(), horizon);
+        // day 2021-01-01, price, currency, time, precision
+        let good = [
+            ValueRef::Integer(18_628),
+            ValueRef::Text(b"0.00001234"),
+            ValueRef::Text(b"USD"),
+            ValueRef::Integer(1_609_459_200),
+            ValueRef::Integer(8),
+        ];
+        let (_, quote) = read(good).unwrap();
         let quote = quote.unwrap();
         assert_eq!(quote.price.to_string(), "0.00001234");
         assert_eq!(quote.precision, Some(Decimals::AtLeast(8)));
+        for precision in [
+            Decimals::AtLeast(0),
+            Decimals::AtLeast(28),
+            Decimals::QUOTIENT,
+        ] {
+            assert_eq!(decimals_of(stored(precision)), Some(precision));
+        }
+        let with = |at: usize, value: ValueRef<'static>| {
+            let mut row = good;
+            row[at] = value;
+            row
+        };
         let bad = [
-            Columns {
-                price: ValueRef::Text(b"0"),
-                ..good
-            },
-            Columns {
-                price: ValueRef::Text(b"abc"),
-                ..good
-            },
-            Columns {
-                price: ValueRef::Integer(5),
-                ..good
-            },
-            Columns {
-                currency: ValueRef::Text(b"USD\nEVIL  2025-01-01  666.00  USD\x1b]52;"),
-                ..good
-            },
-            Columns {
-                currency: ValueRef::Integer(1),
-                ..good
-            },
-            Columns {
-                decimals: ValueRef::Integer(4_000_000_000),
-                ..good
-            },
-            Columns {
-                decimals: ValueRef::Integer(-1),
-                ..good
-            },
-            Columns {
-                digits: ValueRef::Integer(6),
-                ..good
-            },
-            Columns {
-                decimals: ValueRef::Null,
-                digits: ValueRef::Integer(0),
-                ..good
-            },
-            Columns {
-                time: ValueRef::Integer(99_999_999_999_999),
-                ..good
-            },
-            Columns {
-                time: ValueRef::Integer(1_900_000_000),
-                ..good
-            },
-            Columns {
-                time: ValueRef::Text(b"1"),
-                ..good
-            },
-            Columns {
-                day: ValueRef::Integer(2_932_896),
-                ..good
-            }, // 9999-12-31
-            Columns {
-                day: ValueRef::Text(b"x"),
-                ..good
-            },
-            Columns {
-                day: ValueRef::Integer(i64::MAX),
-                ..good
-            },
+            with(PRICE, ValueRef::Text(b"0")),
+            with(PRICE, ValueRef::Text(b"abc")),
+            with(PRICE, ValueRef::Integer(5)),
+            with(
+                CURRENCY,
+                ValueRef::Text(b"USD\nEVIL  2025-01-01  666.00  USD\x1b]52;"),
+            ),
+            with(CURRENCY, ValueRef::Integer(1)),
+            with(PRECISION, ValueRef::Integer(4_000_000_000)),
+            with(PRECISION, ValueRef::Integer(-29)),
+            with(PRECISION, ValueRef::Integer(i64::MIN)),
+            with(PRECISION, ValueRef::Text(b"2")),
+            with(TIME, ValueRef::Integer(99_999_999_999_999)),
+            with(TIME, ValueRef::Integer(1_900_000_000)),
+            with(TIME, ValueRef::Text(b"1")),
+            with(DAY, ValueRef::Integer(2_932_896)), // 9999-12-31
+            with(DAY, ValueRef::Text(b"x")),
+            with(DAY, ValueRef::Integer(i64::MAX)),
         ];
-        for (i, row) in bad.iter().enumerate() {
-            assert!(read_day(row, &instrument(), horizon).is_none(), "row {i}");
+        for (i, row) in bad.into_iter().enumerate() {
+            assert!(read(row).is_none(), "row {i}");
         }
         // A day without a close needs nothing else.
-        let closed = Columns {
-            price: ValueRef::Null,
-            currency: ValueRef::Integer(1),
-            ..good
+        let closed = with(PRICE, ValueRef::Null);
+        let closed = {
+            let mut row = closed;
+            row[CURRENCY] = ValueRef::Integer(1);
+            row
         };
-        assert_eq!(read_day(&closed, &instrument(), horizon).unwrap().1, None);
+        assert_eq!(read(closed).unwrap().1, None);
     }
 
     #[test]

@@ -130,13 +130,22 @@ impl Cache {
         })
     }
 
-    /// What the cache holds for each job, and what is left to fetch; read off the runtime's
-    /// thread. At `stop`, everything is left to the network (which the stop then ends too).
-    pub async fn ask_all(self: &Arc<Self>, jobs: &[Job], stop: impl Future) -> Vec<Ask> {
+    /// What the cache holds for each job (with names and exchanges when `names`: an output
+    /// shows them), and what is left to fetch; read off the runtime's thread. At `stop`,
+    /// everything is left to the network (which the stop then ends too).
+    pub async fn ask_all(
+        self: &Arc<Self>,
+        jobs: &[Job],
+        names: bool,
+        stop: impl Future,
+    ) -> Vec<Ask> {
         let owned = jobs.to_vec();
         let asked = self
             .off_thread(stop, move |cache| {
-                owned.iter().map(|job| cache.ask(job)).collect::<Vec<Ask>>()
+                owned
+                    .iter()
+                    .map(|job| cache.ask(job, names))
+                    .collect::<Vec<Ask>>()
             })
             .await;
         asked.unwrap_or_else(|| jobs.iter().map(Ask::network).collect())
@@ -177,14 +186,14 @@ impl Cache {
         }
     }
 
-    /// What the cache holds for `job`, and what is left to fetch.
-    fn ask(&self, job: &Job) -> Ask {
+    /// What the cache holds for `job` (its names with `names`), and what is left to fetch.
+    fn ask(&self, job: &Job, names: bool) -> Ask {
         let Some(key) = Key::of(job) else {
             return Ask::network(job);
         };
         let known = match job.query.when {
-            When::Range(range) => self.known(&key, range.from, range.to),
-            When::Close(date, _) => self.known(&key, back(date, LOOKBACK_DAYS), date),
+            When::Range(range) => self.known(&key, range.from, range.to, names),
+            When::Close(date, _) => self.known(&key, back(date, LOOKBACK_DAYS), date, names),
             When::Latest => None,
         };
         let Some(known) = known else {
@@ -232,15 +241,27 @@ impl Cache {
         });
     }
 
-    /// Every day the cache knows for `key` in `from..=to` (with its close, if it had one),
-    /// ascending, each checked as an answer is; `None` when it knows none (or failed).
-    fn known(&self, key: &Key, from: jiff::civil::Date, to: jiff::civil::Date) -> Option<Known> {
+    /// Every day the cache knows for `key` in `from..=to` (with its close, if it had one,
+    /// and the instrument's names with `names`), ascending, each checked as an answer is;
+    /// `None` when it knows none (or failed).
+    fn known(
+        &self,
+        key: &Key,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        names: bool,
+    ) -> Option<Known> {
         let horizon = Horizon::now();
         self.with(|conn| {
-            let Some(instrument) = db::instrument(conn, &key.origin, key.source, &key.ticker)?
+            let Some(mut instrument) = db::instrument(conn, &key.origin, key.source, &key.ticker)?
             else {
                 return Ok(None);
             };
+            if !names {
+                // Not shown: not carried by every close of a 30-year range.
+                instrument.name = None;
+                instrument.exchange = None;
+            }
             let days = db::days(conn, &instrument, from, to, horizon)?;
             Ok(Some(Known { days }))
         })
@@ -515,7 +536,7 @@ mod tests {
 
     /// Ask, "fetch" with `answer`, keep, and return what the round got.
     fn round(cache: &Cache, job: &Job, answer: impl Fn(&When) -> Vec<Quote>) -> (Ask, Fetched) {
-        let mut ask = cache.ask(job);
+        let mut ask = cache.ask(job, true);
         let fetched = ask
             .fetch
             .as_ref()
@@ -605,12 +626,12 @@ mod tests {
         assert!(ask.fetch.is_none());
         assert_eq!(result.unwrap()[0].market_date, Some(date(2021, 2, 5)));
         // A day the cache does not know is fetched.
-        let ask = cache.ask(&job(When::Close(date(2021, 2, 10), Adjust::None)));
+        let ask = cache.ask(&job(When::Close(date(2021, 2, 10), Adjust::None)), true);
         assert!(ask.fetch.is_some());
         // Adjusted closes and latest prices are never the cache's.
-        let ask = cache.ask(&job(When::Close(date(2021, 2, 7), Adjust::Splits)));
+        let ask = cache.ask(&job(When::Close(date(2021, 2, 7), Adjust::Splits)), true);
         assert!(ask.fetch.is_some() && ask.keep.is_none());
-        assert!(cache.ask(&job(When::Latest)).keep.is_none());
+        assert!(cache.ask(&job(When::Latest), true).keep.is_none());
     }
 
     #[test]
@@ -658,7 +679,7 @@ mod tests {
         let cache = Cache::open_here(dir.path()).expect("started anew");
         let job = job(range(date(2021, 2, 1), date(2021, 2, 8)));
         let _ = round(&cache, &job, week);
-        assert!(cache.ask(&job).fetch.is_none());
+        assert!(cache.ask(&job, true).fetch.is_none());
         // A directory that cannot be created: no cache, no panic.
         let file = dir.path().join("file");
         std::fs::write(&file, b"").unwrap();

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use assert_cmd::Command;
 
+use crate::numbers::text;
 use crate::support::{Reply, Request, Server};
 
 /// A port nothing listens on, for the sources a test does not serve.
@@ -244,7 +245,7 @@ fn a_cache_someone_edited_is_checked_like_an_answer() {
     )
     .unwrap();
     conn.execute(
-        "UPDATE days SET decimals = 4000000000 WHERE day = ?1",
+        "UPDATE days SET precision = 4000000000 WHERE day = ?1",
         [day_number("2021-02-02")],
     )
     .unwrap();
@@ -270,10 +271,6 @@ fn a_cache_someone_edited_is_checked_like_an_answer() {
     let named = run("name").assert().success();
     let names = text(&named.get_output().stdout);
     assert!(!names.contains(['\x1b', '\u{202e}']), "{names:?}");
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8")
 }
 
 /// The `user_version` a cache made by this `quotes` has.
@@ -325,7 +322,7 @@ fn a_crafted_cache_cannot_run_sql_quotes_did_not_write() {
          UNIQUE (origin, source, ticker));
          CREATE VIEW days AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)
          SELECT 1 AS instrument, x AS day, '1' AS price, 'USD' AS currency, 0 AS time,
-         NULL AS precision, NULL AS decimals, NULL AS digits FROM c;
+         NULL AS precision FROM c;
          PRAGMA user_version = {version};"
     ))
     .unwrap();
