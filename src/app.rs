@@ -67,6 +67,16 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// `--update FILE`: the rows go to the price file instead of stdout.
     pub update: Option<Update>,
+    /// `--update FILE` before the run starts: its file is locked and read then (another
+    /// run may hold the lock, to be waited for within `--deadline`), and the plan made.
+    pub pending_update: Option<PendingUpdate>,
+}
+
+/// An `--update` whose file is not read yet, and what its plan will need.
+pub struct PendingUpdate {
+    request: update::Request,
+    sources: Sources,
+    fx: Fx,
 }
 
 /// What the command line asks for.
@@ -138,20 +148,47 @@ impl Task {
         )
         .map_err(usage)?;
         let history = History::from_cli(&cli)?;
-        let (plan, update) = match &cli.update {
+        let (plan, pending_update) = match &cli.update {
             Some(path) => {
+                let kind = update::Kind::of(cli.format_given.then_some(format), path).ok_or_else(
+                    || {
+                        usage(format!(
+                            "--update writes price directives: use -f ledger or -f beancount, \
+                             not -f {}",
+                            format.name
+                        ))
+                    },
+                )?;
+                // `--fx` names a source that publishes rates (clap checked its name).
+                let (rate_source, rates) = crate::source::REGISTRY
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(&cli.fx))
+                    .and_then(|s| Some((s.name, s.rates.as_ref()?)))
+                    .ok_or_else(|| usage(format!("--fx {:?} publishes no rates", cli.fx)))?;
                 let request = update::Request {
-                    path,
-                    format: cli.format_given.then_some(format),
+                    path: path.clone(),
+                    kind,
                     inputs,
                     from: cli.from,
                     to: history.to,
                     interval: history.interval,
                     adjust: history.adjust,
                     dry_run: cli.dry_run,
+                    default_source: cli.source.clone(),
+                    currency: cli.currency.clone(),
+                    rate_source,
+                    rates,
                 };
-                let (plan, update) = update::prepare(request, &sources, &cli.source)?;
-                (plan.with_fx(fx), Some(update))
+                let nothing: [(&str, When); 0] = [];
+                let plan = Plan::each(&sources, nothing, &cli.source);
+                (
+                    plan,
+                    Some(PendingUpdate {
+                        request,
+                        sources,
+                        fx,
+                    }),
+                )
             }
             None => (
                 Plan::new(&sources, &inputs, &cli.source, history.when).with_fx(fx),
@@ -187,7 +224,8 @@ impl Task {
             } else {
                 cache::dir(cli.cache_dir)
             },
-            update,
+            update: None,
+            pending_update,
         })))
     }
 }
@@ -269,7 +307,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             }
         }
     };
-    let config = match task {
+    let mut config = match task {
         Task::Text(text) => {
             return Ok(match output::write_stdout(&text) {
                 Written::Ok | Written::Gone => ExitStatus::Success,
@@ -278,9 +316,18 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         }
         Task::Fetch(config) => config,
     };
-    let fetcher = connect(&config)?;
     let mut signals = Signals::listen()
         .map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
+    if let Some(pending) = config.pending_update.take() {
+        match start_update(pending, started, config.deadline, &mut signals).await? {
+            Ok((plan, update)) => {
+                config.plan = plan;
+                config.update = Some(update);
+            }
+            Err(status) => return Ok(status),
+        }
+    }
+    let fetcher = connect(&config)?;
     if let Some(every) = config.watch {
         let watch = Watch {
             fetcher: &fetcher,
@@ -294,6 +341,52 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         return Ok(watch.run(&mut signals).await);
     }
     Ok(once(&config, started, &fetcher, &mut signals).await)
+}
+
+/// Lock and read the `--update` file, waiting for another run's lock until the deadline or
+/// a signal (then the status to end with), and plan the fetch.
+async fn start_update(
+    pending: PendingUpdate,
+    started: tokio::time::Instant,
+    deadline: Option<Duration>,
+    signals: &mut Signals,
+) -> Result<Result<(Plan, Update), ExitStatus>, Failure> {
+    let PendingUpdate {
+        request,
+        sources,
+        fx,
+    } = pending;
+    let locked = {
+        let stop = signals.or_deadline(started, deadline);
+        tokio::pin!(stop);
+        update::file::open(
+            &request.path,
+            request.access(),
+            request.creates(),
+            &mut stop,
+        )
+        .await
+    };
+    let file = match locked {
+        Ok(file) => file,
+        Err(update::file::Refused::Usage(why)) => return Err(UsageError(why).into()),
+        Err(update::file::Refused::Stopped(stop)) => {
+            let why = match stop {
+                Stop::Deadline(after) => format!("deadline exceeded (--deadline {})", secs(&after)),
+                Stop::Interrupt | Stop::Terminate => "stopped".to_string(),
+            };
+            output::write_stderr(
+                format!(
+                    "quotes: {}: {why} while another run was updating it; nothing written\n",
+                    request.path.display()
+                )
+                .as_bytes(),
+            );
+            return Ok(Err(stop.status(ExitStatus::Failure)));
+        }
+    };
+    let (plan, update) = update::start(request, file, &sources, jiff::Timestamp::now())?;
+    Ok(Ok((plan.with_fx(fx), update)))
 }
 
 /// The one client and the fetcher around it.

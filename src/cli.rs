@@ -70,6 +70,8 @@ Examples, in scripts:
 
 #[derive(Debug, Parser)]
 #[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+// What --fx serves: converting (--currency), or pricing a price file's currencies (--update).
+#[command(group(clap::ArgGroup::new("rates_for").args(["currency", "update"]).multiple(true)))]
 pub struct Cli {
     /// Ticker symbols, e.g. VTSAX BRK-B ^GSPC EURUSD=X (case-insensitive); `-` reads
     /// standard input; TICKER@NAME names the commodity ledger and beancount write
@@ -195,13 +197,13 @@ pub struct Cli {
           help_heading = "Currencies")]
     pub currency: Option<String>,
 
-    /// Where --currency's rates come from: a source that publishes them (the values and the
-    /// default come from the source registry: Yahoo's pairs such as USDEUR=X, the ECB's euro
-    /// reference rates)
+    /// Where exchange rates come from, for --currency and for the currencies an --update
+    /// file prices: a source that publishes them (the values and the default come from the
+    /// source registry: Yahoo's pairs such as USDEUR=X, the ECB's euro reference rates)
     #[arg(
         long,
         value_name = "SOURCE",
-        requires = "currency",
+        requires = "rates_for",
         help_heading = "Currencies"
     )]
     pub fx: String,
@@ -233,8 +235,9 @@ pub struct Cli {
     pub adjust: Option<AdjustChoice>,
 
     /// Append to a ledger or beancount price file the daily closes it lacks, from the day
-    /// after each commodity's last price through --to (-f, or .beancount/.bean for
-    /// beancount); atomic, and a second run appends nothing
+    /// after each commodity's last price in each currency through --to (-f, or
+    /// .beancount/.bean for beancount); under a lock, whole lines only, and a second run
+    /// appends nothing
     #[arg(long, value_name = "FILE", help_heading = "History",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub update: Option<PathBuf>,
@@ -472,10 +475,24 @@ pub fn write_completions(
 /// are from `--help` and the man page.
 fn visible_command() -> clap::Command {
     let full = command();
-    let visible = full.get_arguments().filter(|a| !a.is_hide_set()).cloned();
+    let visible: Vec<Arg> = full
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .cloned()
+        .collect();
+    // The groups that visible arguments require (derive's group of every field is not one).
+    let groups = full
+        .get_groups()
+        .filter(|g| {
+            g.get_args()
+                .all(|id| visible.iter().any(|a| a.get_id() == id))
+        })
+        .cloned()
+        .collect::<Vec<_>>();
     clap::Command::new("quotes")
         .version(env!("CARGO_PKG_VERSION"))
         .args(visible)
+        .groups(groups)
 }
 
 /// `--man`: the man page in roff on `out`.
@@ -591,6 +608,9 @@ mod tests {
             let err = parse(bad).err().unwrap();
             assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
         }
+        // --update prices the currencies of its file at --fx's rates too.
+        let cli = parse(&["--update", "p.journal", "--fx", "ecb"]).unwrap();
+        assert_eq!(cli.fx.to_ascii_lowercase(), "ecb");
         assert!(parse(&["--keep-minor-units"]).unwrap().keep_minor_units);
         let help = command().render_long_help().to_string();
         for flag in [

@@ -53,6 +53,22 @@ pub enum Interval {
     Month,
 }
 
+impl Interval {
+    /// The last day of the latest period (a Monday-to-Sunday week, a calendar month) that
+    /// ends on or before `day`; `day` itself for `Day`. `None` before the calendar's start.
+    pub fn last_end_by(self, day: jiff::civil::Date) -> Option<jiff::civil::Date> {
+        match self {
+            Interval::Day => Some(day),
+            Interval::Week => {
+                let back = i64::from(day.weekday().to_monday_zero_offset() + 1) % 7;
+                day.checked_sub(jiff::Span::new().days(back)).ok()
+            }
+            Interval::Month if day == day.last_of_month() => Some(day),
+            Interval::Month => day.first_of_month().yesterday().ok(),
+        }
+    }
+}
+
 /// `--from`/`--to`: the daily closes of the days `from..=to`, and which of them to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Range {
@@ -287,6 +303,40 @@ mod tests {
             |d| *d,
         );
         assert_eq!(years.len(), 2);
+    }
+
+    #[test]
+    fn periods_end_on_sunday_and_on_the_last_of_the_month() {
+        // Wed 2021-04-07, Sun 2021-04-11, Fri 2021-04-30, Sun 2021-05-02.
+        assert_eq!(
+            Interval::Day.last_end_by(d("2021-04-07")),
+            Some(d("2021-04-07"))
+        );
+        assert_eq!(
+            Interval::Week.last_end_by(d("2021-04-07")),
+            Some(d("2021-04-04"))
+        );
+        assert_eq!(
+            Interval::Week.last_end_by(d("2021-04-11")),
+            Some(d("2021-04-11"))
+        );
+        assert_eq!(
+            Interval::Week.last_end_by(d("2021-04-12")),
+            Some(d("2021-04-11"))
+        );
+        assert_eq!(
+            Interval::Month.last_end_by(d("2021-04-30")),
+            Some(d("2021-04-30"))
+        );
+        assert_eq!(
+            Interval::Month.last_end_by(d("2021-05-02")),
+            Some(d("2021-04-30"))
+        );
+        assert_eq!(
+            Interval::Month.last_end_by(d("2021-03-01")),
+            Some(d("2021-02-28"))
+        );
+        assert_eq!(Interval::Month.last_end_by(Date::MIN), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! rates that convert them (`fx`); minor units are normalised there too.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -24,7 +25,8 @@ use crate::input::label_for_input;
 use crate::output::Row;
 use crate::progress::Progress;
 use crate::quote::Quote;
-use crate::source::{Query, Sources, When};
+use crate::source::{Query, Source, Sources, When};
+use crate::ticker::Ticker;
 
 /// One input, as typed, and what it resolved to.
 pub struct Entry {
@@ -87,42 +89,38 @@ impl Plan {
         let mut index: HashMap<(&'static str, Query), usize> = HashMap::new();
         let entries = inputs
             .into_iter()
-            .map(|(input, when)| {
-                let named = split_commodity(input);
-                let resolved = named.clone().and_then(|(symbol, _)| {
-                    sources
-                        .resolve(symbol, default_source)
-                        .map(|(source, ticker)| {
-                            let name = source.spec().name;
-                            let query = Query { ticker, when };
-                            let job = *index.entry((name, query.clone())).or_insert_with(|| {
-                                jobs.push(Job { source, query });
-                                jobs.len() - 1
-                            });
-                            (job, name)
-                        })
-                });
-                let (label, commodity) = match (&resolved, named) {
-                    (Ok((job, _)), Ok((_, name))) => {
-                        let job = &jobs[*job];
-                        let commodity = name.map_or_else(
-                            || job.source.commodity(&job.query.ticker),
-                            str::to_string,
-                        );
-                        (job.query.ticker.to_string(), commodity)
+            .map(
+                |(input, when)| match resolve(sources, input, default_source) {
+                    Ok(Resolved {
+                        source,
+                        ticker,
+                        commodity,
+                    }) => {
+                        let name = source.spec().name;
+                        let label = ticker.to_string();
+                        let query = Query { ticker, when };
+                        let job = *index.entry((name, query.clone())).or_insert_with(|| {
+                            jobs.push(Job { source, query });
+                            jobs.len() - 1
+                        });
+                        Entry {
+                            input: input.to_string(),
+                            label,
+                            resolved: Ok((job, name)),
+                            commodity,
+                        }
                     }
-                    _ => {
+                    Err(e) => {
                         let label = label_for_input(input);
-                        (label.clone(), label)
+                        Entry {
+                            input: input.to_string(),
+                            label: label.clone(),
+                            resolved: Err(e),
+                            commodity: label,
+                        }
                     }
-                };
-                Entry {
-                    input: input.to_string(),
-                    label,
-                    resolved,
-                    commodity,
-                }
-            })
+                },
+            )
             .collect();
         Plan {
             entries,
@@ -304,6 +302,32 @@ fn no_trading_day(job: Option<&Job>, range: &Range) -> FetchError {
         Some(job) => job.source.spec().no_price(detail),
         None => FetchError::Other(detail),
     }
+}
+
+/// One input resolved: its source, its validated ticker, and the commodity ledger and
+/// beancount write its prices as.
+pub struct Resolved {
+    pub source: Arc<dyn Source>,
+    pub ticker: Ticker,
+    /// `NAME` of `TICKER@NAME`, else what the source calls the ticker (the base of a
+    /// currency pair).
+    pub commodity: String,
+}
+
+/// Resolve one input (`VTSAX`, `coinbase:BTC-USD@BTC`); `default_source` is `--source`.
+pub fn resolve(
+    sources: &Sources,
+    input: &str,
+    default_source: &str,
+) -> Result<Resolved, FetchError> {
+    let (symbol, name) = split_commodity(input)?;
+    let (source, ticker) = sources.resolve(symbol, default_source)?;
+    let commodity = name.map_or_else(|| source.commodity(&ticker), str::to_string);
+    Ok(Resolved {
+        source,
+        ticker,
+        commodity,
+    })
 }
 
 /// `TICKER@NAME`: the ticker part and the commodity name, checked. `@` is not in the
