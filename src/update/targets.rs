@@ -255,11 +255,12 @@ fn target(
     let name = &target.commodity;
     // A currency is priced by an exchange rate only: a ticker that is not a pair of it (the
     // ETF called USD) is another instrument.
-    let rate_of_it = if wanted.inverted {
+    let rate_of_it = match pair_quote(&*resolved.source, &resolved.ticker) {
+        // Not a pair: an instrument, whatever it is called.
+        None => false,
         // `^EURUSD=X` on USD: the inverse of a rate quoted in USD.
-        pair_quote(&*resolved.source, &resolved.ticker).as_deref() == Some(name)
-    } else {
-        resolved.source.commodity(&resolved.ticker) == *name
+        Some(quote) if wanted.inverted => quote == *name,
+        Some(_) => resolved.source.commodity(&resolved.ticker) == *name,
     };
     if is_currency(name) && !rate_of_it {
         target.state = State::Failed(format!(

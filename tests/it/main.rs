@@ -23,3 +23,4 @@ mod readme;
 mod scale;
 mod sources;
 mod support_selftest;
+mod update;
