@@ -16,7 +16,7 @@
 //! - writing it: `output` (the registry of formats, one file each, and the stdout policy);
 //! - price history (issue 10): `history` (ranges, intervals, closes as traded), `cache`
 //!   (closes that cannot change, in SQLite), `update` (`--update`: append what a price file
-//!   lacks, atomically).
+//!   lacks, per commodity and currency, in place under a lock).
 //!
 //! Public is what `main`, the tests, the fuzz targets or a library user need: the run
 //! (`app`, `cli`, `exit`, `client`'s process-wide settings), the sources and what they read
