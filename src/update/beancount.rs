@@ -41,7 +41,7 @@ enum Entry {
 
 /// Keywords that start an undated line.
 const KEYWORDS: &[&str] = &[
-    "option", "plugin", "include", "pushtag", "poptag", "pushmeta", "popmeta",
+    "option", "plugin", "pushtag", "poptag", "pushmeta", "popmeta",
 ];
 
 impl Beancount {
@@ -130,6 +130,16 @@ impl Beancount {
     fn entry<'a>(&mut self, text: &'a str) -> Result<Line<'a>, String> {
         self.entry = Entry::Other;
         let (word, rest) = split_word(text);
+        if word == "include" {
+            let path = rest
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|quoted| Some(&quoted[..string_end(quoted)?]));
+            return match path {
+                Some(path) => Ok(Line::Include(unescape(path))),
+                None => Err(format!("include without a \"path\": {}", shown(text))),
+            };
+        }
         if KEYWORDS.contains(&word) {
             self.in_string = opens_string(rest);
             return Ok(Line::Other);
@@ -272,14 +282,12 @@ fn unescape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::update::Kind;
-    use crate::update::book::{Book, Failed};
+    use crate::update::book::Book;
+    use crate::update::book::tests::read_one;
     use jiff::civil::date;
 
     fn read(text: &str) -> Result<Book, (u64, String)> {
-        Book::read(text.as_bytes(), Kind::Beancount, 2026).map_err(|e| match e {
-            Failed::Line(line, why) => (line, why),
-            Failed::Io(e) => panic!("{e}"),
-        })
+        read_one(Kind::Beancount, text.as_bytes()).map(|(book, _)| book)
     }
 
     #[test]
@@ -306,7 +314,10 @@ option \"operating_currency\" \"USD\"
         let btc = book.commodity("BTC").unwrap().metadata.as_ref().unwrap();
         assert_eq!(btc.quotes.len(), 2);
         assert!(book.commodity("IJS").unwrap().metadata.is_none());
-        assert!(book.ends_with_newline);
+        let (_, read) =
+            read_one(Kind::Beancount, b"include \"prices/*.beancount\" ; all\n").unwrap();
+        assert_eq!(read.includes, [(1, "prices/*.beancount".to_string())]);
+        assert!(read_one(Kind::Beancount, b"include prices.beancount\n").is_err());
     }
 
     #[test]

@@ -27,17 +27,24 @@ use super::ledger::Ledger;
 /// a binary file, is refused after a bounded read, not after reading it all).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// What a price file prices.
+/// What a price file prices (with the files it includes).
 #[derive(Debug, Default)]
 pub struct Book {
     /// Every commodity with a price or `price:` metadata, in order of first appearance.
     commodities: Vec<Commodity>,
     /// A commodity's place in `commodities`.
     index: HashMap<Box<str>, usize>,
+}
+
+/// What reading one file found besides prices.
+#[derive(Debug)]
+pub struct Scanned {
     /// Whether the file's last byte is a line end (or the file is empty).
     pub ends_with_newline: bool,
     /// The file's line end, for the lines appended to it.
     pub line_end: LineEnd,
+    /// Its `include` lines: the line number and the path or pattern, as written.
+    pub includes: Vec<(u64, String)>,
 }
 
 /// One commodity of a price file.
@@ -99,6 +106,8 @@ pub enum Line<'a> {
     },
     /// A beancount commodity's `price:` metadata, its string's value.
     Metadata { commodity: String, value: String },
+    /// `include PATH`: another file of the same books.
+    Include(String),
 }
 
 /// Why a file cannot be read: an I/O error, or a line (numbered from 1) it cannot hold.
@@ -108,13 +117,20 @@ pub enum Failed {
 }
 
 impl Book {
-    /// Read a price file of `kind` from `reader`; `this_year` dates ledger's dates without
-    /// a year when no `Y` directive gave one.
-    pub fn read(reader: impl BufRead, kind: Kind, this_year: i16) -> Result<Book, Failed> {
-        let mut book = Book {
+    /// Read a price file of `kind` from `reader` into the book; `this_year` dates ledger's
+    /// dates without a year when no `Y` directive gave one.
+    pub fn read(
+        &mut self,
+        reader: impl BufRead,
+        kind: Kind,
+        this_year: i16,
+    ) -> Result<Scanned, Failed> {
+        let mut read = Scanned {
             ends_with_newline: true,
-            ..Book::default()
+            line_end: LineEnd::Lf,
+            includes: Vec::new(),
         };
+        let book = self;
         let mut scanner = match kind {
             Kind::Ledger => Scanner::Ledger(Ledger::new(this_year)),
             Kind::Beancount => Scanner::Beancount(Beancount::default()),
@@ -124,11 +140,11 @@ impl Book {
         let mut number = 0u64;
         loop {
             line.clear();
-            let read = (&mut reader)
+            let got = (&mut reader)
                 .take(MAX_LINE_BYTES as u64 + 1)
                 .read_until(b'\n', &mut line)
                 .map_err(Failed::Io)?;
-            if read == 0 {
+            if got == 0 {
                 break;
             }
             number += 1;
@@ -142,9 +158,9 @@ impl Book {
                     ),
                 ));
             }
-            book.ends_with_newline = ended;
+            read.ends_with_newline = ended;
             if number == 1 && line.ends_with(b"\r\n") {
-                book.line_end = LineEnd::CrLf;
+                read.line_end = LineEnd::CrLf;
             }
             let mut bytes = trim_line_end(&line);
             if number == 1 {
@@ -153,12 +169,13 @@ impl Book {
             let Ok(text) = std::str::from_utf8(bytes) else {
                 return Err(Failed::Line(number, "not UTF-8 text".into()));
             };
-            let read = match &mut scanner {
+            let scanned = match &mut scanner {
                 Scanner::Ledger(ledger) => ledger.line(text),
                 Scanner::Beancount(beancount) => beancount.line(text),
             };
-            match read.map_err(|why| Failed::Line(number, why))? {
+            match scanned.map_err(|why| Failed::Line(number, why))? {
                 Line::Other => {}
+                Line::Include(path) => read.includes.push((number, path)),
                 Line::Price {
                     day,
                     commodity,
@@ -179,7 +196,7 @@ impl Book {
                 "a string that is never closed (a \" missing)".into(),
             ));
         }
-        Ok(book)
+        Ok(read)
     }
 
     /// The commodity called `name`.
@@ -260,15 +277,22 @@ pub fn shown(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jiff::civil::date;
 
-    fn read(kind: Kind, text: &[u8]) -> Result<Book, (u64, String)> {
-        Book::read(text, kind, 2026).map_err(|e| match e {
+    /// Read `text` as one file: the book, and what else reading it found.
+    pub fn read_one(kind: Kind, text: &[u8]) -> Result<(Book, Scanned), (u64, String)> {
+        let mut book = Book::default();
+        let read = book.read(text, kind, 2026).map_err(|e| match e {
             Failed::Line(line, why) => (line, why),
             Failed::Io(e) => panic!("{e}"),
-        })
+        })?;
+        Ok((book, read))
+    }
+
+    fn read(kind: Kind, text: &[u8]) -> Result<Book, (u64, String)> {
+        read_one(kind, text).map(|(book, _)| book)
     }
 
     #[test]
@@ -288,21 +312,21 @@ mod tests {
 
     #[test]
     fn a_bom_and_crlf_are_read_and_the_line_end_kept() {
-        let book = read(
+        let (book, crlf) = read_one(
             Kind::Ledger,
             b"\xef\xbb\xbfP 2021-01-04 TSLA 243.26 USD\r\nP 2021-01-05 TSLA 245.04 USD",
         )
         .unwrap();
         assert_eq!(book.last("TSLA", "USD"), Some(date(2021, 1, 5)));
-        assert_eq!(book.line_end, LineEnd::CrLf);
-        assert!(!book.ends_with_newline);
-        let book = read(
+        assert_eq!(crlf.line_end, LineEnd::CrLf);
+        assert!(!crlf.ends_with_newline);
+        let (_, scanned) = read_one(
             Kind::Beancount,
             b"\xef\xbb\xbf2021-01-04 price TSLA 1 USD\n",
         )
         .unwrap();
-        assert_eq!(book.line_end, LineEnd::Lf);
-        assert!(book.ends_with_newline);
+        assert_eq!(scanned.line_end, LineEnd::Lf);
+        assert!(scanned.ends_with_newline);
         // A BOM anywhere but first is not text a price file holds.
         assert!(read(Kind::Ledger, b"\n\xef\xbb\xbfP 2021-01-04 TSLA 1 USD\n").is_err());
     }

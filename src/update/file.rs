@@ -166,6 +166,42 @@ fn open_regular(path: &Path, access: Access, create: bool) -> Result<Option<(Fil
     Ok(Some((file, false)))
 }
 
+/// The files an `include` line of `from` names: its path or glob pattern (`*`, `?`, `[…]`,
+/// `**`), relative to `from`'s directory unless absolute, `~/` the home directory; sorted,
+/// as ledger, hledger and beancount read them. None is an error, as it is to them.
+pub fn included(from: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let path = match (pattern.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(pattern),
+    };
+    let path = match from.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path,
+    };
+    let text = path.to_string_lossy();
+    let paths: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
+        let found = glob::glob(&text).map_err(|e| format!("include {pattern:?}: {e}"))?;
+        let mut paths: Vec<PathBuf> = found.filter_map(Result::ok).collect();
+        paths.sort();
+        paths
+    } else {
+        vec![path.clone()]
+    };
+    if paths.is_empty() || (paths.len() == 1 && !paths[0].exists()) {
+        return Err(format!("include {pattern:?}: no such file"));
+    }
+    Ok(paths)
+}
+
+/// A file an `include` names, opened to be read: a regular file within the size bound.
+pub fn open_included(path: &Path) -> Result<File, String> {
+    match open_regular(path, Access::Read, false)? {
+        Some((file, _)) => Ok(file),
+        None => Err(format!("cannot read {}", path.display())),
+    }
+}
+
 /// A new, empty price file, created by this run; or, if one appeared meanwhile, that one.
 fn create_new(path: &Path) -> Result<Option<(File, bool)>, String> {
     // `create_new` never follows a symbolic link: a dangling one is an error, not a file

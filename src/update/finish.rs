@@ -154,9 +154,9 @@ impl Update {
 
     /// The rendered lines as the file writes them: its line end, after one if it lacked it.
     fn lines(&self, rendered: &[u8]) -> Vec<u8> {
-        let end = self.book.line_end.as_bytes();
+        let end = self.line_end.as_bytes();
         let mut bytes = Vec::with_capacity(rendered.len() + rendered.len() / 16 + 2);
-        if !self.book.ends_with_newline {
+        if !self.ends_with_newline {
             bytes.extend_from_slice(end);
         }
         for line in rendered.split_inclusive(|b| *b == b'\n') {

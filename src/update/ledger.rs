@@ -46,7 +46,6 @@ const DIRECTIVES: &[&str] = &[
     "define",
     "eval",
     "expr",
-    "include",
     "N",
     "payee",
     "python",
@@ -54,7 +53,6 @@ const DIRECTIVES: &[&str] = &[
     "value",
     "A",
     "C",
-    "!include",
     "!account",
     "!alias",
 ];
@@ -97,6 +95,7 @@ impl Ledger {
         let (word, rest) = split_word(text);
         match word {
             "P" => return self.price(rest),
+            "include" | "!include" => return Ok(Line::Include(rest.trim().to_string())),
             "comment" | "test" => {
                 self.block = Some(if word == "comment" {
                     "end comment"
@@ -292,14 +291,12 @@ fn before_comment(text: &str) -> &str {
 mod tests {
     use super::*;
     use crate::update::Kind;
-    use crate::update::book::{Book, Failed};
+    use crate::update::book::Book;
+    use crate::update::book::tests::read_one;
     use jiff::civil::date;
 
     fn read(text: &str) -> Result<Book, (u64, String)> {
-        Book::read(text.as_bytes(), Kind::Ledger, 2026).map_err(|e| match e {
-            Failed::Line(line, why) => (line, why),
-            Failed::Io(e) => panic!("{e}"),
-        })
+        read_one(Kind::Ledger, text.as_bytes()).map(|(book, _)| book)
     }
 
     fn names(book: &Book) -> Vec<&str> {
@@ -336,7 +333,9 @@ P 2021-01-03 TSLA 200 USD";
         assert_eq!(book.last("BRK-B", "USD"), Some(date(2021, 1, 6)));
         assert_eq!(book.last("VTSAX", "USD"), Some(date(2021, 1, 7)));
         assert_eq!(names(&book), ["TSLA", "BRK-B", "VTSAX"]);
-        assert!(!book.ends_with_newline);
+        let (_, read) = read_one(Kind::Ledger, text.as_bytes()).unwrap();
+        assert_eq!(read.includes, [(17, "other.journal".to_string())]);
+        assert!(!read.ends_with_newline);
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //!
 //! 1. [`file`] opens the file only if it is a regular one, and locks it: from here until
 //!    the new lines are on disk no other run reads or writes it.
-//! 2. [`book`] reads it, through the format's scanner ([`ledger`] or [`beancount`], the
-//!    latter with [`beanprice`] for `price:` metadata), into a [`book::Book`]: the last day
-//!    of every commodity in every currency it is priced in. A line that cannot be read is
-//!    refused with its number, before any request, and the file is left as it was.
+//! 2. [`book`] reads it, and the files it includes, through the format's scanner
+//!    ([`ledger`] or [`beancount`], the latter with [`beanprice`] for `price:` metadata),
+//!    into a [`book::Book`]: the last day of every commodity in every currency it is priced
+//!    in. A line that cannot be read is refused with its number, before any request, and
+//!    the file is left as it was.
 //! 3. [`targets`] decides what to fetch: one target per commodity and quote currency, the
 //!    days it lacks, the currency its price must come in; and builds the plan that fetches
 //!    them (`app` runs it, with the cache, like any other).
@@ -26,6 +27,7 @@ mod finish;
 pub mod ledger;
 pub mod targets;
 
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::exit::UsageError;
@@ -118,6 +120,9 @@ pub struct Update {
     dry_run: bool,
     file: Locked,
     book: Book,
+    /// Whether the file ends with a line end, and which one it uses.
+    ends_with_newline: bool,
+    line_end: book::LineEnd,
     targets: Vec<Target>,
     /// What the file names but `quotes` cannot fetch, said once.
     notes: Vec<String>,
@@ -137,13 +142,51 @@ pub fn start(
     let reader = file
         .reader()
         .map_err(|e| UsageError(format!("cannot read {path}: {e}")))?;
-    let book = Book::read(reader, request.kind, this_year).map_err(|e| match e {
-        book::Failed::Io(e) => UsageError(format!("cannot read {path}: {e}")),
+    let kind = request.kind;
+    let refused = |file: &Path, e: book::Failed| match e {
+        book::Failed::Io(e) => UsageError(format!("cannot read {}: {e}", file.display())),
         book::Failed::Line(line, why) => UsageError(format!(
-            "{path}:{line}: {why}; not a {} price file quotes can update, left unchanged",
-            request.kind.name()
+            "{}:{line}: {why}; not a {} file quotes can read, {path} left unchanged",
+            file.display(),
+            kind.name()
         )),
-    })?;
+    };
+    let mut book = Book::default();
+    let read = book
+        .read(reader, kind, this_year)
+        .map_err(|e| refused(&request.path, e))?;
+    // The files it includes are the same books: their prices count too (a file of this
+    // year's prices that includes last year's). Each is read once.
+    let mut seen = HashSet::new();
+    seen.insert(identity(&request.path));
+    let mut includes: VecDeque<(PathBuf, u64, String)> = read
+        .includes
+        .iter()
+        .map(|(line, pattern)| (request.path.clone(), *line, pattern.clone()))
+        .collect();
+    while let Some((from, line, pattern)) = includes.pop_front() {
+        let at = |why: String| UsageError(format!("{}:{line}: {why}", from.display()));
+        for included in file::included(&from, &pattern).map_err(at)? {
+            if !seen.insert(identity(&included)) {
+                continue;
+            }
+            if seen.len() > MAX_INCLUDED {
+                return Err(at(format!(
+                    "more than {MAX_INCLUDED} files included; not read"
+                )));
+            }
+            let opened = file::open_included(&included).map_err(at)?;
+            let reader = std::io::BufReader::with_capacity(1 << 16, opened);
+            let more = book
+                .read(reader, kind, this_year)
+                .map_err(|e| refused(&included, e))?;
+            includes.extend(
+                more.includes
+                    .into_iter()
+                    .map(|(line, pattern)| (included.clone(), line, pattern)),
+            );
+        }
+    }
     let planned = targets::plan(&request, &book, sources, now);
     if planned.targets.is_empty() {
         for note in &planned.notes {
@@ -163,10 +206,21 @@ pub fn start(
             dry_run: request.dry_run,
             file,
             book,
+            ends_with_newline: read.ends_with_newline,
+            line_end: read.line_end,
             targets: planned.targets,
             notes: planned.notes,
         },
     ))
+}
+
+/// The most files an update reads through `include` lines.
+const MAX_INCLUDED: usize = 10_000;
+
+/// What a path is, once: the file it names (a link and its target, `a/../b` and `b` are
+/// the same).
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]

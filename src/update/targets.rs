@@ -255,12 +255,15 @@ fn target(
     let name = &target.commodity;
     // A currency is priced by an exchange rate only: a ticker that is not a pair of it (the
     // ETF called USD) is another instrument.
-    let rate_of_it = match pair_quote(&*resolved.source, &resolved.ticker) {
-        // Not a pair: an instrument, whatever it is called.
-        None => false,
+    // A pair is what its source writes as its base, not as itself (`EURUSD=X` is EUR,
+    // Yahoo's `JPY=X` is USD); anything else is an instrument, whatever it is called.
+    let base = resolved.source.commodity(&resolved.ticker);
+    let is_pair = base != resolved.ticker.as_str();
+    let rate_of_it = if wanted.inverted {
         // `^EURUSD=X` on USD: the inverse of a rate quoted in USD.
-        Some(quote) if wanted.inverted => quote == *name,
-        Some(_) => resolved.source.commodity(&resolved.ticker) == *name,
+        pair_quote(&*resolved.source, &resolved.ticker).as_deref() == Some(name.as_str())
+    } else {
+        is_pair && base == *name
     };
     if is_currency(name) && !rate_of_it {
         target.state = State::Failed(format!(

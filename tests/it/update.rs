@@ -1097,7 +1097,7 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
 fn a_ledger_file_with_a_bom_crlf_and_dates_without_a_year_is_read_and_kept() {
     let dir = Dir::new();
     let server = yahoo_usd();
-    std::fs::write(dir.file("other.journal"), "P 2021-01-04 OTHER 1 USD\n").unwrap();
+    std::fs::write(dir.file("other.journal"), "account Assets:Cash\n").unwrap();
     let file = dir.file("prices.journal");
     let before = "\u{feff}; kept by hand, on Windows\r\n\
                   Y2021\r\n\
@@ -1164,4 +1164,76 @@ over two lines\"
         )
     );
     bean_check_accepts(&file);
+}
+
+#[test]
+fn included_files_are_read_as_part_of_the_books() {
+    let dir = Dir::new();
+    let server = yahoo_usd();
+    std::fs::create_dir(dir.file("archive")).unwrap();
+    // Last year's prices in an included file: their last day counts.
+    std::fs::write(
+        dir.file("archive/2021.journal"),
+        "P 2021-01-05 INCL 1 USD\n",
+    )
+    .unwrap();
+    let file = dir.file("prices.journal");
+    let before = "include archive/*.journal\nP 2021-01-04 INCL 1 USD\n";
+    std::fs::write(&file, before).unwrap();
+    quotes_yahoo(&dir, &server)
+        .arg("--update")
+        .arg(&file)
+        .args(["--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(format!("{}: appended 1 price\n", file.display()));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-06"), "INCL", "INCL", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+    assert_eq!(
+        read(&dir.file("archive/2021.journal")),
+        "P 2021-01-05 INCL 1 USD\n"
+    );
+
+    // beancount: the commodities and their metadata in one file, the prices in another.
+    std::fs::write(
+        dir.file("commodities.beancount"),
+        "2020-01-01 commodity USD\n2020-01-01 commodity FUND\n  price: \"USD:yahoo/FUND\"\n",
+    )
+    .unwrap();
+    let bean = dir.file("prices.beancount");
+    let before = "include \"commodities.beancount\"\n2021-01-04 price FUND 1 USD\n";
+    std::fs::write(&bean, before).unwrap();
+    quotes_yahoo(&dir, &server)
+        .arg("--update")
+        .arg(&bean)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&bean),
+        format!(
+            "{before}2021-01-05 price FUND {} USD\n",
+            close_of("FUND", "2021-01-05")
+        )
+    );
+    bean_check_accepts(&bean);
+
+    // An include of nothing is refused with its line, as ledger refuses it.
+    let broken = dir.file("broken.journal");
+    std::fs::write(&broken, "P 2021-01-04 INCL 1 USD\ninclude gone.journal\n").unwrap();
+    quotes_yahoo(&dir, &server)
+        .arg("--update")
+        .arg(&broken)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "quotes: error: {}:2: include \"gone.journal\": no such file\n",
+            broken.display()
+        ));
 }
