@@ -189,10 +189,20 @@ pub fn chunks(
     days: i64,
 ) -> Vec<(jiff::civil::Date, jiff::civil::Date)> {
     let step = jiff::Span::new().days(days.max(1) - 1);
+    spans(from, to, |start| start.checked_add(step).ok())
+}
+
+/// `from..=to` cut into consecutive spans, each from its first day through `last(first)`
+/// at the most (`None`: through `to`).
+pub fn spans(
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+    last: impl Fn(jiff::civil::Date) -> Option<jiff::civil::Date>,
+) -> Vec<(jiff::civil::Date, jiff::civil::Date)> {
     let mut spans = Vec::new();
     let mut start = from;
     while start <= to {
-        let end = start.checked_add(step).map_or(to, |end| end.min(to));
+        let end = last(start).map_or(to, |end| end.min(to));
         spans.push((start, end));
         match end.tomorrow() {
             Ok(next) => start = next,

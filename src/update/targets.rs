@@ -333,20 +333,13 @@ fn last_day(request: &Request, now: jiff::Timestamp) -> Option<Date> {
 
 /// `from..=to` in consecutive windows, each within the longest range one request may ask.
 fn windows(from: Date, to: Date) -> Vec<(Date, Date)> {
-    let mut spans = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = start
-            .checked_add(jiff::Span::new().years(history::MAX_YEARS))
+    let years = jiff::Span::new().years(history::MAX_YEARS);
+    history::spans(from, to, |start| {
+        start
+            .checked_add(years)
             .and_then(|limit| limit.yesterday())
-            .map_or(to, |limit| limit.min(to));
-        spans.push((start, end));
-        match end.tomorrow() {
-            Ok(next) => start = next,
-            Err(_) => break,
-        }
-    }
-    spans
+            .ok()
+    })
 }
 
 /// Whether `code` is an ISO 4217 currency code (`USD`, `EUR`; not `BTC`, not `$`).

@@ -25,12 +25,12 @@ const CANDLES: &str = "coinbase_candles_BTC-EUR_2021-01-01_2021-01-07.json";
 const NVDA_SPLITS_SINCE: &str = r#"{"chart":{"result":[{"meta":{"currency":"USD","symbol":"NVDA","gmtoffset":-14400},"timestamp":[1643639400,1717853400],"events":{"splits":{"1718026200":{"date":1718026200,"numerator":10,"denominator":1,"splitRatio":"10:1"}}},"indicators":{"quote":[{"close":[24.5,120.9]}]}}],"error":null}}"#;
 
 /// A test's own directories: the cache (`QUOTES_CACHE_DIR`), `XDG_CACHE_HOME`, and files.
-struct Dirs {
-    root: tempfile::TempDir,
+pub(crate) struct Dirs {
+    pub(crate) root: tempfile::TempDir,
 }
 
 impl Dirs {
-    fn new() -> Dirs {
+    pub(crate) fn new() -> Dirs {
         Dirs {
             root: tempfile::tempdir().expect("a temporary directory"),
         }
@@ -40,14 +40,14 @@ impl Dirs {
         self.root.path().join("cache")
     }
 
-    fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.root.path().join(name)
     }
 }
 
 /// `quotes` in a scrubbed environment: no proxy, no `QUOTES_*` variable from the shell, no
 /// colour, and a cache of this test's own.
-fn quotes(dirs: &Dirs) -> Command {
+pub(crate) fn quotes(dirs: &Dirs) -> Command {
     let mut cmd = crate::cmd::quotes();
     cmd.env("XDG_CACHE_HOME", dirs.root.path().join("xdg"))
         .env("QUOTES_CACHE_DIR", dirs.cache());
@@ -55,7 +55,7 @@ fn quotes(dirs: &Dirs) -> Command {
 }
 
 /// `quotes` with Yahoo at `yahoo`.
-fn yahoo(dirs: &Dirs, yahoo: &Server) -> Command {
+pub(crate) fn yahoo(dirs: &Dirs, yahoo: &Server) -> Command {
     let mut cmd = quotes(dirs);
     cmd.env("QUOTES_YAHOO_URL", yahoo.url());
     cmd
@@ -65,7 +65,7 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &std::process::Output) -> String {
+pub(crate) fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

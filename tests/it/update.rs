@@ -8,7 +8,7 @@
 //! deterministic closes, `quotes_bench::chart::close_of`), so each test knows every line it
 //! expects. ledger, hledger and bean-check read every file a test leaves behind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -18,45 +18,21 @@ use predicates::prelude::*;
 use quotes_bench::chart::{Interval, close_of, history_body};
 
 use crate::cmd::{BIN, require_tool};
+use crate::history::{Dirs, quotes, stderr, yahoo as yahoo_at};
 use crate::support::{Reply, Request, Server};
 
-/// A test's own directory: its files and its cache.
-struct Dir {
-    root: tempfile::TempDir,
-}
-
-impl Dir {
-    fn new() -> Dir {
-        Dir {
-            root: tempfile::tempdir().expect("a temporary directory"),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.root.path().join(name)
-    }
-}
-
-/// `quotes` in the suite's scrubbed environment, with this test's cache.
-fn quotes(dir: &Dir) -> Command {
-    let mut cmd = crate::cmd::quotes();
-    cmd.env("QUOTES_CACHE_DIR", dir.file("cache"));
+/// `quotes --update FILE` with Yahoo at `yahoo`, in the suite's scrubbed environment with
+/// this test's cache.
+fn update(dir: &Dirs, yahoo: &Server, file: &Path) -> Command {
+    let mut cmd = yahoo_at(dir, yahoo);
+    cmd.arg("--update").arg(file);
     cmd
 }
 
-/// `quotes` with Yahoo at `yahoo`.
-fn quotes_yahoo(dir: &Dir, yahoo: &Server) -> Command {
-    let mut cmd = quotes(dir);
-    cmd.env("QUOTES_YAHOO_URL", yahoo.url());
-    cmd
-}
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+/// What a run that appended `n` prices to `file` says.
+fn appended(file: &Path, n: usize) -> String {
+    let plural = if n == 1 { "" } else { "s" };
+    format!("{}: appended {n} price{plural}\n", file.display())
 }
 
 fn read(path: &Path) -> String {
@@ -92,6 +68,14 @@ fn ledger_line(d: Date, commodity: &str, ticker: &str, currency: &str) -> String
         "P {d} {commodity} {} {currency}\n",
         close_of(ticker, &d.to_string())
     )
+}
+
+/// The ledger lines of `ticker`'s closes on the weekdays of `from..=to`, in `currency`.
+fn ledger_lines(from: Date, to: Date, ticker: &str, currency: &str) -> String {
+    weekdays(from, to)
+        .into_iter()
+        .map(|d| ledger_line(d, ticker, ticker, currency))
+        .collect()
 }
 
 /// Yahoo's answer to a range request for `req.symbol()`, quoted in `currency`: a bar per
@@ -212,7 +196,7 @@ fn bean_check_accepts(file: &Path) {
 
 #[test]
 fn ten_runs_at_once_keep_every_line_of_every_run() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     // Each answer takes a while, so that the runs overlap.
     let server =
         Server::start(|req| yahoo_answer(req, Some("USD")).with_delay(Duration::from_millis(100)));
@@ -223,14 +207,9 @@ fn ten_runs_at_once_keep_every_line_of_every_run() {
         let runs: Vec<_> = tickers
             .iter()
             .map(|ticker| {
-                let mut cmd = quotes_yahoo(&dir, &server);
-                cmd.args(["--no-cache", "--update"]).arg(&file).args([
-                    "--from",
-                    "2021-01-04",
-                    "--to",
-                    "2021-01-08",
-                    ticker,
-                ]);
+                let mut cmd = update(&dir, &server, &file);
+                cmd.arg("--no-cache")
+                    .args(["--from", "2021-01-04", "--to", "2021-01-08", ticker]);
                 s.spawn(move || cmd.output().unwrap())
             })
             .collect();
@@ -256,7 +235,7 @@ fn ten_runs_at_once_keep_every_line_of_every_run() {
 
 #[test]
 fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     let file = dir.file("prices.journal");
     let before = "P 2021-01-04 LOCKED 1 USD\n";
@@ -265,9 +244,8 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
     let holder = std::fs::File::open(&file).unwrap();
     holder.lock().unwrap();
     let args = ["--no-cache", "--to", "2021-01-08"];
-    quotes_yahoo(&dir, &server)
-        .args(["--deadline", "0.5", "--update"])
-        .arg(&file)
+    update(&dir, &server, &file)
+        .args(["--deadline", "0.5"])
         .args(args)
         .assert()
         .code(1)
@@ -328,13 +306,11 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
 #[test]
 fn what_is_not_a_regular_file_is_refused_before_anything_is_read_or_written() {
     use std::os::unix::fs::FileTypeExt;
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = Server::start(|_| Reply::Close).expect_no_requests();
     let refused = |path: &Path, what: &str| {
-        quotes_yahoo(&dir, &server)
+        update(&dir, &server, path)
             .timeout(Duration::from_secs(10))
-            .arg("--update")
-            .arg(path)
             .args(["--from", "2021-01-04", "TSLA"])
             .assert()
             .code(2)
@@ -402,9 +378,7 @@ fn what_is_not_a_regular_file_is_refused_before_anything_is_read_or_written() {
         .unwrap()
         .set_len(8 << 20)
         .unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&zeros)
+    update(&dir, &server, &zeros)
         .arg("TSLA")
         .assert()
         .code(2)
@@ -416,9 +390,7 @@ fn what_is_not_a_regular_file_is_refused_before_anything_is_read_or_written() {
     let mut text = b"P 2021-01-04 TSLA 1 USD\n; fine\n; ".to_vec();
     text.resize(text.len() + (2 << 20), b'x');
     std::fs::write(&long, &text).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&long)
+    update(&dir, &server, &long)
         .assert()
         .code(2)
         .stderr(predicate::str::contains(format!(
@@ -459,7 +431,7 @@ const OTHER_GID: u32 = 54_322;
 
 /// `quotes` run as another user (`OTHER_UID`, in group `OTHER_GID`), from a copy of the
 /// binary that user can run.
-fn quotes_as_other_user(dir: &Dir, yahoo: &Server) -> Command {
+fn quotes_as_other_user(dir: &Dirs, yahoo: &Server) -> Command {
     use std::os::unix::process::CommandExt;
     let bin = dir.file("quotes-bin");
     if !bin.exists() {
@@ -469,7 +441,7 @@ fn quotes_as_other_user(dir: &Dir, yahoo: &Server) -> Command {
     cmd.uid(OTHER_UID)
         .gid(OTHER_GID)
         .env("QUOTES_YAHOO_URL", yahoo.url())
-        .env("HOME", dir.path())
+        .env("HOME", dir.root.path())
         .arg("--no-cache");
     let mut cmd = Command::from_std(cmd);
     cmd.timeout(crate::cmd::HANG_GUARD);
@@ -487,11 +459,11 @@ fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_wr
     if !can_switch_users() {
         return;
     }
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     // A shared journal: owned by someone (uid 1000), group-writable for the group the
     // other user is in; the directory is not theirs to write.
-    chmod(dir.path(), 0o755);
+    chmod(dir.root.path(), 0o755);
     let file = dir.file("shared.journal");
     std::fs::write(&file, "P 2021-01-04 SHARED 1 USD\n").unwrap();
     std::os::unix::fs::chown(&file, Some(1000), Some(OTHER_GID)).unwrap();
@@ -502,14 +474,12 @@ fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_wr
         .args(["--to", "2021-01-06"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 2 prices\n", file.display()));
+        .stderr(appended(&file, 2));
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (1000, OTHER_GID));
     assert_eq!(meta.mode() & 0o7777, 0o664);
-    let mut expected = "P 2021-01-04 SHARED 1 USD\n".to_string();
-    for d in weekdays(day("2021-01-05"), day("2021-01-06")) {
-        expected.push_str(&ledger_line(d, "SHARED", "SHARED", "USD"));
-    }
+    let expected = "P 2021-01-04 SHARED 1 USD\n".to_string()
+        + &ledger_lines(day("2021-01-05"), day("2021-01-06"), "SHARED", "USD");
     assert_eq!(read(&file), expected);
 
     // A writable file in a directory nobody may write: updated, as `>>` would.
@@ -525,7 +495,7 @@ fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_wr
         .args(["--to", "2021-01-05"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 1 price\n", file.display()));
+        .stderr(appended(&file, 1));
     assert!(read(&file).ends_with(&ledger_line(day("2021-01-05"), "MINE", "MINE", "USD")));
     chmod(&locked_dir, 0o755);
     ledger_tools_accept(&file);
@@ -534,7 +504,7 @@ fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_wr
 #[test]
 fn hard_links_and_extended_attributes_are_kept() {
     use std::os::unix::fs::MetadataExt;
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     let file = dir.file("prices.journal");
     let link = dir.file("link.journal");
@@ -552,9 +522,8 @@ fn hard_links_and_extended_attributes_are_kept() {
             0,
         )
     } == 0;
-    quotes_yahoo(&dir, &server)
-        .args(["--no-cache", "--update"])
-        .arg(&file)
+    update(&dir, &server, &file)
+        .arg("--no-cache")
         .args(["--to", "2021-01-05"])
         .assert()
         .success();
@@ -630,7 +599,7 @@ fn append_note(path: &Path) -> Option<String> {
 
 #[test]
 fn a_write_that_fails_midway_leaves_the_file_byte_identical() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     let file = dir.file("prices.journal");
     // 1000 bytes: of the 3 new lines only 24 bytes fit under the 1 KiB limit.
@@ -654,7 +623,7 @@ fn a_write_that_fails_midway_leaves_the_file_byte_identical() {
 #[test]
 fn a_write_that_dies_midway_is_completed_by_the_next_run() {
     use std::os::unix::process::ExitStatusExt;
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     let file = dir.file("prices.journal");
     let before = journal_of(1000);
@@ -683,11 +652,9 @@ fn a_write_that_dies_midway_is_completed_by_the_next_run() {
         .args(["--to", "2021-01-07"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 3 prices\n", file.display()));
-    let mut expected = before.clone();
-    for d in weekdays(day("2021-01-05"), day("2021-01-07")) {
-        expected.push_str(&ledger_line(d, "CUT", "CUT", "USD"));
-    }
+        .stderr(appended(&file, 3));
+    let expected =
+        before.clone() + &ledger_lines(day("2021-01-05"), day("2021-01-07"), "CUT", "USD");
     assert_eq!(read(&file), expected);
     assert_eq!(append_note(&file), None);
     ledger_tools_accept(&file);
@@ -698,7 +665,7 @@ fn a_write_that_dies_midway_is_completed_by_the_next_run() {
 
 #[test]
 fn a_commodity_priced_in_two_currencies_keeps_both() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let exchange = coinbase_candles();
     let file = dir.file("crypto.journal");
     let run = |args: &[&str]| {
@@ -712,7 +679,7 @@ fn a_commodity_priced_in_two_currencies_keeps_both() {
             .success()
     };
     run(&["--from", "2021-01-04", "--to", "2021-01-05"]);
-    run(&["--to", "2021-01-06"]).stderr(format!("{}: appended 2 prices\n", file.display()));
+    run(&["--to", "2021-01-06"]).stderr(appended(&file, 2));
     run(&["--to", "2021-01-06"]).stderr(format!("{}: up to date, 1 commodity\n", file.display()));
     let mut expected = String::new();
     for d in ["2021-01-04", "2021-01-05", "2021-01-06"] {
@@ -725,7 +692,7 @@ fn a_commodity_priced_in_two_currencies_keeps_both() {
 
     // Each currency goes on from its own last price.
     std::fs::write(&file, "P 2021-01-06 BTC 1 USD\nP 2021-01-04 BTC 1 EUR\n").unwrap();
-    run(&["--to", "2021-01-06"]).stderr(format!("{}: appended 2 prices\n", file.display()));
+    run(&["--to", "2021-01-06"]).stderr(appended(&file, 2));
     assert_eq!(
         read(&file),
         format!(
@@ -738,7 +705,7 @@ fn a_commodity_priced_in_two_currencies_keeps_both() {
 
 #[test]
 fn beanprice_quote_currencies_are_each_kept() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let exchange = coinbase_candles();
     let file = dir.file("crypto.beancount");
     let before = "\
@@ -758,7 +725,7 @@ fn beanprice_quote_currencies_are_each_kept() {
         .args(["--to", "2021-01-06"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 3 prices\n", file.display()));
+        .stderr(appended(&file, 3));
     let close = |pair: &str, d: &str| close_of(pair, d);
     assert_eq!(
         read(&file),
@@ -793,7 +760,7 @@ fn yahoo_with_etfs_named_like_currencies() -> Server {
 
 #[test]
 fn a_commodity_is_never_priced_as_a_ticker_it_merely_resembles() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_with_etfs_named_like_currencies();
     let file = dir.file("prices.journal");
     let before = "\
@@ -802,9 +769,7 @@ P 2021-01-04 BTC 92000 EUR
 P 2021-01-04 VTSAX 100 USD
 ";
     std::fs::write(&file, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-06"])
         .assert()
         .code(1)
@@ -827,9 +792,7 @@ P 2021-01-04 VTSAX 100 USD
     ledger_tools_accept(&file);
 
     // A currency given as a ticker is refused, never sent.
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .arg("USD")
         .assert()
         .code(1)
@@ -838,9 +801,7 @@ P 2021-01-04 VTSAX 100 USD
              USDEUR=X@USD",
         ));
     // And nothing is priced in itself.
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--currency", "USD", "USDEUR=X@USD"])
         .assert()
         .code(1)
@@ -855,7 +816,7 @@ P 2021-01-04 VTSAX 100 USD
 
 #[test]
 fn a_currency_is_priced_at_the_ecbs_rate_under_fx_ecb() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let ecb = Server::start(|req| {
         assert_eq!(req.symbol(), "D.USD.EUR.SP00.A", "{req:?}");
         Reply::fixture(200, "ecb_EXR_D.USD.EUR.SP00.A_2021-01-04_2021-01-08.csv")
@@ -863,10 +824,8 @@ fn a_currency_is_priced_at_the_ecbs_rate_under_fx_ecb() {
     let yahoo = Server::start(|_| Reply::Close).expect_no_requests();
     let file = dir.file("prices.journal");
     std::fs::write(&file, "P 2021-01-04 USD 0.813273 EUR\n").unwrap();
-    quotes_yahoo(&dir, &yahoo)
+    update(&dir, &yahoo, &file)
         .env("QUOTES_ECB_URL", ecb.url())
-        .args(["--update"])
-        .arg(&file)
         .args(["--fx", "ecb", "--to", "2021-01-06"])
         .assert()
         .success();
@@ -880,13 +839,11 @@ fn a_currency_is_priced_at_the_ecbs_rate_under_fx_ecb() {
 
 #[test]
 fn a_beancount_file_is_priced_from_its_metadata_only() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = Server::start(|_| Reply::Close).expect_no_requests();
     let file = dir.file("prices.beancount");
     std::fs::write(&file, "2021-01-04 price VTSAX 100 USD\n").unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("names no commodity with a ticker"));
@@ -899,15 +856,14 @@ fn a_beancount_file_is_priced_from_its_metadata_only() {
 fn weeks_and_months_are_appended_once_they_are_over() {
     let today = today();
     for (interval, period) in [("week", 7), ("month", 31)] {
-        let dir = Dir::new();
+        let dir = Dirs::new();
         let server = yahoo_usd();
         let file = dir.file("prices.journal");
         let from = today.saturating_sub(jiff::Span::new().days(3 * period));
         std::fs::write(&file, format!("P {from} PERIODIC 1 USD\n")).unwrap();
         let run = || {
-            quotes_yahoo(&dir, &server)
-                .args(["--no-cache", "--update"])
-                .arg(&file)
+            update(&dir, &server, &file)
+                .arg("--no-cache")
                 .args(["--interval", interval])
                 .assert()
                 .success()
@@ -962,16 +918,14 @@ fn weeks_and_months_are_appended_once_they_are_over() {
 
 #[test]
 fn what_failed_and_what_was_appended_are_both_said() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = Server::start(|req| {
         let known = req.symbol() != "NOPE";
         yahoo_answer(req, known.then_some("USD"))
     });
     let file = dir.file("prices.journal");
     std::fs::write(&file, "P 2021-01-04 GOOD 1 USD\nP 2021-01-04 NOPE 1 USD\n").unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-06"])
         .assert()
         .code(1)
@@ -982,9 +936,7 @@ fn what_failed_and_what_was_appended_are_both_said() {
             "\n{}: appended 2 prices; failed: NOPE\n",
             file.display()
         )));
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-06", "NOPE"])
         .assert()
         .code(1)
@@ -993,9 +945,7 @@ fn what_failed_and_what_was_appended_are_both_said() {
             file.display()
         )));
     // A commodity without a price and without --from fails alone.
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-07", "GOOD", "NEWONE"])
         .assert()
         .code(1)
@@ -1009,14 +959,13 @@ fn what_failed_and_what_was_appended_are_both_said() {
 
 #[test]
 fn a_catch_up_longer_than_one_request_is_fetched_in_windows_and_stops_nothing() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     let file = dir.file("prices.journal");
     let before = "P 1995-01-02 OLDE 1 USD\nP 2025-12-31 NEWER 1 USD\n";
     std::fs::write(&file, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .args(["--no-cache", "--update"])
-        .arg(&file)
+    update(&dir, &server, &file)
+        .arg("--no-cache")
         .args(["--to", "2026-01-09"])
         .assert()
         .success();
@@ -1044,7 +993,7 @@ fn a_catch_up_longer_than_one_request_is_fetched_in_windows_and_stops_nothing() 
 #[test]
 fn beanprice_metadata_inverse_skip_and_alternatives() {
     use rust_decimal::prelude::*;
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = Server::start(|req| {
         let currency = match req.symbol().as_str() {
             "EURUSD=X" | "VTSAX" => Some("USD"),
@@ -1067,13 +1016,11 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
 2021-01-04 price VTSAX 100 USD
 ";
     std::fs::write(&file, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-05"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 2 prices\n", file.display()));
+        .stderr(appended(&file, 2));
     // One USD in euros: the inverse of EURUSD=X, exact, to 6 decimals.
     let rate = Decimal::from_str(&close_of("EURUSD=X", "2021-01-05")).unwrap();
     let inverse =
@@ -1095,7 +1042,7 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
 
 #[test]
 fn a_ledger_file_with_a_bom_crlf_and_dates_without_a_year_is_read_and_kept() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     std::fs::write(dir.file("other.journal"), "account Assets:Cash\n").unwrap();
     let file = dir.file("prices.journal");
@@ -1109,24 +1056,22 @@ fn a_ledger_file_with_a_bom_crlf_and_dates_without_a_year_is_read_and_kept() {
                   01/05 * Shop\r\n    Expenses:Food   $5\r\n    Assets:Cash\r\n\
                   P 01/05 KEPT 1.00 USD";
     std::fs::write(&file, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-07"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 2 prices\n", file.display()));
-    let mut expected = format!("{before}\r\n");
-    for d in weekdays(day("2021-01-06"), day("2021-01-07")) {
-        expected.push_str(&ledger_line(d, "KEPT", "KEPT", "USD").replace('\n', "\r\n"));
-    }
+        .stderr(appended(&file, 2));
+    let expected = format!(
+        "{before}\r\n{}",
+        ledger_lines(day("2021-01-06"), day("2021-01-07"), "KEPT", "USD").replace('\n', "\r\n")
+    );
     assert_eq!(read(&file), expected);
     ledger_tools_accept(&file);
 }
 
 #[test]
 fn a_beancount_file_with_strings_over_several_lines_is_read() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     let file = dir.file("books.beancount");
     let before = "\
@@ -1149,13 +1094,11 @@ over two lines\"
 2021-01-04 price FUND 1 USD
 ";
     std::fs::write(&file, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-05"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 1 price\n", file.display()));
+        .stderr(appended(&file, 1));
     assert_eq!(
         read(&file),
         format!(
@@ -1168,7 +1111,7 @@ over two lines\"
 
 #[test]
 fn included_files_are_read_as_part_of_the_books() {
-    let dir = Dir::new();
+    let dir = Dirs::new();
     let server = yahoo_usd();
     std::fs::create_dir(dir.file("archive")).unwrap();
     // Last year's prices in an included file: their last day counts.
@@ -1180,13 +1123,11 @@ fn included_files_are_read_as_part_of_the_books() {
     let file = dir.file("prices.journal");
     let before = "include archive/*.journal\nP 2021-01-04 INCL 1 USD\n";
     std::fs::write(&file, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&file)
+    update(&dir, &server, &file)
         .args(["--to", "2021-01-06"])
         .assert()
         .success()
-        .stderr(format!("{}: appended 1 price\n", file.display()));
+        .stderr(appended(&file, 1));
     assert_eq!(
         read(&file),
         format!(
@@ -1209,9 +1150,7 @@ fn included_files_are_read_as_part_of_the_books() {
     let bean = dir.file("prices.beancount");
     let before = "include \"commodities.beancount\"\n2021-01-04 price FUND 1 USD\n";
     std::fs::write(&bean, before).unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&bean)
+    update(&dir, &server, &bean)
         .args(["--to", "2021-01-05"])
         .assert()
         .success();
@@ -1227,9 +1166,7 @@ fn included_files_are_read_as_part_of_the_books() {
     // An include of nothing is refused with its line, as ledger refuses it.
     let broken = dir.file("broken.journal");
     std::fs::write(&broken, "P 2021-01-04 INCL 1 USD\ninclude gone.journal\n").unwrap();
-    quotes_yahoo(&dir, &server)
-        .arg("--update")
-        .arg(&broken)
+    update(&dir, &server, &broken)
         .assert()
         .code(2)
         .stderr(format!(
