@@ -331,6 +331,23 @@ pub(crate) mod tests {
         assert!(read(Kind::Ledger, b"\n\xef\xbb\xbfP 2021-01-04 TSLA 1 USD\n").is_err());
     }
 
+    proptest::proptest! {
+        /// No text makes reading panic: bytes, and text made of what price files are made
+        /// of (dates, quotes, `;`, `^`, line ends, indentation), in both formats, with
+        /// beanprice metadata among them.
+        #[test]
+        fn no_text_makes_reading_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            text in "([PY0-9 /.:\"$;^A-Z,=~*\\\t\r\n-]|€|é|price|commodity|include|apply|year|end|price: ){0,80}",
+        ) {
+            for kind in [Kind::Ledger, Kind::Beancount] {
+                let _ = read_one(kind, &bytes);
+                let _ = read_one(kind, text.as_bytes());
+            }
+            let _ = PriceSpec::parse(&text);
+        }
+    }
+
     #[test]
     fn a_line_too_long_or_not_utf8_is_refused_with_its_number() {
         let mut long = b"P 2021-01-04 TSLA 1 USD\n; ".to_vec();

@@ -267,8 +267,7 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(waiting.try_wait().unwrap().is_none(), "it did not wait");
+    blocked_on_a_lock(waiting.id());
     // SAFETY: signalling the child this test spawned.
     unsafe {
         libc::kill(waiting.id() as i32, libc::SIGINT);
@@ -292,12 +291,28 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    blocked_on_a_lock(waiting.id());
     assert_eq!(server.request_count(), 0, "it did not wait for the lock");
     holder.unlock().unwrap();
     let out = waiting.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(read(&file).lines().count(), 5);
+}
+
+/// Wait until process `pid` waits for a file lock: the kernel lists it in `/proc/locks`
+/// as a waiter (`->`) once it is blocked in `flock`.
+fn blocked_on_a_lock(pid: u32) {
+    crate::support::wait_until(
+        &format!("process {pid} waits for a lock"),
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string("/proc/locks").is_ok_and(|locks| {
+                locks.lines().any(|line| {
+                    line.contains("->") && line.split_whitespace().any(|w| w == pid.to_string())
+                })
+            })
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------
