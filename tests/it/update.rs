@@ -259,7 +259,7 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
     assert_eq!(server.request_count(), 0);
 
     // Ctrl-C while waiting ends the run at once, by the signal, having written nothing.
-    let mut waiting = crate::cmd::quotes_process()
+    let waiting = crate::cmd::quotes_process()
         .env("QUOTES_YAHOO_URL", server.url())
         .arg("--update")
         .arg(&file)
