@@ -291,8 +291,16 @@ fn invert(target: &Target, label: &str, quote: &Quote) -> Result<Quote, String> 
     })
 }
 
-/// `NVDA, TSLA`: who failed, for the summary line (the first ten).
+/// `NVDA, TSLA`: who failed, for the summary line (the first ten; a commodity that failed
+/// in two currencies once).
 fn listed(names: &[&str]) -> String {
+    let mut unique: Vec<&str> = Vec::with_capacity(names.len());
+    for name in names {
+        if !unique.contains(name) {
+            unique.push(name);
+        }
+    }
+    let names = unique;
     let mut list = names
         .iter()
         .take(10)

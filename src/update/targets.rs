@@ -306,7 +306,7 @@ fn target(
         return target; // up to date
     };
     let mut entries = Vec::new();
-    for (from, to) in windows(start, end) {
+    for (from, to) in windows(start, end, request.interval) {
         // Each window is within the longest range, by construction.
         let Ok(range) = Range::new(from, to, request.interval, request.adjust) else {
             continue;
@@ -331,14 +331,16 @@ fn last_day(request: &Request, now: jiff::Timestamp) -> Option<Date> {
     request.interval.last_end_by(request.to.min(over))
 }
 
-/// `from..=to` in consecutive windows, each within the longest range one request may ask.
-fn windows(from: Date, to: Date) -> Vec<(Date, Date)> {
+/// `from..=to` in consecutive windows, each within the longest range one request may ask;
+/// with a week or month interval each ends with a period, so no period is cut in two.
+fn windows(from: Date, to: Date, interval: history::Interval) -> Vec<(Date, Date)> {
     let years = jiff::Span::new().years(history::MAX_YEARS);
     history::spans(from, to, |start| {
-        start
+        let limit = start
             .checked_add(years)
             .and_then(|limit| limit.yesterday())
-            .ok()
+            .ok()?;
+        interval.last_end_by(limit).filter(|end| *end >= start)
     })
 }
 
@@ -406,11 +408,12 @@ mod tests {
 
     #[test]
     fn long_catch_ups_are_cut_into_windows_a_request_can_ask() {
+        let day = history::Interval::Day;
         assert_eq!(
-            windows(d("2021-01-01"), d("2021-01-07")),
+            windows(d("2021-01-01"), d("2021-01-07"), day),
             [(d("2021-01-01"), d("2021-01-07"))]
         );
-        let spans = windows(d("1990-01-02"), d("2026-12-04"));
+        let spans = windows(d("1990-01-02"), d("2026-12-04"), day);
         assert_eq!(spans.len(), 2);
         assert_eq!(spans[0], (d("1990-01-02"), d("2020-01-01")));
         assert_eq!(spans[1], (d("2020-01-02"), d("2026-12-04")));
@@ -418,8 +421,15 @@ mod tests {
             let range = Range::new(*from, *to, history::Interval::Day, Default::default());
             assert!(range.is_ok(), "{from}..{to}");
         }
-        assert_eq!(windows(Date::MAX, Date::MAX), [(Date::MAX, Date::MAX)]);
-        assert!(windows(d("2021-01-02"), d("2021-01-01")).is_empty());
+        assert_eq!(windows(Date::MAX, Date::MAX, day), [(Date::MAX, Date::MAX)]);
+        assert!(windows(d("2021-01-02"), d("2021-01-01"), day).is_empty());
+        // A week or a month is never cut in two: the first window ends with one.
+        let weeks = windows(d("1990-01-02"), d("2026-12-04"), history::Interval::Week);
+        assert_eq!(weeks[0].1, d("2019-12-29"));
+        assert_eq!(weeks[0].1.weekday(), jiff::civil::Weekday::Sunday);
+        assert_eq!(weeks[1].0, d("2019-12-30"));
+        let months = windows(d("1990-01-02"), d("2026-12-04"), history::Interval::Month);
+        assert_eq!(months[0].1, d("2019-12-31"));
     }
 
     #[test]
