@@ -258,10 +258,12 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// The first whitespace-separated word and the rest.
+/// The first word (separated by spaces or tabs, as ledger and beancount separate them) and
+/// the rest. Byte by byte: it runs several times on every line of a file.
 pub fn split_word(text: &str) -> (&str, &str) {
-    let text = text.trim_start();
-    match text.find(char::is_whitespace) {
+    let text = text.trim_ascii_start();
+    // ASCII whitespace is never inside a UTF-8 sequence, so `at` is a char boundary.
+    match text.bytes().position(|b| b.is_ascii_whitespace()) {
         Some(at) => text.split_at(at),
         None => (text, ""),
     }

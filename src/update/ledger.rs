@@ -161,22 +161,34 @@ impl Ledger {
     /// A ledger date: `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYY.MM.DD` (month and day may have one
     /// digit), or the same without its year (`MM/DD`), which is then the year in force.
     fn date(&self, text: &str) -> Option<Date> {
-        let separator = text.bytes().find(|b| matches!(b, b'-' | b'/' | b'.'))?;
-        let parts: Vec<&str> = text.split(separator as char).collect();
-        let number = |s: &str| -> Option<i16> {
-            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| s.parse().ok())
-                .flatten()
-        };
-        let short = |s: &str| (1..=2).contains(&s.len());
-        let (year, month, day) = match parts[..] {
-            [year, month, day] if year.len() == 4 && short(month) && short(day) => {
-                (number(year)?, month, day)
+        // Digits and one kind of separator, read byte by byte without allocating: this
+        // runs for every line of the file.
+        let bytes = text.as_bytes();
+        let separator = *bytes.iter().find(|b| matches!(b, b'-' | b'/' | b'.'))?;
+        let mut parts = [0u16; 3];
+        let mut lengths = [0usize; 3];
+        let mut count = 0;
+        for &b in bytes {
+            if b == separator {
+                count += 1;
+                if count == 3 {
+                    return None;
+                }
+            } else if b.is_ascii_digit() && lengths[count] < 4 {
+                parts[count] = parts[count] * 10 + u16::from(b - b'0');
+                lengths[count] += 1;
+            } else {
+                return None;
             }
-            [month, day] if short(month) && short(day) => (self.year(), month, day),
+        }
+        let short = |at: usize| (1..=2).contains(&lengths[at]);
+        let (year, month, day) = match count {
+            2 if lengths[0] == 4 && short(1) && short(2) => {
+                (i16::try_from(parts[0]).ok()?, parts[1], parts[2])
+            }
+            1 if short(0) && short(1) => (self.year(), parts[0], parts[1]),
             _ => return None,
         };
-        let (month, day) = (number(month)?, number(day)?);
         Date::new(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()
     }
 
@@ -187,10 +199,10 @@ impl Ledger {
         let Some(day) = self.date(date) else {
             return bad(&format!("has no date YYYY-MM-DD: {}", shown(date)));
         };
-        let mut rest = rest.trim_start();
+        let mut rest = rest.trim_ascii_start();
         let (word, after) = split_word(rest);
         if is_time(word) {
-            rest = after.trim_start();
+            rest = after.trim_ascii_start();
         }
         let (commodity, rest) = if let Some(quoted) = rest.strip_prefix('"') {
             match quoted.split_once('"') {
@@ -214,9 +226,9 @@ impl Ledger {
 }
 
 fn is_time(word: &str) -> bool {
-    let mut parts = word.split(':');
+    let mut parts = word.as_bytes().split(|b| *b == b':');
     let all_digits =
-        |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
+        |s: &[u8]| !s.is_empty() && s.len() <= 2 && s.iter().all(|b| b.is_ascii_digit());
     let (Some(h), Some(m)) = (parts.next(), parts.next()) else {
         return false;
     };
@@ -227,9 +239,13 @@ fn is_time(word: &str) -> bool {
 /// `$245.04` → `$`, `USD 245.04`, `-1,000.00 EUR`, `5 "ABC 1"` → `ABC 1`; a bare number has
 /// none (`""`), as ledger and hledger read it. A trailing `; comment` is not part of it.
 pub fn amount_commodity(text: &str) -> Result<&str, String> {
-    let text = unsigned(before_comment(text).trim());
+    let text = unsigned(before_comment(text).trim_ascii());
     let is_number_start = |c: char| c.is_ascii_digit() || c == '.' || c == ',';
-    let number_end = |s: &str| s.find(|c: char| !is_number_start(c)).unwrap_or(s.len());
+    let number_end = |s: &str| {
+        s.bytes()
+            .position(|b| !is_number_start(char::from(b)))
+            .unwrap_or(s.len())
+    };
     let number = |s: &str| -> Result<(), String> {
         let s = unsigned(s);
         let end = number_end(s);
@@ -243,11 +259,11 @@ pub fn amount_commodity(text: &str) -> Result<&str, String> {
         let (name, rest) = quoted
             .split_once('"')
             .ok_or_else(|| "has an unterminated quoted commodity".to_string())?;
-        (name, rest.trim())
+        (name, rest.trim_ascii())
     } else if text.starts_with(is_number_start) {
         let end = number_end(text);
         let (number_text, commodity) = text.split_at(end);
-        let commodity = commodity.trim();
+        let commodity = commodity.trim_ascii();
         let commodity = match commodity.strip_prefix('"') {
             Some(quoted) => quoted
                 .strip_suffix('"')
@@ -263,7 +279,7 @@ pub fn amount_commodity(text: &str) -> Result<&str, String> {
         let end = text
             .find(|c: char| c.is_whitespace() || is_number_start(c) || matches!(c, '-' | '+'))
             .unwrap_or(text.len());
-        (&text[..end], text[end..].trim())
+        (&text[..end], text[end..].trim_ascii())
     };
     number(number_text)?;
     Ok(commodity)
@@ -271,16 +287,17 @@ pub fn amount_commodity(text: &str) -> Result<&str, String> {
 
 /// `text` without its sign.
 fn unsigned(text: &str) -> &str {
-    text.strip_prefix(['-', '+']).unwrap_or(text).trim_start()
+    text.strip_prefix(['-', '+']).unwrap_or(text).trim_ascii_start()
 }
 
 /// `text` up to a `;` that starts a comment: a quoted commodity may hold one.
 fn before_comment(text: &str) -> &str {
     let mut quoted = false;
-    for (at, c) in text.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => return &text[..at],
+    // ASCII bytes are never inside a UTF-8 sequence: `at` is a char boundary.
+    for (at, b) in text.bytes().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b';' if !quoted => return &text[..at],
             _ => {}
         }
     }
