@@ -83,7 +83,7 @@ impl Beancount {
             check_blank(rest)?;
             return Ok(Line::Metadata {
                 commodity,
-                value: unescape(&value),
+                value: Ok(unescape(&value)),
             });
         }
         self.in_string = opens_string(rest);
@@ -102,17 +102,22 @@ impl Beancount {
         {
             let value = value.trim_start();
             let Some(quoted) = value.strip_prefix('"') else {
-                return Err(format!(
-                    "price: metadata must be a string: {}",
-                    shown(value)
-                ));
+                // bean-check takes a number or a currency here; bean-price cannot, nor can
+                // quotes: that commodity's problem, not the file's.
+                return Ok(Line::Metadata {
+                    commodity: commodity.clone(),
+                    value: Err(format!(
+                        "is {}, not a string like \"USD:yahoo/VTSAX\"",
+                        shown(before_comment(value).trim_end())
+                    )),
+                });
             };
             return match string_end(quoted) {
                 Some(end) => {
                     check_blank(&quoted[end + 1..])?;
                     Ok(Line::Metadata {
                         commodity: commodity.clone(),
-                        value: unescape(&quoted[..end]),
+                        value: Ok(unescape(&quoted[..end])),
                     })
                 }
                 None => {
@@ -249,6 +254,14 @@ fn opens_string(text: &str) -> bool {
     }
 }
 
+/// `text` up to a `;` comment (outside a string).
+fn before_comment(text: &str) -> &str {
+    match text.find(';') {
+        Some(at) if !text[..at].contains('"') => &text[..at],
+        _ => text,
+    }
+}
+
 /// After a `price:` value only a comment may follow.
 fn check_blank(rest: &str) -> Result<(), String> {
     let rest = rest.trim();
@@ -311,7 +324,13 @@ option \"operating_currency\" \"USD\"
         let book = read(text).unwrap();
         assert_eq!(book.last("VTSAX", "USD"), Some(date(2021, 1, 7)));
         assert_eq!(book.last("BTC", "EUR"), Some(date(2021, 1, 4)));
-        let btc = book.commodity("BTC").unwrap().metadata.as_ref().unwrap();
+        let btc = book
+            .commodity("BTC")
+            .unwrap()
+            .metadata
+            .clone()
+            .unwrap()
+            .unwrap();
         assert_eq!(btc.quotes.len(), 2);
         assert!(book.commodity("IJS").unwrap().metadata.is_none());
         let (_, read) =
@@ -342,12 +361,49 @@ two lines\" ; \"a comment, not a string
 ";
         let book = read(text).unwrap();
         assert!(book.commodity("FAKE").is_none());
-        let btc = book.commodity("BTC").unwrap().metadata.as_ref().unwrap();
+        let btc = book
+            .commodity("BTC")
+            .unwrap()
+            .metadata
+            .clone()
+            .unwrap()
+            .unwrap();
         let currencies: Vec<&str> = btc.quotes.iter().map(|q| &*q.currency).collect();
         assert_eq!(currencies, ["EUR", "USD"]);
         assert_eq!(
             read("2021-01-01 note Assets:Cash \"open\n").unwrap_err().0,
             1
+        );
+    }
+
+    #[test]
+    fn metadata_beanprice_cannot_read_is_that_commoditys_problem() {
+        let book = read(
+            "2021-01-04 commodity A\n  price: 1\n2021-01-04 commodity B\n  price: \"USD yahoo\"\n\
+             2021-01-04 commodity C\n  price: \"USD:yahoo/C\"\n",
+        )
+        .unwrap();
+        let why = |name: &str| {
+            book.commodity(name)
+                .unwrap()
+                .metadata
+                .clone()
+                .unwrap()
+                .unwrap_err()
+        };
+        assert_eq!(why("A"), "is \"1\", not a string like \"USD:yahoo/VTSAX\"");
+        assert!(
+            why("B").contains("not CURRENCY:module/TICKER"),
+            "{}",
+            why("B")
+        );
+        assert!(
+            book.commodity("C")
+                .unwrap()
+                .metadata
+                .clone()
+                .unwrap()
+                .is_ok()
         );
     }
 
@@ -359,7 +415,13 @@ two lines\" ; \"a comment, not a string
         .unwrap();
         assert!(book.commodity("A").unwrap().metadata.is_none());
         let book = read("2020-01-01 commodity A\n  price: \"\"\n").unwrap();
-        let spec = book.commodity("A").unwrap().metadata.as_ref().unwrap();
+        let spec = book
+            .commodity("A")
+            .unwrap()
+            .metadata
+            .clone()
+            .unwrap()
+            .unwrap();
         assert!(spec.quotes.is_empty());
     }
 
@@ -371,12 +433,10 @@ two lines\" ; \"a comment, not a string
             ("2021-01-04 price VTSAX USD\n", 1),
             ("2021-01-04 price VTSAX 1 usd\n", 1),
             ("2021-13-04 price VTSAX 1 USD\n", 1),
-            ("2021-01-04 commodity VTSAX\n  price: USD:yahoo/VTSAX\n", 2),
             (
                 "2021-01-04 commodity VTSAX\n  price: \"USD:yahoo/X\" 2\n",
                 2,
             ),
-            ("2021-01-04 commodity VTSAX\n  price: \"USD yahoo\"\n", 2),
             ("2021-01-04\n", 1),
             ("| table\n", 1),
         ] {

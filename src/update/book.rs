@@ -54,8 +54,9 @@ pub struct Commodity {
     /// Each currency the file prices it in, with the last day it has a price in it; in
     /// order of first appearance. Usually one.
     pub prices: Vec<(Box<str>, Date)>,
-    /// beanprice's `price:` metadata (beancount), when it has some.
-    pub metadata: Option<PriceSpec>,
+    /// beanprice's `price:` metadata (beancount), when it has some; or why it cannot be
+    /// read (then this commodity fails, not the file).
+    pub metadata: Option<Result<PriceSpec, String>>,
 }
 
 impl Commodity {
@@ -104,8 +105,11 @@ pub enum Line<'a> {
         commodity: &'a str,
         currency: &'a str,
     },
-    /// A beancount commodity's `price:` metadata, its string's value.
-    Metadata { commodity: String, value: String },
+    /// A beancount commodity's `price:` metadata: its string's value, or why it has none.
+    Metadata {
+        commodity: String,
+        value: Result<String, String>,
+    },
     /// `include PATH`: another file of the same books.
     Include(String),
 }
@@ -182,8 +186,7 @@ impl Book {
                     currency,
                 } => book.priced(commodity, currency, day),
                 Line::Metadata { commodity, value } => {
-                    let spec = PriceSpec::parse(&value)
-                        .map_err(|why| Failed::Line(number, format!("price: metadata {why}")))?;
+                    let spec = value.and_then(|value| PriceSpec::parse(&value));
                     book.described(&commodity, spec);
                 }
             }
@@ -240,7 +243,7 @@ impl Book {
         }
     }
 
-    fn described(&mut self, commodity: &str, spec: PriceSpec) {
+    fn described(&mut self, commodity: &str, spec: Result<PriceSpec, String>) {
         self.entry(commodity).metadata = Some(spec);
     }
 }

@@ -287,7 +287,9 @@ pub fn amount_commodity(text: &str) -> Result<&str, String> {
 
 /// `text` without its sign.
 fn unsigned(text: &str) -> &str {
-    text.strip_prefix(['-', '+']).unwrap_or(text).trim_ascii_start()
+    text.strip_prefix(['-', '+'])
+        .unwrap_or(text)
+        .trim_ascii_start()
 }
 
 /// `text` up to a `;` that starts a comment: a quoted commodity may hold one.

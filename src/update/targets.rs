@@ -145,8 +145,21 @@ fn from_file(
             Kind::Beancount => {
                 // Priced from `price:` metadata only, as bean-price does; `price: ""` is a
                 // commodity not to price, silently.
-                let Some(spec) = &commodity.metadata else {
-                    continue;
+                let spec = match &commodity.metadata {
+                    None => continue,
+                    Some(Ok(spec)) => spec,
+                    Some(Err(why)) => {
+                        targets.push(Target {
+                            label: name.to_string(),
+                            commodity: name.to_string(),
+                            expect: Expect::Any,
+                            inverted: false,
+                            state: State::Failed(format!(
+                                "its price: metadata {why}; nothing fetched for it"
+                            )),
+                        });
+                        continue;
+                    }
                 };
                 for quote in &spec.quotes {
                     match quote.first_known() {

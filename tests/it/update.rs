@@ -1052,6 +1052,45 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
     bean_check_accepts(&file);
 }
 
+#[test]
+fn metadata_bean_price_cannot_read_fails_its_commodity_not_the_file() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("prices.beancount");
+    // bean-check takes both; bean-price can read neither.
+    let before = "\
+2020-01-01 commodity USD
+2020-01-01 commodity ODD
+  price: 1
+2020-01-01 commodity WORDS
+  price: \"USD yahoo ODD\"
+2020-01-01 commodity FINE
+  price: \"USD:yahoo/FINE\"
+2021-01-04 price FINE 1 USD
+";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: ODD: its price: metadata is \"1\", not a string like \"USD:yahoo/VTSAX\"; \
+             nothing fetched for it\n\
+             quotes: WORDS: its price: metadata \"USD\" is not CURRENCY:module/TICKER, e.g. \
+             USD:yahoo/VTSAX; nothing fetched for it\n\
+             {}: appended 1 price; failed: ODD, WORDS\n",
+            file.display()
+        ));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}2021-01-05 price FINE {} USD\n",
+            close_of("FINE", "2021-01-05")
+        )
+    );
+    bean_check_accepts(&file);
+}
+
 // ---------------------------------------------------------------------------------------
 // 10. Files other tools write
 
