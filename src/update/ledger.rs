@@ -53,6 +53,13 @@ const DIRECTIVES: &[&str] = &[
     "value",
     "A",
     "C",
+    // Timeclock entries, which ledger reads in a journal.
+    "i",
+    "I",
+    "o",
+    "O",
+    "b",
+    "h",
     "!account",
     "!alias",
 ];
@@ -90,6 +97,8 @@ impl Ledger {
             Some(b';' | b'#' | b'%' | b'|' | b'*' | b' ' | b'\t') => return Ok(Line::Other),
             // Automated and periodic transactions (their postings are indented).
             Some(b'=' | b'~') => return Ok(Line::Other),
+            // ledger's options, given in the journal (`--day-break`).
+            Some(b'-') if text.starts_with("--") => return Ok(Line::Other),
             _ => {}
         }
         let (word, rest) = split_word(text);
@@ -342,6 +351,9 @@ commodity VTSAX
     Expenses:Rent   $500
     Assets:Cash
 include other.journal
+--day-break
+i 2021/01/08 08:00:00 Work
+o 2021/01/08 09:00:00
 comment
 anything at all
 end comment
