@@ -297,6 +297,7 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
     let out = waiting.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(read(&file).lines().count(), 5);
+    ledger_tools_accept(&file);
 }
 
 /// Wait until process `pid` waits for a file lock: the kernel lists it in `/proc/locks`
@@ -496,6 +497,7 @@ fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_wr
     let expected = "P 2021-01-04 SHARED 1 USD\n".to_string()
         + &ledger_lines(day("2021-01-05"), day("2021-01-06"), "SHARED", "USD");
     assert_eq!(read(&file), expected);
+    ledger_tools_accept(&file);
 
     // A writable file in a directory nobody may write: updated, as `>>` would.
     let locked_dir = dir.file("read-only");
@@ -547,6 +549,7 @@ fn hard_links_and_extended_attributes_are_kept() {
     assert_eq!(meta.nlink(), 2, "the hard link was split");
     assert_eq!(read(&link), read(&file));
     assert_eq!(read(&file).lines().count(), 2);
+    ledger_tools_accept(&link);
     if tagged {
         let mut value = [0u8; 16];
         // SAFETY: C strings and a writable buffer of the length given.
