@@ -46,6 +46,19 @@ pub struct Target {
     pub state: State,
 }
 
+impl Target {
+    /// A target that fails before any fetch: `label` names it, `why` says why.
+    fn failed(label: &str, commodity: &str, why: String) -> Target {
+        Target {
+            label: label.to_string(),
+            commodity: commodity.to_string(),
+            expect: Expect::Any,
+            inverted: false,
+            state: State::Failed(why),
+        }
+    }
+}
+
 /// The currency a target's prices must be in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
@@ -106,13 +119,11 @@ pub fn plan(request: &Request, book: &Book, sources: &Sources, now: jiff::Timest
     let mut asked: Vec<(String, When)> = Vec::new();
     for wanted in wanted {
         let target = match plan::resolve(sources, &wanted.input, &request.default_source) {
-            Err(e) => Target {
-                label: crate::input::label_for_input(&wanted.input),
-                commodity: String::new(),
-                expect: Expect::Any,
-                inverted: false,
-                state: State::Failed(e.to_string()),
-            },
+            Err(e) => Target::failed(
+                &crate::input::label_for_input(&wanted.input),
+                "",
+                e.to_string(),
+            ),
             Ok(resolved) => target(request, book, &wanted, &resolved, end, &mut asked),
         };
         targets.push(target);
@@ -149,15 +160,11 @@ fn from_file(
                     None => continue,
                     Some(Ok(spec)) => spec,
                     Some(Err(why)) => {
-                        targets.push(Target {
-                            label: name.to_string(),
-                            commodity: name.to_string(),
-                            expect: Expect::Any,
-                            inverted: false,
-                            state: State::Failed(format!(
-                                "its price: metadata {why}; nothing fetched for it"
-                            )),
-                        });
+                        targets.push(Target::failed(
+                            name,
+                            name,
+                            format!("its price: metadata {why}; nothing fetched for it"),
+                        ));
                         continue;
                     }
                 };
@@ -185,20 +192,18 @@ fn from_file(
             Kind::Ledger if is_currency(name) => {
                 for (currency, _) in commodity.currencies() {
                     if !is_currency(currency) {
-                        targets.push(Target {
-                            label: name.to_string(),
-                            commodity: name.to_string(),
-                            expect: Expect::Exactly(currency.to_string()),
-                            inverted: false,
-                            state: State::Failed(format!(
+                        targets.push(Target::failed(
+                            name,
+                            name,
+                            format!(
                                 "{path} prices the currency {name} in {}, which is not an \
                                  ISO 4217 currency, so quotes has no exchange rate for it; \
                                  give the rate's ticker, e.g. `quotes --update {path} \
                                  {}@{name}`",
                                 currency_name(currency),
-                                (request.rates.pair)(name, "USD")
-                            )),
-                        });
+                                example_rate(request, name)
+                            ),
+                        ));
                         continue;
                     }
                     wanted.push(Wanted {
@@ -281,7 +286,7 @@ fn target(
     if is_currency(name) && !rate_of_it {
         target.state = State::Failed(format!(
             "{name} is a currency: quotes prices it only by an exchange rate, e.g. {}@{name}",
-            (request.rates.pair)(name, if name == "USD" { "EUR" } else { "USD" })
+            example_rate(request, name)
         ));
         return target;
     }
@@ -355,6 +360,12 @@ fn windows(from: Date, to: Date, interval: history::Interval) -> Vec<(Date, Date
             .ok()?;
         interval.last_end_by(limit).filter(|end| *end >= start)
     })
+}
+
+/// The rate source's ticker for `currency` in another currency, for messages: `USDEUR=X`.
+fn example_rate(request: &Request, currency: &str) -> String {
+    let other = if currency == "USD" { "EUR" } else { "USD" };
+    (request.rates.pair)(currency, other)
 }
 
 /// Whether `code` is an ISO 4217 currency code (`USD`, `EUR`; not `BTC`, not `$`).
