@@ -818,6 +818,20 @@ P 2021-01-04 VTSAX 100 USD
             "quotes: USD: USD is a currency: quotes prices it only by an exchange rate, e.g. \
              USDEUR=X@USD",
         ));
+    // A currency priced in a symbol has no exchange rate to fetch: said, never guessed.
+    let dollars = dir.file("dollars.journal");
+    std::fs::write(&dollars, "P 2021-01-04 EUR $1.08\n").unwrap();
+    update(&dir, &server, &dollars)
+        .args(["--to", "2021-01-06"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!(
+            "quotes: EUR: {} prices the currency EUR in $, which is not an ISO 4217 currency, \
+             so quotes has no exchange rate for it; give the rate's ticker, e.g. `quotes \
+             --update {} EURUSD=X@EUR`\n",
+            dollars.display(),
+            dollars.display()
+        )));
     // And nothing is priced in itself.
     update(&dir, &server, &file)
         .args(["--currency", "USD", "USDEUR=X@USD"])
