@@ -300,6 +300,47 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
     ledger_tools_accept(&file);
 }
 
+#[test]
+fn a_file_renamed_over_the_path_while_a_run_waited_is_the_one_updated() {
+    use std::io::Read;
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("prices.journal");
+    std::fs::write(&file, "P 2021-01-04 OLDFILE 1 USD\n").unwrap();
+    // Another program holds the lock on the file, then saves a new one over its path (as
+    // an editor, or a tool writing a temporary file and renaming it, does) and lets go.
+    let mut holder = std::fs::File::open(&file).unwrap();
+    holder.lock().unwrap();
+    let waiting = crate::cmd::quotes_process()
+        .env("QUOTES_YAHOO_URL", server.url())
+        .args(["--no-cache", "--update"])
+        .arg(&file)
+        .args(["--to", "2021-01-05"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    blocked_on_a_lock(waiting.id());
+    let saved = dir.file("prices.journal.new");
+    std::fs::write(&saved, "P 2021-01-04 NEWFILE 1 USD\n").unwrap();
+    std::fs::rename(&saved, &file).unwrap();
+    holder.unlock().unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The file at the path now got the lines, read from what it holds; the old one, which
+    // nobody can see any more, is as it was.
+    assert_eq!(
+        read(&file),
+        format!(
+            "P 2021-01-04 NEWFILE 1 USD\n{}",
+            ledger_line(day("2021-01-05"), "NEWFILE", "NEWFILE", "USD")
+        )
+    );
+    let mut old = String::new();
+    holder.read_to_string(&mut old).unwrap();
+    assert_eq!(old, "P 2021-01-04 OLDFILE 1 USD\n");
+    ledger_tools_accept(&file);
+}
+
 /// Wait until process `pid` waits for a file lock: the kernel lists it in `/proc/locks`
 /// as a waiter (`->`) once it is blocked in `flock`.
 fn blocked_on_a_lock(pid: u32) {
