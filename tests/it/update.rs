@@ -675,7 +675,7 @@ fn a_write_that_fails_midway_leaves_the_file_byte_identical() {
             file.display()
         )))
         .stderr(predicate::str::contains("; the file is unchanged"));
-    assert_eq!(std::fs::read(&file).unwrap(), before.as_bytes());
+    assert_eq!(read(&file), before, "the file changed");
     assert_eq!(append_note(&file), None);
 }
 
