@@ -569,17 +569,16 @@ fn hard_links_and_extended_attributes_are_kept() {
     std::fs::write(&file, "P 2021-01-04 LINKED 1 USD\n").unwrap();
     std::fs::hard_link(&file, &link).unwrap();
     let inode = std::fs::metadata(&file).unwrap().ino();
-    let name = std::ffi::CString::new(file.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: C strings and a buffer of the length given.
-    let tagged = unsafe {
-        libc::setxattr(
-            name.as_ptr(),
-            c"user.x".as_ptr(),
-            b"kept".as_ptr().cast(),
-            4,
-            0,
-        )
-    } == 0;
+    // An extended attribute of the user's, and an ACL (one more user may read and write).
+    let tagged = set_xattr(&file, c"user.x", b"kept");
+    let acl = posix_acl(&[
+        (0x01, 6, u32::MAX),
+        (0x02, 6, OTHER_UID),
+        (0x04, 4, u32::MAX),
+        (0x10, 6, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ]);
+    let with_acl = set_xattr(&file, c"system.posix_acl_access", &acl);
     update(&dir, &server, &file)
         .arg("--no-cache")
         .args(["--to", "2021-01-05"])
@@ -592,21 +591,63 @@ fn hard_links_and_extended_attributes_are_kept() {
     assert_eq!(read(&file).lines().count(), 2);
     ledger_tools_accept(&link);
     if tagged {
-        let mut value = [0u8; 16];
-        // SAFETY: C strings and a writable buffer of the length given.
-        let len = unsafe {
-            libc::getxattr(
-                name.as_ptr(),
-                c"user.x".as_ptr(),
-                value.as_mut_ptr().cast(),
-                value.len(),
-            )
-        };
-        assert_eq!(len, 4, "the extended attribute was lost");
-        assert_eq!(&value[..4], b"kept");
+        assert_eq!(get_xattr(&file, c"user.x").as_deref(), Some(&b"kept"[..]));
     } else {
         eprintln!("skipped: this file system keeps no user extended attributes");
     }
+    if with_acl {
+        assert_eq!(
+            get_xattr(&file, c"system.posix_acl_access"),
+            Some(acl),
+            "the ACL was lost"
+        );
+    } else {
+        eprintln!("skipped: this file system keeps no ACLs");
+    }
+}
+
+/// A POSIX ACL as the kernel stores it in `system.posix_acl_access`: version 2, then each
+/// entry's tag, permissions and id.
+fn posix_acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&perm.to_le_bytes());
+        acl.extend_from_slice(&id.to_le_bytes());
+    }
+    acl
+}
+
+/// Set the extended attribute `name` of `path`; whether the file system took it.
+fn set_xattr(path: &Path, name: &std::ffi::CStr, value: &[u8]) -> bool {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: C strings and a buffer of the length given.
+    unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        ) == 0
+    }
+}
+
+/// The extended attribute `name` of `path`, if it has it.
+fn get_xattr(path: &Path, name: &std::ffi::CStr) -> Option<Vec<u8>> {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let mut value = vec![0u8; 256];
+    // SAFETY: C strings and a writable buffer of the length given.
+    let len = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    value.truncate(usize::try_from(len).ok()?);
+    Some(value)
 }
 
 /// A price file of exactly `size` bytes whose prices end on 2021-01-04.
@@ -640,20 +681,7 @@ fn quotes_with_size_limit(server: &Server, ignored: bool) -> Command {
 
 /// The extended attribute that notes an append in progress, if the file has it.
 fn append_note(path: &Path) -> Option<String> {
-    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    let mut value = [0u8; 64];
-    // SAFETY: C strings and a writable buffer of the length given.
-    let len = unsafe {
-        libc::getxattr(
-            name.as_ptr(),
-            c"user.quotes.append".as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    usize::try_from(len)
-        .ok()
-        .map(|len| String::from_utf8_lossy(&value[..len]).into_owned())
+    get_xattr(path, c"user.quotes.append").map(|note| String::from_utf8_lossy(&note).into_owned())
 }
 
 #[test]
