@@ -295,12 +295,23 @@ fn unescape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::update::Kind;
+    use crate::update::beanprice::PriceSpec;
     use crate::update::book::Book;
     use crate::update::book::tests::read_one;
     use jiff::civil::date;
 
     fn read(text: &str) -> Result<Book, (u64, String)> {
         read_one(Kind::Beancount, text.as_bytes()).map(|(book, _)| book)
+    }
+
+    /// The `price:` metadata of `name`, read.
+    fn spec(book: &Book, name: &str) -> PriceSpec {
+        book.commodity(name)
+            .unwrap()
+            .metadata
+            .clone()
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -324,13 +335,7 @@ option \"operating_currency\" \"USD\"
         let book = read(text).unwrap();
         assert_eq!(book.last("VTSAX", "USD"), Some(date(2021, 1, 7)));
         assert_eq!(book.last("BTC", "EUR"), Some(date(2021, 1, 4)));
-        let btc = book
-            .commodity("BTC")
-            .unwrap()
-            .metadata
-            .clone()
-            .unwrap()
-            .unwrap();
+        let btc = spec(&book, "BTC");
         assert_eq!(btc.quotes.len(), 2);
         assert!(book.commodity("IJS").unwrap().metadata.is_none());
         let (_, read) =
@@ -361,13 +366,7 @@ two lines\" ; \"a comment, not a string
 ";
         let book = read(text).unwrap();
         assert!(book.commodity("FAKE").is_none());
-        let btc = book
-            .commodity("BTC")
-            .unwrap()
-            .metadata
-            .clone()
-            .unwrap()
-            .unwrap();
+        let btc = spec(&book, "BTC");
         let currencies: Vec<&str> = btc.quotes.iter().map(|q| &*q.currency).collect();
         assert_eq!(currencies, ["EUR", "USD"]);
         assert_eq!(
@@ -415,13 +414,7 @@ two lines\" ; \"a comment, not a string
         .unwrap();
         assert!(book.commodity("A").unwrap().metadata.is_none());
         let book = read("2020-01-01 commodity A\n  price: \"\"\n").unwrap();
-        let spec = book
-            .commodity("A")
-            .unwrap()
-            .metadata
-            .clone()
-            .unwrap()
-            .unwrap();
+        let spec = spec(&book, "A");
         assert!(spec.quotes.is_empty());
     }
 
