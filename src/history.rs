@@ -318,34 +318,21 @@ mod tests {
     #[test]
     fn periods_end_on_sunday_and_on_the_last_of_the_month() {
         // Wed 2021-04-07, Sun 2021-04-11, Fri 2021-04-30, Sun 2021-05-02.
-        assert_eq!(
-            Interval::Day.last_end_by(d("2021-04-07")),
-            Some(d("2021-04-07"))
-        );
-        assert_eq!(
-            Interval::Week.last_end_by(d("2021-04-07")),
-            Some(d("2021-04-04"))
-        );
-        assert_eq!(
-            Interval::Week.last_end_by(d("2021-04-11")),
-            Some(d("2021-04-11"))
-        );
-        assert_eq!(
-            Interval::Week.last_end_by(d("2021-04-12")),
-            Some(d("2021-04-11"))
-        );
-        assert_eq!(
-            Interval::Month.last_end_by(d("2021-04-30")),
-            Some(d("2021-04-30"))
-        );
-        assert_eq!(
-            Interval::Month.last_end_by(d("2021-05-02")),
-            Some(d("2021-04-30"))
-        );
-        assert_eq!(
-            Interval::Month.last_end_by(d("2021-03-01")),
-            Some(d("2021-02-28"))
-        );
+        for (interval, day, end) in [
+            (Interval::Day, "2021-04-07", "2021-04-07"),
+            (Interval::Week, "2021-04-07", "2021-04-04"),
+            (Interval::Week, "2021-04-11", "2021-04-11"),
+            (Interval::Week, "2021-04-12", "2021-04-11"),
+            (Interval::Month, "2021-04-30", "2021-04-30"),
+            (Interval::Month, "2021-05-02", "2021-04-30"),
+            (Interval::Month, "2021-03-01", "2021-02-28"),
+        ] {
+            assert_eq!(
+                interval.last_end_by(d(day)),
+                Some(d(end)),
+                "{interval:?} {day}"
+            );
+        }
         assert_eq!(Interval::Month.last_end_by(Date::MIN), None);
     }
 
