@@ -343,8 +343,9 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
     Ok(once(&config, started, &fetcher, &mut signals).await)
 }
 
-/// Lock and read the `--update` file, waiting for another run's lock until the deadline or
-/// a signal (then the status to end with), and plan the fetch.
+/// Lock and read the `--update` file and plan the fetch, all within the deadline (counted
+/// from `started`) and until a signal: waiting for another run's lock, and reading a file
+/// that is slow to read (a network file system). Stopped, the status to end with.
 async fn start_update(
     pending: PendingUpdate,
     started: tokio::time::Instant,
@@ -356,37 +357,46 @@ async fn start_update(
         sources,
         fx,
     } = pending;
-    let locked = {
-        let stop = signals.or_deadline(started, deadline);
-        tokio::pin!(stop);
-        update::file::open(
-            &request.path,
-            request.access(),
-            request.creates(),
-            &mut stop,
-        )
-        .await
+    let path = request.path.clone();
+    let stopped = |stop: Stop, doing: &str| {
+        let why = match stop {
+            Stop::Deadline(after) => format!("deadline exceeded (--deadline {})", secs(&after)),
+            Stop::Interrupt | Stop::Terminate => "stopped".to_string(),
+        };
+        output::write_stderr(
+            format!(
+                "quotes: {}: {why} {doing}; nothing written\n",
+                path.display()
+            )
+            .as_bytes(),
+        );
+        Ok(Err(stop.status(ExitStatus::Failure)))
     };
-    let file = match locked {
+    let stop = signals.or_deadline(started, deadline);
+    tokio::pin!(stop);
+    let file = match update::file::open(
+        &request.path,
+        request.access(),
+        request.creates(),
+        &mut stop,
+    )
+    .await
+    {
         Ok(file) => file,
         Err(update::file::Refused::Usage(why)) => return Err(UsageError(why).into()),
         Err(update::file::Refused::Stopped(stop)) => {
-            let why = match stop {
-                Stop::Deadline(after) => format!("deadline exceeded (--deadline {})", secs(&after)),
-                Stop::Interrupt | Stop::Terminate => "stopped".to_string(),
-            };
-            output::write_stderr(
-                format!(
-                    "quotes: {}: {why} while another run was updating it; nothing written\n",
-                    request.path.display()
-                )
-                .as_bytes(),
-            );
-            return Ok(Err(stop.status(ExitStatus::Failure)));
+            return stopped(stop, "while another run was updating it");
         }
     };
-    let (plan, update) = update::start(request, file, &sources, jiff::Timestamp::now())?;
-    Ok(Ok((plan.with_fx(fx), update)))
+    let now = jiff::Timestamp::now();
+    let reading = tokio::task::spawn_blocking(move || update::start(request, file, &sources, now));
+    tokio::select! {
+        read = reading => {
+            let (plan, update) = read.map_err(|e| anyhow::anyhow!("internal: {e}"))??;
+            Ok(Ok((plan.with_fx(fx), update)))
+        }
+        stop = stop.as_mut() => stopped(stop, "while it was being read"),
+    }
 }
 
 /// The one client and the fetcher around it.

@@ -301,6 +301,28 @@ fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
 }
 
 #[test]
+fn the_deadline_covers_reading_the_file() {
+    let dir = Dirs::new();
+    let server = Server::start(|_| Reply::Close).expect_no_requests();
+    let file = dir.file("prices.journal");
+    // Long enough to take longer than the deadline to read (a slow network file system).
+    let mut text = "P 2021-01-04 SLOW 1 USD\n".to_string();
+    text.push_str(&"; a comment a journal may hold, many times over\n".repeat(400_000));
+    std::fs::write(&file, &text).unwrap();
+    update(&dir, &server, &file)
+        .args(["--deadline", "0.01", "--to", "2021-01-08"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "quotes: {}: deadline exceeded (--deadline 0.01 s) while it was being read; \
+             nothing written\n",
+            file.display()
+        ));
+    assert_eq!(read(&file), text);
+}
+
+#[test]
 fn a_file_renamed_over_the_path_while_a_run_waited_is_the_one_updated() {
     use std::io::Read;
     let dir = Dirs::new();
