@@ -104,10 +104,7 @@ impl Task {
             }
             format.appends.map_err(|why| usage(why.to_string()))?;
         }
-        let user_agent = cli
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = cli.user_agent.clone().unwrap_or_else(default_user_agent);
         if reqwest::header::HeaderValue::from_str(&user_agent).is_err() {
             return Err(usage(format!(
                 "--user-agent {:?} cannot be sent: a header holds no line breaks or other \
@@ -190,6 +187,13 @@ impl Task {
             update,
         })))
     }
+}
+
+/// The User-Agent sent unless `--user-agent` says otherwise: yahoo-finance2's honest but
+/// accepted form (issue 19). It names `quotes` and its version, and starts like a browser's,
+/// because Yahoo (since February 2025) and Nasdaq refuse bare library agents.
+fn default_user_agent() -> String {
+    format!("Mozilla/5.0 (compatible; quotes/{})", env!("CARGO_PKG_VERSION"))
 }
 
 /// The default fields of a range: `symbol,date,price,currency`.

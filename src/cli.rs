@@ -175,7 +175,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Network")]
     pub cacert: Option<PathBuf>,
 
-    /// User-Agent header to send [default: quotes/VERSION]
+    /// User-Agent header to send [default: Mozilla/5.0 (compatible; quotes/VERSION)]
     #[arg(long, value_name = "STRING", help_heading = "Network")]
     pub user_agent: Option<String>,
 

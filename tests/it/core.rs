@@ -390,7 +390,12 @@ fn sends_a_user_agent_and_honours_the_override() {
     assert_eq!(
         agents,
         [
-            Some(format!("quotes/{}", env!("CARGO_PKG_VERSION"))),
+            // yahoo-finance2's honest-but-accepted form (issue 19): Yahoo and Nasdaq refuse
+            // bare library agents.
+            Some(format!(
+                "Mozilla/5.0 (compatible; quotes/{})",
+                env!("CARGO_PKG_VERSION")
+            )),
             Some("ledger-bot/2".to_string())
         ]
     );
