@@ -102,10 +102,16 @@ pub struct Cli {
           help_heading = "Output")]
     pub color: ColorChoice,
 
-    /// Source for tickers without a `source:` prefix (the help text and values come from
-    /// the source registry)
-    #[arg(long, value_name = "NAME", help_heading = "Prices")]
-    pub source: String,
+    /// Source for tickers without a `source:` prefix, or a chain of them, comma-separated
+    /// (the help text and values come from the source registry)
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        env = "QUOTES_SOURCE",
+        value_delimiter = ',',
+        help_heading = "Prices"
+    )]
+    pub source: Vec<String>,
 
     /// Price at the close of a past day (YYYY-MM-DD) instead of the latest; a day without
     /// trading gives the last close before it, within 7 days
@@ -178,6 +184,14 @@ pub struct Cli {
     /// User-Agent header to send [default: Mozilla/5.0 (compatible; quotes/VERSION)]
     #[arg(long, value_name = "STRING", help_heading = "Network")]
     pub user_agent: Option<String>,
+
+    /// Show every HTTP request and every fallback to another source on stderr
+    ///
+    /// One line per attempt (source, method, URL with API keys written `…`, status, HTTP
+    /// version, bytes, milliseconds, attempt number) and one per fallback
+    /// (`VTSAX: yahoo failed (rate limited); asking nasdaq`).
+    #[arg(short = 'v', long, help_heading = "Network")]
+    pub verbose: bool,
 
     /// Tickers, stdin and files in command-line order (filled by `parse`).
     #[arg(skip)]
@@ -299,7 +313,9 @@ pub fn command() -> clap::Command {
         .map(|s| PossibleValue::new(s.name).help(s.about))
         .collect();
     let source_help = format!(
-        "Source for tickers without a `source:` prefix: {}",
+        "Source for tickers without a `source:` prefix, or a chain of them in order, \
+         comma-separated (yahoo,nasdaq): each asked only for the tickers the ones before it \
+         could not price: {}",
         crate::source::names()
     );
     let rate_sources: Vec<PossibleValue> = REGISTRY
@@ -519,9 +535,25 @@ mod tests {
         assert_eq!(
             Cli::try_parse_args(["quotes", "--source", "Coinbase", "X"])
                 .unwrap()
-                .source
-                .to_ascii_lowercase(),
-            "coinbase"
+                .source,
+            ["Coinbase"]
+        );
+        // A chain, in order (issue 19); every name must be a source.
+        assert_eq!(
+            Cli::try_parse_args(["quotes", "--source", "yahoo,coinbase", "X"])
+                .unwrap()
+                .source,
+            ["yahoo", "coinbase"]
+        );
+        for bad in ["yahoo,nope", "yahoo,", ","] {
+            assert!(
+                Cli::try_parse_args(["quotes", "--source", bad, "X"]).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Cli::try_parse_args(["quotes", "X"]).unwrap().source,
+            ["yahoo"]
         );
     }
 
