@@ -10,6 +10,7 @@ mod cmd;
 mod support;
 
 mod bench_smoke;
+mod chains;
 mod core;
 mod currencies;
 mod formats;
