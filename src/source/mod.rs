@@ -37,6 +37,8 @@
 
 pub mod coinbase;
 pub mod ecb;
+pub mod nasdaq;
+mod us_market;
 pub mod yahoo;
 
 use std::sync::Arc;
@@ -52,7 +54,7 @@ use crate::ticker::Ticker;
 
 /// Every source `quotes` knows, in the order `--help` lists them. The first is the default
 /// for tickers without a `source:` prefix.
-pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC, &ecb::SPEC];
+pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC, &ecb::SPEC, &nasdaq::SPEC];
 
 /// What a source is, as users and the rest of the program see it.
 #[derive(Debug)]
@@ -234,6 +236,30 @@ impl SourceSpec {
         } else {
             self.http_error(answer.status, String::new())
         })
+    }
+
+    /// `--date` from daily closes (each with its `market_date`, ascending): the close of
+    /// `date`, or the last one within `LOOKBACK_DAYS` (a week) before it; else this source's
+    /// "no trading day" error.
+    pub fn close_on(
+        &'static self,
+        date: jiff::civil::Date,
+        closes: Vec<Quote>,
+    ) -> Result<Quote, FetchError> {
+        let earliest = date.saturating_sub(jiff::Span::new().days(crate::calendar::LOOKBACK_DAYS));
+        closes
+            .into_iter()
+            .rev()
+            .find(|q| q.market_date.is_some_and(|d| d <= date && d >= earliest))
+            .ok_or_else(|| self.no_price(format!("no trading day between {earliest} and {date}")))
+    }
+
+    /// A range from daily closes: those of its days.
+    pub fn within(&'static self, range: &Range, closes: Vec<Quote>) -> Vec<Quote> {
+        closes
+            .into_iter()
+            .filter(|q| q.market_date.is_some_and(|d| range.contains(d)))
+            .collect()
     }
 
     /// The base URL of endpoint `index` from what `build` was given, or its default.

@@ -19,6 +19,7 @@ mod history;
 mod hostile;
 mod http2;
 mod layout;
+mod nasdaq;
 mod properties;
 mod readme;
 mod scale;
