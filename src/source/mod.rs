@@ -38,6 +38,7 @@
 pub mod coinbase;
 pub mod ecb;
 pub mod nasdaq;
+pub mod tiingo;
 mod us_market;
 pub mod yahoo;
 
@@ -54,7 +55,13 @@ use crate::ticker::Ticker;
 
 /// Every source `quotes` knows, in the order `--help` lists them. The first is the default
 /// for tickers without a `source:` prefix.
-pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC, &ecb::SPEC, &nasdaq::SPEC];
+pub static REGISTRY: &[&SourceSpec] = &[
+    &yahoo::SPEC,
+    &coinbase::SPEC,
+    &ecb::SPEC,
+    &nasdaq::SPEC,
+    &tiingo::SPEC,
+];
 
 /// What a source is, as users and the rest of the program see it.
 #[derive(Debug)]

@@ -25,3 +25,4 @@ mod readme;
 mod scale;
 mod sources;
 mod support_selftest;
+mod tiingo;
