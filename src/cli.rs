@@ -48,6 +48,7 @@ const AFTER_HELP: &str = "\
 Examples, at a terminal:
   quotes VTSAX VTIAX IJS                  latest prices
   quotes VTSAX coinbase:BTC-USD           funds and crypto in one call
+  quotes --source yahoo,nasdaq VTSAX      ask Nasdaq for what Yahoo cannot price
   quotes -o symbol,price,change_percent,name AAPL MSFT
                                           choose the columns
   quotes --watch 30 AAPL MSFT             refresh every 30 s until Ctrl-C
@@ -310,12 +311,19 @@ pub fn command() -> clap::Command {
         .collect();
     let sources: Vec<PossibleValue> = REGISTRY
         .iter()
-        .map(|s| PossibleValue::new(s.name).help(s.about))
+        .map(|s| {
+            let help = match &s.key {
+                Some(key) => format!("{} (API key in {})", s.about, key.env),
+                None => s.about.to_string(),
+            };
+            PossibleValue::new(s.name).help(help)
+        })
         .collect();
-    let source_help = format!(
-        "Source for tickers without a `source:` prefix, or a chain of them in order, \
-         comma-separated (yahoo,nasdaq): each asked only for the tickers the ones before it \
-         could not price: {}",
+    let source_help = "Source of tickers without a `source:` prefix, or a chain asked in order";
+    let source_long_help = format!(
+        "Source of tickers without a `source:` prefix, or a chain of them, comma-separated \
+         (yahoo,nasdaq,tiingo): each source is asked only for the tickers the ones before it \
+         could not price, at once. Sources: {}",
         crate::source::names()
     );
     let rate_sources: Vec<PossibleValue> = REGISTRY
@@ -343,6 +351,7 @@ pub fn command() -> clap::Command {
             a.value_parser(PossibleValuesParser::new(sources))
                 .ignore_case(true)
                 .help(source_help)
+                .long_help(source_long_help)
                 .default_value(REGISTRY[0].name)
                 .required(false)
         })

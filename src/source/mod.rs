@@ -154,7 +154,7 @@ impl Limits {
             parts.push(self.quota.to_string());
         }
         if parts.is_empty() {
-            return "`--jobs`; a 429 backs off for the whole source".to_string();
+            return "`--jobs` only".to_string();
         }
         parts.join("; ")
     }

@@ -46,7 +46,7 @@ use crate::ticker::Ticker;
 pub static SPEC: SourceSpec = SourceSpec {
     name: "tiingo",
     display_name: "Tiingo",
-    about: "Tiingo: US stocks, ETFs and mutual funds, decades of daily closes (free key)",
+    about: "Tiingo: US stocks, ETFs and mutual funds, decades of daily closes",
     tickers: "AAPL, SPY, VTSAX",
     not_found_hint: "check the symbol; Tiingo has US stocks, ETFs and mutual funds",
     endpoints: &[Endpoint {

@@ -48,7 +48,7 @@ pub const IN_FLIGHT: usize = 10;
 pub static SPEC: SourceSpec = SourceSpec {
     name: "nasdaq",
     display_name: "Nasdaq",
-    about: "Nasdaq: US stocks, ETFs and mutual funds, no key",
+    about: "Nasdaq: US stocks, ETFs and mutual funds",
     tickers: "AAPL, SPY, VTSAX",
     not_found_hint: "check the symbol; Nasdaq has US stocks, ETFs and mutual funds only",
     endpoints: &[Endpoint {
