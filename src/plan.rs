@@ -460,6 +460,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_chains_later_sources_count_for_https() {
+        // Yahoo at a local http server, Nasdaq at its https default.
+        let sources = Sources::new(|e| {
+            let url = match e.flag {
+                "yahoo-url" => "http://127.0.0.1:9",
+                _ => e.default_url,
+            };
+            Ok(reqwest::Url::parse(url).unwrap())
+        })
+        .unwrap();
+        let inputs = ["VTSAX".to_string()];
+        let alone = Plan::new(&sources, &inputs, "yahoo", When::Latest);
+        assert!(!alone.uses_https());
+        let chained = Plan::new(&sources, &inputs, "yahoo,nasdaq", When::Latest);
+        assert!(chained.uses_https());
+        // One job for one ticker asked twice, whatever its chain.
+        let twice = ["VTSAX".to_string(), "vtsax".to_string()];
+        assert_eq!(
+            Plan::new(&sources, &twice, "yahoo,nasdaq", When::Latest)
+                .jobs
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn max_age_refuses_what_it_cannot_date() {
         let now = 1_800_000_000;
         let day = Some(Duration::from_secs(86_400));

@@ -308,3 +308,36 @@ fn yahoo_refusing_everything_nasdaq_prices_every_ticker() {
     // Yahoo's Retry-After is 30 s: the tickers did not wait for it.
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[test]
+fn closes_a_later_source_gave_are_not_cached_as_the_first_sources() {
+    let yahoo = Server::start(|_| Reply::fixture(404, "yahoo_chart_error_not_found.404.json"));
+    let server = Server::start(|_| {
+        Reply::fixture(
+            200,
+            "nasdaq_historical_AAPL_stocks_2022-10-31_2022-11-04.json",
+        )
+    });
+    let cache = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        quotes_for(&yahoo)
+            .env("QUOTES_NASDAQ_URL", server.url())
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .args([
+                "--source",
+                "yahoo,nasdaq",
+                "--from",
+                "2022-10-31",
+                "--to",
+                "2022-11-04",
+            ])
+            .args(["-f", "tsv", "-o", "date,price,source", "AAPL"])
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with("2022-10-31\t153.34\tnasdaq\n"));
+    }
+    // Both runs asked both sources: Nasdaq's closes were not filed as Yahoo's.
+    assert_eq!(server.request_count(), 2);
+    assert!(yahoo.request_count() >= 2);
+}
