@@ -261,6 +261,23 @@ impl SourceSpec {
             .ok_or_else(|| self.no_price(format!("no trading day between {earliest} and {date}")))
     }
 
+    /// Daily closes in ascending order of day. A day twice is a malformed answer: which of
+    /// the two would be its close?
+    pub fn one_per_day(&'static self, mut closes: Vec<Quote>) -> Result<Vec<Quote>, FetchError> {
+        closes.sort_by_key(|q| q.market_date);
+        if let Some(pair) = closes
+            .windows(2)
+            .find(|w| w[0].market_date == w[1].market_date)
+        {
+            let day = pair[0]
+                .market_date
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            return Err(self.malformed(format!("{day} appears twice in the answer")));
+        }
+        Ok(closes)
+    }
+
     /// A range from daily closes: those of its days.
     pub fn within(&'static self, range: &Range, closes: Vec<Quote>) -> Vec<Quote> {
         closes

@@ -211,24 +211,10 @@ pub fn parse_bars(answer: &Answer, adjust: Adjust, now: i64) -> Result<Vec<Quote
         };
         let price =
             parse_price(raw.get()).map_err(|e| SPEC.malformed(format!("{what} of {day}: {e}")))?;
-        if price.is_zero() || !us_market::is_over(day, now) {
-            continue; // no trade, or the price so far of a session still running
-        }
-        closes.push(Quote {
-            price,
-            currency: Some("USD".into()),
-            time: us_market::close_of(day),
-            market_date: Some(day),
-            ..Quote::default()
-        });
+        // Not a close: no trade, or the price so far of a session still running.
+        closes.extend(us_market::close(day, price, now));
     }
-    closes.sort_by_key(|q| q.market_date);
-    let before = closes.len();
-    closes.dedup_by_key(|q| q.market_date);
-    if closes.len() != before {
-        return Err(SPEC.malformed("a day appears twice in the answer".into()));
-    }
-    Ok(closes)
+    SPEC.one_per_day(closes)
 }
 
 /// A bar's `date`: `YYYY-MM-DDT00:00:00.000Z` or `YYYY-MM-DDT00:00:00+00:00`, the day itself.

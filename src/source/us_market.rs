@@ -9,6 +9,9 @@
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
+use rust_decimal::Decimal;
+
+use crate::quote::Quote;
 
 /// America/New_York, the zone "ET" means.
 static NEW_YORK: TimeZone = jiff::tz::get!("America/New_York");
@@ -35,6 +38,21 @@ pub fn close_of(day: Date) -> Option<i64> {
 /// whose session is still running is the price so far, not a close.
 pub fn is_over(day: Date, now: i64) -> bool {
     close_of(day).is_some_and(|close| close <= now)
+}
+
+/// A US listing's close of `day`: in US dollars, at 16:00 New York time. `None` for a price
+/// of 0 (a day without trades) and for a day whose session is not over at `now`.
+pub fn close(day: Date, price: Decimal, now: i64) -> Option<Quote> {
+    if price.is_zero() || !is_over(day, now) {
+        return None;
+    }
+    Some(Quote {
+        price,
+        currency: Some("USD".into()),
+        time: close_of(day),
+        market_date: Some(day),
+        ..Quote::default()
+    })
 }
 
 #[cfg(test)]

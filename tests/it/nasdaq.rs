@@ -30,6 +30,18 @@ fn about(body: &str, symbol: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// The recorded answer after the close, about the symbol asked (`/api/quote/{SYMBOL}/info`).
+fn closed_market(req: &Request) -> Reply {
+    let symbol = req.path.split('/').nth(3).unwrap_or("X").to_string();
+    Reply::json(
+        200,
+        about(
+            "nasdaq_info_AAPL_stocks_market_closed_2019-11-19.json",
+            &symbol,
+        ),
+    )
+}
+
 fn class(req: &Request) -> String {
     req.query_param("assetclass").unwrap_or_default()
 }
@@ -256,16 +268,9 @@ fn rate_limited_and_malformed_answers_fail_their_ticker() {
 fn at_most_ten_requests_in_flight_whatever_jobs_says() {
     // The first ten answers are held until ten requests are in flight at once.
     let server = Server::start(|req| {
-        let symbol = req.path.split('/').nth(3).unwrap_or("X").to_string();
-        Reply::json(
-            200,
-            about(
-                "nasdaq_info_AAPL_stocks_market_closed_2019-11-19.json",
-                &symbol,
-            ),
-        )
-        .with_delay(Duration::from_millis(20))
-        .when_in_flight(10)
+        closed_market(req)
+            .with_delay(Duration::from_millis(20))
+            .when_in_flight(10)
     });
     let tickers: Vec<String> = (0..30).map(|i| format!("N{i:02}")).collect();
     nasdaq(&server)
@@ -282,16 +287,7 @@ fn yahoo_refusing_everything_nasdaq_prices_every_ticker() {
     let yahoo = Server::start(|_| {
         Reply::fixture(429, "yahoo_too_many_requests.429.txt").with_header("retry-after", "30")
     });
-    let nasdaq_server = Server::start(|req| {
-        let symbol = req.path.split('/').nth(3).unwrap_or("X").to_string();
-        Reply::json(
-            200,
-            about(
-                "nasdaq_info_AAPL_stocks_market_closed_2019-11-19.json",
-                &symbol,
-            ),
-        )
-    });
+    let nasdaq_server = Server::start(closed_market);
     let tickers: Vec<String> = (0..10).map(|i| format!("T{i}")).collect();
     let started = Instant::now();
     let out = quotes_for(&yahoo)

@@ -469,8 +469,15 @@ impl From<Json> for Body {
 /// Random bytes, and real answers with a few bytes overwritten and often the end cut off:
 /// random bytes alone are almost never JSON, so they never get past the first check.
 fn body_bytes() -> BoxedStrategy<Body> {
-    let mutated = (
-        prop::sample::select(FIXTURES),
+    prop_oneof![vec(any::<u8>(), 0..512), mutated(FIXTURES)]
+        .prop_map(Body)
+        .boxed()
+}
+
+/// One of `fixtures` with a few bytes overwritten, and often the end cut off.
+fn mutated(fixtures: &'static [&'static [u8]]) -> BoxedStrategy<Vec<u8>> {
+    (
+        prop::sample::select(fixtures),
         vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
         prop::option::of(any::<prop::sample::Index>()),
     )
@@ -484,9 +491,7 @@ fn body_bytes() -> BoxedStrategy<Body> {
                 body.truncate(cut.index(body.len() + 1));
             }
             body
-        });
-    prop_oneof![vec(any::<u8>(), 0..512), mutated]
-        .prop_map(Body)
+        })
         .boxed()
 }
 
@@ -1509,23 +1514,7 @@ const US_FIXTURES: &[&[u8]] = &[
 /// US sources' answers: recorded ones with a few bytes overwritten (often a digit, a `$` or
 /// a quote) and perhaps cut short, or random bytes.
 fn us_body() -> BoxedStrategy<Body> {
-    let mutated = (
-        prop::sample::select(US_FIXTURES),
-        vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
-        prop::option::of(any::<prop::sample::Index>()),
-    )
-        .prop_map(|(fixture, edits, cut)| {
-            let mut body = fixture.to_vec();
-            for (at, byte) in edits {
-                let at = at.index(body.len());
-                body[at] = byte;
-            }
-            if let Some(cut) = cut {
-                body.truncate(cut.index(body.len() + 1));
-            }
-            body
-        });
-    prop_oneof![4 => mutated, 1 => vec(any::<u8>(), 0..512)]
+    prop_oneof![4 => mutated(US_FIXTURES), 1 => vec(any::<u8>(), 0..512)]
         .prop_map(Body)
         .boxed()
 }

@@ -20,7 +20,6 @@ use crate::error::FetchError;
 use crate::quote::Quote;
 use crate::source::Answer;
 use crate::source::us_market;
-use crate::text::excerpt;
 use crate::ticker::Ticker;
 
 #[derive(Deserialize)]
@@ -79,27 +78,10 @@ pub fn parse(ticker: &Ticker, answer: &Answer, now: i64) -> Result<Vec<Quote>, F
                 forms::dollars(text).map_err(|e| SPEC.malformed(format!("close of {date}: {e}")))?
             }
         };
-        if close.is_zero() || !us_market::is_over(date, now) {
-            continue; // no trade, or the price so far of a session still running
-        }
-        closes.push(Quote {
-            price: close,
-            currency: Some("USD".into()),
-            time: us_market::close_of(date),
-            market_date: Some(date),
-            ..Quote::default()
-        });
+        // Not a close: no trade, or the price so far of a session still running.
+        closes.extend(us_market::close(date, close, now));
     }
-    closes.sort_by_key(|q| q.market_date);
-    let before = closes.len();
-    closes.dedup_by_key(|q| q.market_date);
-    if closes.len() != before {
-        return Err(SPEC.malformed(format!(
-            "a day appears twice in the history of {}",
-            excerpt(ticker.as_str().as_bytes())
-        )));
-    }
-    Ok(closes)
+    SPEC.one_per_day(closes)
 }
 
 #[cfg(test)]
