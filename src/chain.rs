@@ -41,6 +41,25 @@ impl Link {
     }
 }
 
+/// The sources a job asks after its first, in order; none for a source asked alone (and
+/// then nothing to allocate, clone or free: every job of a run without a chain is such).
+#[derive(Clone, Default)]
+pub struct Fallbacks(Option<Arc<[Link]>>);
+
+impl Fallbacks {
+    pub fn new(links: Vec<Link>) -> Fallbacks {
+        Fallbacks((!links.is_empty()).then(|| links.into()))
+    }
+}
+
+impl std::ops::Deref for Fallbacks {
+    type Target = [Link];
+
+    fn deref(&self) -> &[Link] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
 /// `--source`'s list, resolved once for every ticker without a prefix: `yahoo,nasdaq`.
 /// An unknown name is an error naming the known ones.
 pub fn default_chain(sources: &Sources, list: &str) -> Result<Vec<Arc<dyn Source>>, String> {
@@ -69,19 +88,23 @@ pub fn resolve(
     default: &[Arc<dyn Source>],
     when: When,
 ) -> Result<(Link, Vec<Link>), FetchError> {
+    // The common case, one source for one ticker, builds no list (it is every ticker of a
+    // run without a chain, and such a run is benchmarked).
+    if !input.contains(',') {
+        let (named, symbol) = prefixed(sources, input)?;
+        let only = match named {
+            Some(source) => Some(source),
+            None if default.len() == 1 => default.first(),
+            None => None,
+        };
+        if let Some(source) = only {
+            return admit(source, Ticker::parse(symbol)?, when).map(|link| (link, Vec::new()));
+        }
+    }
     let mut links: Vec<Link> = Vec::new();
     let mut refused: Option<FetchError> = None;
     for alternative in input.split(',') {
-        // `:` is not in the ticker alphabet, so the first one always ends a prefix.
-        let (named, symbol) = match alternative.split_once(':') {
-            Some((name, symbol)) => {
-                let source = sources
-                    .get(name)
-                    .ok_or_else(|| FetchError::InvalidTicker(unknown_source(name)))?;
-                (Some(source), symbol)
-            }
-            None => (None, alternative),
-        };
+        let (named, symbol) = prefixed(sources, alternative)?;
         let ticker = Ticker::parse(symbol)?;
         let candidates = match named {
             Some(source) => std::slice::from_ref(source),
@@ -94,11 +117,8 @@ pub fn resolve(
             if taken {
                 continue;
             }
-            match source.check(&ticker).and_then(|()| source.supports(when)) {
-                Ok(()) => links.push(Link {
-                    source: Arc::clone(source),
-                    ticker: ticker.clone(),
-                }),
+            match admit(source, ticker.clone(), when) {
+                Ok(link) => links.push(link),
                 Err(e) => {
                     refused.get_or_insert(e);
                 }
@@ -113,6 +133,36 @@ pub fn resolve(
                 .unwrap_or_else(|| FetchError::InvalidTicker("no source to ask for it".into())))
         }
     }
+}
+
+/// The source an alternative names (`None` without a prefix), and its symbol.
+type Prefixed<'s, 'i> = (Option<&'s Arc<dyn Source>>, &'i str);
+
+/// `source:SYMBOL` split into the source named (`None` without a prefix) and the symbol.
+fn prefixed<'s, 'i>(
+    sources: &'s Sources,
+    alternative: &'i str,
+) -> Result<Prefixed<'s, 'i>, FetchError> {
+    // `:` is not in the ticker alphabet, so the first one always ends a prefix.
+    match alternative.split_once(':') {
+        Some((name, symbol)) => {
+            let source = sources
+                .get(name)
+                .ok_or_else(|| FetchError::InvalidTicker(unknown_source(name)))?;
+            Ok((Some(source), symbol))
+        }
+        None => Ok((None, alternative)),
+    }
+}
+
+/// `source` as a link for `ticker`, if it can take the ticker and answer the query.
+fn admit(source: &Arc<dyn Source>, ticker: Ticker, when: When) -> Result<Link, FetchError> {
+    source.check(&ticker)?;
+    source.supports(when)?;
+    Ok(Link {
+        source: Arc::clone(source),
+        ticker,
+    })
 }
 
 /// The error of a ticker whose every source failed, in the order they were asked: one

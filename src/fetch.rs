@@ -30,10 +30,9 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use reqwest::Url;
-use reqwest::header::HeaderMap;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::chain::{self, Link};
+use crate::chain::{self, Fallbacks, Link};
 use crate::error::FetchError;
 use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
 use crate::http::{Http, HttpError, MAX_BODY, MAX_REDIRECTS, Response};
@@ -74,7 +73,7 @@ pub struct Job {
     pub query: Query,
     /// Asked in order, each only when the one before failed (issue 19, `chain`); empty when
     /// the source is asked alone.
-    pub fallbacks: Vec<Link>,
+    pub fallbacks: Fallbacks,
 }
 
 impl Job {
@@ -83,7 +82,7 @@ impl Job {
         Job {
             source,
             query,
-            fallbacks: Vec::new(),
+            fallbacks: Fallbacks::default(),
         }
     }
 }
@@ -171,7 +170,20 @@ impl Fetcher {
         let done: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = join_all(jobs.iter().zip(requests).zip(&done).map(
             |((job, requests), slot)| async move {
-                let outcome = self.run_chain(job, requests).await;
+                let spec = job.source.spec();
+                let outcome = if job.fallbacks.is_empty() && spec.key.is_none() {
+                    // One source, no key to check: the chain is that source, asked as `ask`
+                    // does but without its async layer (every ticker of a run without a
+                    // chain takes this path, and it is benchmarked).
+                    let (source, query) = (job.source.as_ref(), &job.query);
+                    let answers = self.answers(source, requests, true).await;
+                    Outcome {
+                        result: self.read(source, query, answers, true).await,
+                        source: spec.name,
+                    }
+                } else {
+                    self.run_chain(job, requests).await
+                };
                 if let Some(p) = progress {
                     p.record(outcome.result.is_ok());
                 }
@@ -273,21 +285,44 @@ impl Fetcher {
 
     /// Ask one source: its requests, then the follow-ups its answers call for, then its
     /// prices. `patient` when it is the last source of the chain (see the module docs).
-    async fn ask(
-        &self,
-        source: &dyn Source,
+    async fn ask<'a>(
+        &'a self,
+        source: &'a dyn Source,
         query: &Query,
-        requests: Vec<Request<'_>>,
+        requests: Vec<Request<'a>>,
         patient: bool,
     ) -> Fetched {
-        let answers = requests.into_iter().map(|request| async move {
+        let answers = self.answers(source, requests, patient).await;
+        self.read(source, query, answers, patient).await
+    }
+
+    /// The answers to `requests`, all at once. A plain function returning the joined
+    /// future, so that a job awaiting it polls it directly (no async layer in between: it is
+    /// polled on every wake-up of every ticker's future).
+    fn answers<'a>(
+        &'a self,
+        source: &'a dyn Source,
+        requests: Vec<Request<'a>>,
+        patient: bool,
+    ) -> impl Future<Output = Vec<Result<Arc<Answer>, FetchError>>> + 'a {
+        join_all(requests.into_iter().map(move |request| async move {
             match request {
                 Request::Own(url) => self.fetch_url(source, url, patient).await.map(Arc::new),
                 Request::Shared(answer) => answer.await,
             }
-        });
-        let mut answers = join_all(answers)
-            .await
+        }))
+    }
+
+    /// Read the answers into the source's prices, fetching in rounds the follow-up
+    /// requests it asks for (`Source::follow`); names are dropped unless shown.
+    async fn read(
+        &self,
+        source: &dyn Source,
+        query: &Query,
+        answers: Vec<Result<Arc<Answer>, FetchError>>,
+        patient: bool,
+    ) -> Fetched {
+        let mut answers = answers
             .into_iter()
             .collect::<Result<Vec<Arc<Answer>>, FetchError>>()?;
         for _ in 0..=MAX_FOLLOW_UPS {
@@ -322,28 +357,24 @@ impl Fetcher {
             .iter()
             .map(|job| job.source.requests(&job.query))
             .collect();
-        // How many jobs need each URL, and whether any of them asks it as the last source
-        // of its chain (then the shared request gets the full retry policy).
-        let mut needed: HashMap<&Url, (usize, bool)> = HashMap::with_capacity(urls.len());
-        for (job, job_urls) in jobs.iter().zip(&urls) {
-            for url in job_urls {
-                let entry = needed.entry(url).or_default();
-                entry.0 += 1;
-                entry.1 |= job.fallbacks.is_empty();
-            }
+        let mut needed: HashMap<&Url, usize> = HashMap::with_capacity(urls.len());
+        for url in urls.iter().flatten() {
+            *needed.entry(url).or_default() += 1;
         }
         let mut shared: HashMap<Url, SharedAnswer<'a>> = HashMap::new();
         let mut requests = Vec::with_capacity(jobs.len());
         for (job, job_urls) in jobs.iter().zip(&urls) {
             let mut own = Vec::with_capacity(job_urls.len());
             for url in job_urls {
-                let (count, patient) = needed.get(url).copied().unwrap_or((1, true));
-                if count == 1 {
+                if needed.get(url).copied().unwrap_or(1) == 1 {
                     own.push(Request::Own(url.clone()));
                     continue;
                 }
+                // Shared (an ECB currency several rates use): as patient as the first job
+                // needing it, which is the last source of its chain unless it has fallbacks.
                 let answer = shared.entry(url.clone()).or_insert_with(|| {
                     let (source, url) = (job.source.as_ref(), url.clone());
+                    let patient = job.fallbacks.is_empty();
                     async move { self.fetch_url(source, url, patient).await.map(Arc::new) }
                         .boxed()
                         .shared()
@@ -506,12 +537,11 @@ impl Fetcher {
         let spec = source.spec();
         let api = spec.display_name;
         let started = self.log.as_ref().map(|_| std::time::Instant::now());
-        let mut headers = HeaderMap::new();
-        source.headers(url, &mut headers);
-        let keyed = self.with_key(source, url);
+        let headers = source.headers(url);
+        let keyed = spec.key.as_ref().and_then(|_| self.with_key(source, url));
         let response = self
             .http
-            .get(keyed.as_ref().unwrap_or(url), &headers)
+            .get(keyed.as_ref().unwrap_or(url), headers.as_ref())
             .await
             .map_err(|e| match e {
                 HttpError::Transport { error, when } => {

@@ -116,7 +116,7 @@ impl Http {
 
     /// GET `url` with `headers` (beyond the client's own; resent on every redirect),
     /// following redirects within its origin, within the time limit.
-    pub async fn get(&self, url: &Url, headers: &HeaderMap) -> Result<Response, HttpError> {
+    pub async fn get(&self, url: &Url, headers: Option<&HeaderMap>) -> Result<Response, HttpError> {
         let origin = self.origin(url);
         // Waiting for a permit is not part of the attempt's time.
         let large_mode = origin
@@ -144,7 +144,7 @@ impl Http {
     async fn follow(
         &self,
         first: &Url,
-        headers: &HeaderMap,
+        headers: Option<&HeaderMap>,
         origin: &Origin,
         mut permit: Option<SemaphorePermit<'_>>,
         clock: &Clock,
@@ -199,11 +199,11 @@ impl Http {
     async fn send(
         &self,
         url: &Url,
-        headers: &HeaderMap,
+        headers: Option<&HeaderMap>,
         warmup: &Arc<Warmup>,
     ) -> reqwest::Result<reqwest::Response> {
         let mut request = self.client.get(url.clone());
-        if !headers.is_empty() {
+        if let Some(headers) = headers {
             request = request.headers(headers.clone());
         }
         let request = request.send();

@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::FutureExt;
 
 use crate::cache::{Ask, Cache};
-use crate::chain;
+use crate::chain::{self, Fallbacks};
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
 use crate::fx::Fx;
@@ -100,13 +100,11 @@ impl Plan {
         let default = chain::default_chain(sources, default_source);
         let mut jobs: Vec<Job> = Vec::new();
         // A job is its whole chain and query: the same ticker asked of the same sources
-        // (however typed) is fetched once.
-        type Key = (
-            &'static str,
-            Query,
-            Vec<(&'static str, crate::ticker::Ticker)>,
-        );
-        let mut index: HashMap<Key, usize> = HashMap::new();
+        // (however typed) is fetched once. One source alone (every ticker of a run without
+        // a chain) is keyed by its name, a chain by every source and ticker in it.
+        let mut alone: HashMap<(&'static str, Query), usize> = HashMap::new();
+        type Chain = Vec<(&'static str, crate::ticker::Ticker)>;
+        let mut chained: HashMap<(&'static str, Query, Chain), usize> = HashMap::new();
         let entries = inputs
             .into_iter()
             .map(|(input, when)| {
@@ -121,20 +119,27 @@ impl Plan {
                             ticker: first.ticker,
                             when,
                         };
-                        let chain = fallbacks
+                        let chain: Chain = fallbacks
                             .iter()
                             .map(|link| (link.name(), link.ticker.clone()))
                             .collect();
-                        let job = *index
-                            .entry((name, query.clone(), chain))
-                            .or_insert_with(|| {
-                                jobs.push(Job {
-                                    source: first.source,
-                                    query,
-                                    fallbacks,
-                                });
-                                jobs.len() - 1
+                        let add = |query| {
+                            jobs.push(Job {
+                                source: first.source,
+                                query,
+                                fallbacks: Fallbacks::new(fallbacks),
                             });
+                            jobs.len() - 1
+                        };
+                        let job = if chain.is_empty() {
+                            *alone
+                                .entry((name, query.clone()))
+                                .or_insert_with(|| add(query))
+                        } else {
+                            *chained
+                                .entry((name, query.clone(), chain))
+                                .or_insert_with(|| add(query))
+                        };
                         (job, name)
                     })
                 });

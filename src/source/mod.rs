@@ -328,7 +328,9 @@ pub trait Source: Send + Sync {
 
     /// Headers sent with a request to `url`, beyond the client's own (User-Agent,
     /// Accept-Encoding). None by default.
-    fn headers(&self, _url: &Url, _headers: &mut HeaderMap) {}
+    fn headers(&self, _url: &Url) -> Option<HeaderMap> {
+        None
+    }
 
     /// The requests whose answers [`Source::parse`] reads; usually one. Requests are
     /// fetched concurrently, and a URL that several queries of a run need is fetched once.

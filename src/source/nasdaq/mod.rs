@@ -166,10 +166,12 @@ impl Source for Nasdaq {
         }
     }
 
-    fn headers(&self, _url: &Url, headers: &mut HeaderMap) {
+    fn headers(&self, _url: &Url) -> Option<HeaderMap> {
+        let mut headers = HeaderMap::with_capacity(BROWSER_HEADERS.len());
         for (name, value) in BROWSER_HEADERS {
             headers.insert(name, HeaderValue::from_static(value));
         }
+        Some(headers)
     }
 
     fn requests(&self, query: &Query) -> Vec<Url> {
