@@ -17,7 +17,6 @@ mod hardening;
 mod history;
 mod hostile;
 mod http2;
-mod layout;
 mod properties;
 mod readme;
 mod scale;
