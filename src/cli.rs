@@ -407,7 +407,9 @@ pub fn command() -> clap::Command {
         "Columns for table, tsv and csv, comma-separated, from: {}",
         fields::ALL.map(|f| f.name()).join(", ")
     );
+    // "quotes" whatever the file is called (`quotes.exe` on Windows).
     let mut command = Cli::command()
+        .bin_name("quotes")
         .mut_arg("format", |a| {
             a.value_parser(PossibleValuesParser::new(formats))
                 .default_value(format_default)
