@@ -299,6 +299,15 @@ fn huge_names_at_200_in_flight_stay_within_64_mib() {
 // 5. Signals while writing (Unix: SIGTERM and FIONREAD. Windows has no SIGTERM; Ctrl-C there
 // ends a run with status 130, see src/exit.rs.)
 
+/// Bytes a full pipe holds: 64 KiB on Linux; macOS starts a pipe at 16 KiB (and grows it
+/// only for large writes), so there a writer may block at 16.
+#[cfg(unix)]
+const PIPE_FULL: usize = if cfg!(target_os = "linux") {
+    64 * 1024
+} else {
+    16 * 1024
+};
+
 /// Bytes waiting in the pipe behind `fd` (FIONREAD).
 #[cfg(unix)]
 fn buffered(fd: &impl std::os::fd::AsRawFd) -> usize {
@@ -358,7 +367,7 @@ fn sigterm_while_stdout_is_blocked_ends_the_run_at_once() {
     // The pipe is full: the writer is blocked on it.
     let pipe = child.stdout.take().unwrap();
     wait_until("the pipe full", Duration::from_secs(30), || {
-        buffered(&pipe) >= 64 * 1024
+        buffered(&pipe) >= PIPE_FULL
     });
     one_sigterm_ends(&mut child);
 }
@@ -380,7 +389,7 @@ fn one_sigterm_during_the_fetch_ends_a_run_whose_output_then_blocks() {
     one_sigterm_ends(&mut child);
     // What arrived was written after the signal, until the pipe was full.
     assert!(
-        buffered(&pipe) >= 64 * 1024,
+        buffered(&pipe) >= PIPE_FULL,
         "{} bytes written",
         buffered(&pipe)
     );
