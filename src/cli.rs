@@ -3,8 +3,11 @@
 //!
 //! House rules (after xh): a short flag only where it is worth a letter (`-j`, `-f`,
 //! `-o`); every option that takes a value has an uppercase `value_name`; exit codes are
-//! documented in `long_about` and kept in step with `exit::ExitStatus`. Options are
-//! grouped under headings by task. Nothing below `app` sees these types.
+//! documented in `AFTER_LONG_HELP` and kept in step with `exit::ExitStatus`. Options are
+//! grouped under headings by task. A doc comment's first paragraph is the option's one line
+//! of `-h` (at most 50 lines of 100 columns in all, a test holds it so); the whole comment is
+//! its text in `--help`. Help speaks of what the values are, never of the code that makes
+//! them. Nothing below `app` sees these types.
 //!
 //! The source registry adds one `--<source>-url` flag per endpoint (with its
 //! `QUOTES_<SOURCE>_URL` variable) and `--source`'s values; the format registry adds
