@@ -275,6 +275,16 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = current.source() {
         current = next;
     }
+    // The kinds a user meets most, in the same words on every system (Windows says "No
+    // connection could be made because the target machine actively refused it.").
+    if let Some(io) = current.downcast_ref::<std::io::Error>() {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+            std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+            std::io::ErrorKind::ConnectionAborted => return "connection aborted".into(),
+            _ => {}
+        }
+    }
     let text = current.to_string();
     // io::Error's Display appends " (os error 111)"; users don't need the number.
     let text = match text.find(" (os error") {
@@ -338,8 +348,17 @@ mod tests {
 
     #[test]
     fn root_cause_drops_os_error_numbers() {
-        let io = std::io::Error::from_raw_os_error(111);
-        assert_eq!(root_cause(&io), "connection refused");
+        // The system's own number and words for a refused connection (Linux 111, macOS 61,
+        // Windows' WSAECONNREFUSED 10061).
+        #[cfg(unix)]
+        let refused = libc::ECONNREFUSED;
+        #[cfg(windows)]
+        let refused = 10061;
+        let text = root_cause(&std::io::Error::from_raw_os_error(refused));
+        assert_eq!(text, "connection refused");
+        // Any other error: the system's words, without the number.
+        let text = root_cause(&std::io::Error::other("Broken thing (os error 9)"));
+        assert_eq!(text, "broken thing");
     }
 
     #[test]

@@ -18,7 +18,6 @@ mod hardening;
 mod history;
 mod hostile;
 mod http2;
-mod layout;
 mod nasdaq;
 mod properties;
 mod readme;
