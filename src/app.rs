@@ -23,6 +23,7 @@ use crate::input;
 use crate::output::{self, Field, FormatSpec, Style, Written};
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
+use crate::secret::Keys;
 use crate::source::{Sources, When, parse_base_url};
 use crate::text;
 use crate::update::{self, Update};
@@ -62,6 +63,10 @@ pub struct Config {
     pub retries: u32,
     pub backoff_base: Duration,
     pub user_agent: String,
+    /// `-v`: a line on stderr per HTTP attempt and per fallback.
+    pub verbose: bool,
+    /// The API keys the environment holds, for the sources that need one (issue 19).
+    pub keys: Keys,
     pub cacert: Option<PathBuf>,
     /// Where past closes are cached; `None` with `--no-cache` (or nowhere to put it).
     pub cache_dir: Option<PathBuf>,
@@ -114,10 +119,7 @@ impl Task {
             }
             format.appends.map_err(|why| usage(why.to_string()))?;
         }
-        let user_agent = cli
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = cli.user_agent.clone().unwrap_or_else(default_user_agent);
         if reqwest::header::HeaderValue::from_str(&user_agent).is_err() {
             return Err(usage(format!(
                 "--user-agent {:?} cannot be sent: a header holds no line breaks or other \
@@ -133,6 +135,10 @@ impl Task {
             parse_base_url(&format!("--{}/{}", endpoint.flag, endpoint.env), url)
         })
         .map_err(usage)?;
+        // `--source`/`QUOTES_SOURCE`: one source or a chain (issue 19), each name checked by
+        // clap; here, that none is named twice.
+        let default_source = cli.source.join(",").to_ascii_lowercase();
+        crate::chain::default_chain(&sources, &default_source).map_err(usage)?;
         let inputs = input::collect(&cli.inputs).map_err(|e| usage(e.to_string()))?;
         if inputs.is_empty() && cli.update.is_none() {
             return Err(usage(
@@ -174,13 +180,13 @@ impl Task {
                     interval: history.interval,
                     adjust: history.adjust,
                     dry_run: cli.dry_run,
-                    default_source: cli.source.clone(),
+                    default_source: default_source.clone(),
                     currency: cli.currency.clone(),
                     rate_source,
                     rates,
                 };
                 let nothing: [(&str, When); 0] = [];
-                let plan = Plan::each(&sources, nothing, &cli.source);
+                let plan = Plan::each(&sources, nothing, &default_source);
                 (
                     plan,
                     Some(PendingUpdate {
@@ -191,7 +197,7 @@ impl Task {
                 )
             }
             None => (
-                Plan::new(&sources, &inputs, &cli.source, history.when).with_fx(fx),
+                Plan::new(&sources, &inputs, &default_source, history.when).with_fx(fx),
                 None,
             ),
         };
@@ -218,6 +224,8 @@ impl Task {
             retries: cli.retries,
             backoff_base: cli.backoff_base,
             user_agent,
+            verbose: cli.verbose,
+            keys: Keys::from_env(),
             cacert: cli.cacert,
             cache_dir: if cli.no_cache {
                 None
@@ -228,6 +236,16 @@ impl Task {
             pending_update,
         })))
     }
+}
+
+/// The User-Agent sent unless `--user-agent` says otherwise: yahoo-finance2's honest but
+/// accepted form (issue 19). It names `quotes` and its version, and starts like a browser's,
+/// because Yahoo (since February 2025) and Nasdaq refuse bare library agents.
+fn default_user_agent() -> String {
+    format!(
+        "Mozilla/5.0 (compatible; quotes/{})",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The default fields of a range: `symbol,date,price,currency`.
@@ -426,6 +444,8 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
                     .fields
                     .iter()
                     .any(|f| matches!(f, Field::Name | Field::Exchange)),
+            verbose: config.verbose,
+            keys: config.keys.clone(),
         },
     ))
 }
@@ -455,7 +475,8 @@ async fn once(
     };
     let round = progress::while_running(
         &progress,
-        std::io::stderr().is_terminal(),
+        // `-v` writes its own lines: a progress line redrawn among them would garble both.
+        std::io::stderr().is_terminal() && !config.verbose,
         config
             .plan
             .fetch_cached(fetcher, cache.as_ref(), Some(&progress), stop),

@@ -9,6 +9,13 @@
 //! results back into rows in input order, borrowing the quotes rather than copying them
 //! per input. With `--currency`, a round is the prices and then, in one more round, the
 //! rates that convert them (`fx`); minor units are normalised there too.
+//!
+//! Each input resolves to a chain of sources (issue 19, `chain`): `--source`'s list for a
+//! ticker without a prefix, the one source of `source:TICKER`. A round records which source
+//! answered each job, and that is the `source` its rows show. The cache of past closes is
+//! keyed by a chain's first source: it is asked for that source's closes, and keeps only
+//! closes that source answered (a fallback's are fetched again next time, never filed under
+//! another source's name).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +24,7 @@ use std::time::Duration;
 use futures::FutureExt;
 
 use crate::cache::{Ask, Cache};
+use crate::chain::{self, Fallbacks};
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
 use crate::fx::Fx;
@@ -34,7 +42,7 @@ pub struct Entry {
     pub input: String,
     /// How it is shown: the uppercased symbol when valid, else an escaped copy.
     pub label: String,
-    /// The index of its job, and its source's name; or why it is not valid.
+    /// The index of its job, and its (first) source's name; or why it is not valid.
     pub resolved: Result<(usize, &'static str), FetchError>,
     /// The commodity ledger and beancount write its prices as: `NAME` of `TICKER@NAME`,
     /// else what the source calls it (the base of a currency pair), else the label.
@@ -66,10 +74,13 @@ pub struct Plan {
 /// The results of one round, by job.
 pub struct Round {
     fetched: Vec<Fetched>,
+    /// The source each job's result came from (issue 19: in a chain, who answered).
+    answered: Vec<&'static str>,
 }
 
 impl Plan {
-    /// Resolve every input; `default_source` is `--source`.
+    /// Resolve every input; `default_source` is `--source`: a source's name, or a chain of
+    /// them, comma-separated (`yahoo,nasdaq`).
     pub fn new(sources: &Sources, inputs: &[String], default_source: &str, when: When) -> Plan {
         Plan::each(
             sources,
@@ -79,48 +90,82 @@ impl Plan {
     }
 
     /// Resolve every input with its own query (`--update` asks each commodity from the day
-    /// after its last price); `default_source` is `--source`.
+    /// after its last price); `default_source` is `--source` (a name or a chain). An input
+    /// may also be a chain of its own: `source:TICKER` alternatives joined by commas
+    /// (`yahoo:VTSAX,nasdaq:VTSAX`, as beanprice lists them per commodity), each source
+    /// asked for its own ticker.
     pub fn each<'i>(
         sources: &Sources,
         inputs: impl IntoIterator<Item = (&'i str, When)>,
         default_source: &str,
     ) -> Plan {
+        let default = chain::default_chain(sources, default_source);
         let mut jobs: Vec<Job> = Vec::new();
-        let mut index: HashMap<(&'static str, Query), usize> = HashMap::new();
+        // A job is its whole chain and query: the same ticker asked of the same sources
+        // (however typed) is fetched once. One source alone (every ticker of a run without
+        // a chain) is keyed by its name, a chain by every source and ticker in it.
+        let mut alone: HashMap<(&'static str, Query), usize> = HashMap::new();
+        type Chain = Vec<(&'static str, crate::ticker::Ticker)>;
+        let mut chained: HashMap<(&'static str, Query, Chain), usize> = HashMap::new();
         let entries = inputs
             .into_iter()
-            .map(
-                |(input, when)| match resolve(sources, input, default_source) {
-                    Ok(Resolved {
-                        source,
-                        ticker,
-                        commodity,
-                    }) => {
-                        let name = source.spec().name;
-                        let label = ticker.to_string();
-                        let query = Query { ticker, when };
-                        let job = *index.entry((name, query.clone())).or_insert_with(|| {
-                            jobs.push(Job { source, query });
+            .map(|(input, when)| {
+                let named = split_commodity(input);
+                let resolved = named.clone().and_then(|(symbol, _)| {
+                    let default = default
+                        .as_deref()
+                        .map_err(|e| FetchError::InvalidTicker(e.clone()))?;
+                    chain::resolve(sources, symbol, default, when).map(|(first, fallbacks)| {
+                        let name = first.name();
+                        let query = Query {
+                            ticker: first.ticker,
+                            when,
+                        };
+                        let chain: Chain = fallbacks
+                            .iter()
+                            .map(|link| (link.name(), link.ticker.clone()))
+                            .collect();
+                        let add = |query| {
+                            jobs.push(Job {
+                                source: first.source,
+                                query,
+                                fallbacks: Fallbacks::new(fallbacks),
+                            });
                             jobs.len() - 1
-                        });
-                        Entry {
-                            input: input.to_string(),
-                            label,
-                            resolved: Ok((job, name)),
-                            commodity,
-                        }
+                        };
+                        let job = if chain.is_empty() {
+                            *alone
+                                .entry((name, query.clone()))
+                                .or_insert_with(|| add(query))
+                        } else {
+                            *chained
+                                .entry((name, query.clone(), chain))
+                                .or_insert_with(|| add(query))
+                        };
+                        (job, name)
+                    })
+                });
+                let (label, commodity) = match (&resolved, named) {
+                    (Ok((job, _)), Ok((_, name))) => {
+                        let job = &jobs[*job];
+                        let commodity = name.map_or_else(
+                            || job.source.commodity(&job.query.ticker),
+                            str::to_string,
+                        );
+                        (job.query.ticker.to_string(), commodity)
                     }
-                    Err(e) => {
+                    _ => {
                         let label = label_for_input(input);
-                        Entry {
-                            input: input.to_string(),
-                            label: label.clone(),
-                            resolved: Err(e),
-                            commodity: label,
-                        }
+                        (label.clone(), label)
                     }
-                },
-            )
+                };
+                Entry {
+                    input: input.to_string(),
+                    label,
+                    resolved,
+                    commodity,
+                }
+            })
             .collect();
         Plan {
             entries,
@@ -147,24 +192,30 @@ impl Plan {
     }
 
     /// Whether any request of the plan goes to an https URL (only then is the system trust
-    /// store loaded).
+    /// store loaded), a chain's later sources included.
     pub fn uses_https(&self) -> bool {
         // A source's endpoint depends on the kind of query, not the ticker: one job of each
         // (source, kind) tells, rather than building every request twice.
         let mut seen = std::collections::HashSet::new();
+        let asked = self.jobs.iter().flat_map(|job| {
+            let first = (&job.source, std::borrow::Cow::Borrowed(&job.query));
+            let later = job.fallbacks.iter().map(|link| {
+                let query = Query {
+                    ticker: link.ticker.clone(),
+                    when: job.query.when,
+                };
+                (&link.source, std::borrow::Cow::Owned(query))
+            });
+            std::iter::once(first).chain(later)
+        });
         self.fx.uses_https()
-            || self
-                .jobs
-                .iter()
-                .filter(|job| {
-                    seen.insert((
-                        job.source.spec().name,
-                        std::mem::discriminant(&job.query.when),
-                    ))
+            || asked
+                .filter(|(source, query)| {
+                    seen.insert((source.spec().name, std::mem::discriminant(&query.when)))
                 })
-                .any(|job| {
-                    job.source
-                        .requests(&job.query)
+                .any(|(source, query)| {
+                    source
+                        .requests(&query)
                         .iter()
                         .any(|u| u.scheme() == "https")
                 })
@@ -208,23 +259,44 @@ impl Plan {
         let mut fetched = if wanted.is_empty() {
             Vec::new()
         } else {
-            fetcher.fetch_all(&wanted, progress, stop.clone()).await
+            fetcher.fetch_each(&wanted, progress, stop.clone()).await
         }
         .into_iter();
+        let mut answered = Vec::with_capacity(self.jobs.len());
         let mut results: Vec<Fetched> = asks
             .iter_mut()
-            .map(|ask| {
+            .zip(&self.jobs)
+            .map(|(ask, job)| {
+                let mut source = job.source.spec().name;
                 let fetched = ask.fetch.as_ref().map(|_| {
-                    fetched.next().unwrap_or_else(|| {
-                        Err(FetchError::Other("internal: result missing".into()))
-                    })
+                    let outcome = fetched.next().unwrap_or_else(|| crate::fetch::Outcome {
+                        result: Err(FetchError::Other("internal: result missing".into())),
+                        source,
+                    });
+                    source = outcome.source;
+                    outcome.result
                 });
+                answered.push(source);
                 ask.combine(fetched)
             })
             .collect();
         if let Some(cache) = cache {
-            // Closes as traded, in the currency quoted: never converted ones.
+            // Closes as traded, in the currency quoted: never converted ones, and only the
+            // closes of the source the cache is keyed by (a chain's first). Another source's
+            // are set aside while the cache keeps the rest (an error is kept as nothing).
+            let not_kept = || Err(FetchError::Other("answered by a later source".into()));
+            let by_others: Vec<(usize, Fetched)> = self
+                .jobs
+                .iter()
+                .zip(&answered)
+                .enumerate()
+                .filter(|(_, (job, source))| job.source.spec().name != **source)
+                .map(|(i, _)| (i, std::mem::replace(&mut results[i], not_kept())))
+                .collect();
             cache.keep(&asks, &results);
+            for (i, result) in by_others {
+                results[i] = result;
+            }
         }
         self.fx.apply(fetcher, &self.jobs, &mut results, stop).await;
         let fetched = self
@@ -240,7 +312,14 @@ impl Plan {
                 When::Latest | When::Close(..) => result,
             })
             .collect();
-        Round { fetched }
+        Round { fetched, answered }
+    }
+
+    /// The source the round's result for `entry` came from: in a chain, the one that
+    /// answered (or was asked last); else the entry's own.
+    fn answered_by(&self, round: &Round, entry: &Entry) -> Option<&'static str> {
+        let (job, first) = entry.resolved.as_ref().ok()?;
+        Some(round.answered.get(*job).copied().unwrap_or(first))
     }
 
     /// Each input with what it asked and its job's prices (one, or one per day of a range:
@@ -270,7 +349,11 @@ impl Plan {
         let now = jiff::Timestamp::now().as_second();
         let mut rows = Vec::with_capacity(self.entries.len());
         for (entry, when, result) in self.results(round) {
-            let row = |result| entry.row(when, result);
+            let source = self.answered_by(round, entry);
+            let row = |result| Row {
+                source,
+                ..entry.row(when, result)
+            };
             match (result, when) {
                 // A range without a trading day is an error that says so.
                 (Ok([]), Some(When::Range(range))) => {
@@ -314,18 +397,23 @@ pub struct Resolved {
     pub commodity: String,
 }
 
-/// Resolve one input (`VTSAX`, `coinbase:BTC-USD@BTC`); `default_source` is `--source`.
+/// Resolve one input (`VTSAX`, `coinbase:BTC-USD@BTC`, or a chain of alternatives
+/// `yahoo:VTSAX,nasdaq:VTSAX@VTSAX`) to its first source and ticker; `default_source` is
+/// `--source` (a source, or a chain of them). What the fetch then asks, each source in turn,
+/// is [`Plan::each`]'s business; this is what names the commodity.
 pub fn resolve(
     sources: &Sources,
     input: &str,
     default_source: &str,
 ) -> Result<Resolved, FetchError> {
     let (symbol, name) = split_commodity(input)?;
-    let (source, ticker) = sources.resolve(symbol, default_source)?;
-    let commodity = name.map_or_else(|| source.commodity(&ticker), str::to_string);
+    let default =
+        chain::default_chain(sources, default_source).map_err(FetchError::InvalidTicker)?;
+    let (first, _) = chain::resolve(sources, symbol, &default, When::Latest)?;
+    let commodity = name.map_or_else(|| first.source.commodity(&first.ticker), str::to_string);
     Ok(Resolved {
-        source,
-        ticker,
+        source: first.source,
+        ticker: first.ticker,
         commodity,
     })
 }
@@ -408,6 +496,32 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chains_later_sources_count_for_https() {
+        // Yahoo at a local http server, Nasdaq at its https default.
+        let sources = Sources::new(|e| {
+            let url = match e.flag {
+                "yahoo-url" => "http://127.0.0.1:9",
+                _ => e.default_url,
+            };
+            Ok(reqwest::Url::parse(url).unwrap())
+        })
+        .unwrap();
+        let inputs = ["VTSAX".to_string()];
+        let alone = Plan::new(&sources, &inputs, "yahoo", When::Latest);
+        assert!(!alone.uses_https());
+        let chained = Plan::new(&sources, &inputs, "yahoo,nasdaq", When::Latest);
+        assert!(chained.uses_https());
+        // One job for one ticker asked twice, whatever its chain.
+        let twice = ["VTSAX".to_string(), "vtsax".to_string()];
+        assert_eq!(
+            Plan::new(&sources, &twice, "yahoo,nasdaq", When::Latest)
+                .jobs
+                .len(),
+            1
+        );
+    }
 
     #[test]
     fn max_age_refuses_what_it_cannot_date() {

@@ -9,8 +9,9 @@
 //! (`yahoo`, `beanprice.yahoo`, `beanprice.sources.yahoo`); the ones that are sources of
 //! `quotes` (its registry, and bean-price's `ecbrates` as `ecb`) can be fetched.
 //!
-//! Every alternative is kept, in order, whether or not `quotes` knows its source, so that a
-//! chain of sources can try them in turn; today the first one `quotes` knows is used.
+//! Every alternative is kept, in order, whether or not `quotes` knows its source. The ones
+//! `quotes` can fetch make the commodity's chain of sources (issue 19): the first is asked,
+//! and each next one only when the ones before it failed.
 
 use crate::source::SourceSpec;
 use crate::ticker::Ticker;
@@ -87,13 +88,29 @@ impl QuoteSpec {
     /// The first alternative `quotes` can fetch: a source it knows and a ticker that source
     /// can take.
     pub fn first_known(&self) -> Option<&Alternative> {
+        self.alternatives.iter().find(|a| a.is_known())
+    }
+
+    /// The chain of alternatives to ask, in order: every one `quotes` can fetch that is
+    /// inverted as the first is (a price and its inverse are not interchangeable answers of
+    /// one chain: `USD:yahoo/X,ecb/^Y` is asked as `yahoo/X` alone).
+    pub fn chain(&self) -> Vec<&Alternative> {
+        let Some(first) = self.first_known() else {
+            return Vec::new();
+        };
         self.alternatives
             .iter()
-            .find(|a| a.source.is_some() && Ticker::parse(&a.ticker).is_ok())
+            .filter(|a| a.is_known() && a.inverted == first.inverted)
+            .collect()
     }
 }
 
 impl Alternative {
+    /// Whether `quotes` can fetch it: a source it knows and a ticker that source can take.
+    fn is_known(&self) -> bool {
+        self.source.is_some() && Ticker::parse(&self.ticker).is_ok()
+    }
+
     fn parse(text: &str) -> Result<Alternative, String> {
         let bad = || {
             format!(
@@ -165,8 +182,10 @@ mod tests {
         assert_eq!(usd.currency, "USD");
         assert_eq!(usd.alternatives.len(), 2);
         assert_eq!(usd.alternatives[1].module, "nasdaq");
-        assert_eq!(usd.alternatives[1].source, None);
+        assert_eq!(usd.alternatives[1].source, Some("nasdaq"));
         assert_eq!(usd.alternatives[1].ticker, "VTSAX");
+        let chain: Vec<&str> = usd.chain().iter().map(|a| a.source.unwrap()).collect();
+        assert_eq!(chain, ["yahoo", "nasdaq"]);
         assert_eq!(
             first("USD:google/X,beanprice.yahoo/Y"),
             [one("USD", Some("yahoo:Y"))]
@@ -185,6 +204,22 @@ mod tests {
         // Known source, but a ticker quotes cannot take (Google's exchange prefix): not usable.
         assert_eq!(first("USD:yahoo/NYSE:IBM"), [one("USD", None)]);
         assert_eq!(first("USD:nope/X"), [one("USD", None)]);
+    }
+
+    #[test]
+    fn a_chain_is_every_known_alternative_inverted_as_the_first() {
+        let spec = PriceSpec::parse("USD:google/X,yahoo/Y,ecb/^Z,nasdaq/Y").unwrap();
+        let chain: Vec<(&str, bool)> = spec.quotes[0]
+            .chain()
+            .iter()
+            .map(|a| (a.source.unwrap(), a.inverted))
+            .collect();
+        assert_eq!(chain, [("yahoo", false), ("nasdaq", false)]);
+        assert!(
+            PriceSpec::parse("USD:google/X").unwrap().quotes[0]
+                .chain()
+                .is_empty()
+        );
     }
 
     #[test]

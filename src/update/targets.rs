@@ -169,15 +169,21 @@ fn from_file(
                     }
                 };
                 for quote in &spec.quotes {
-                    match quote.first_known() {
-                        Some(alternative) => wanted.push(Wanted {
+                    // Its alternatives as one chain: `yahoo:VTSAX,nasdaq:VTSAX@NAME`, each
+                    // asked only when the ones before it failed.
+                    let chain = quote.chain();
+                    match chain.first() {
+                        Some(first) => wanted.push(Wanted {
                             input: format!(
-                                "{}:{}@{name}",
-                                alternative.source.unwrap_or(""),
-                                alternative.ticker
+                                "{}@{name}",
+                                chain
+                                    .iter()
+                                    .map(|a| format!("{}:{}", a.source.unwrap_or(""), a.ticker))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
                             ),
                             expect: Some(Expect::Exactly(quote.currency.clone())),
-                            inverted: alternative.inverted,
+                            inverted: first.inverted,
                             given: false,
                         }),
                         None => notes.push(format!(
@@ -470,8 +476,8 @@ mod tests {
     fn a_pairs_quote_follows_its_sources_syntax() {
         let sources = Sources::new(|e| Ok(reqwest::Url::parse(e.default_url).unwrap())).unwrap();
         let quote = |input: &str| {
-            let (source, ticker) = sources.resolve(input, "yahoo").unwrap();
-            pair_quote(&*source, &ticker)
+            let resolved = plan::resolve(&sources, input, "yahoo").unwrap();
+            pair_quote(&*resolved.source, &resolved.ticker)
         };
         assert_eq!(quote("coinbase:BTC-USD").as_deref(), Some("USD"));
         assert_eq!(quote("ecb:USD-EUR").as_deref(), Some("EUR"));

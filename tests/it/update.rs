@@ -1139,11 +1139,24 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
 2021-01-04 price VTSAX 100 USD
 ";
     std::fs::write(&file, before).unwrap();
+    // VTSAX's alternatives are a chain (issue 19): Nasdaq first, which does not know it
+    // (its answer to every asset class), then Yahoo, which does.
+    let nasdaq =
+        Server::start(|_| Reply::fixture(200, "nasdaq_error_unknown_symbol_rCode400.json"));
     update(&dir, &server, &file)
+        .env("QUOTES_NASDAQ_URL", nasdaq.url())
         .args(["--to", "2021-01-05"])
         .assert()
         .success()
         .stderr(appended(&file, 2));
+    let asked_nasdaq: Vec<String> = nasdaq.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        !asked_nasdaq.is_empty()
+            && asked_nasdaq
+                .iter()
+                .all(|p| p == "/api/quote/VTSAX/historical"),
+        "Nasdaq is asked first, for VTSAX only: {asked_nasdaq:?}"
+    );
     // One USD in euros: the inverse of EURUSD=X, exact, to 6 decimals.
     let rate = Decimal::from_str(&close_of("EURUSD=X", "2021-01-05")).unwrap();
     let inverse =
