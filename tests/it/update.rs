@@ -9,6 +9,7 @@
 //! expects. ledger, hledger and bean-check read every file a test leaves behind.
 
 use std::path::Path;
+#[cfg(target_os = "linux")]
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -17,7 +18,9 @@ use jiff::civil::Date;
 use predicates::prelude::*;
 use quotes_bench::chart::{Interval, close_of, history_body};
 
-use crate::cmd::{BIN, require_tool};
+#[cfg(unix)]
+use crate::cmd::BIN;
+use crate::cmd::require_tool;
 use crate::history::{Dirs, quotes, stderr, yahoo as yahoo_at};
 use crate::support::{Reply, Request, Server};
 
@@ -233,6 +236,9 @@ fn ten_runs_at_once_keep_every_line_of_every_run() {
     ledger_tools_accept(&file);
 }
 
+// Linux: /proc/locks tells that the run waits, and Ctrl-C is a signal. Elsewhere the same
+// `File::lock` waits (macOS: flock; Windows: LockFileEx), bounded by --deadline the same way.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_run_waits_for_the_lock_within_its_deadline_and_ctrl_c() {
     let dir = Dirs::new();
@@ -322,6 +328,9 @@ fn the_deadline_covers_reading_the_file() {
     assert_eq!(read(&file), text);
 }
 
+// Linux: /proc/locks. On Windows a file cannot be renamed over while open, and the path
+// check (`names`) always holds there.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_file_renamed_over_the_path_while_a_run_waited_is_the_one_updated() {
     use std::io::Read;
@@ -363,6 +372,7 @@ fn a_file_renamed_over_the_path_while_a_run_waited_is_the_one_updated() {
     ledger_tools_accept(&file);
 }
 
+#[cfg(target_os = "linux")]
 /// Wait until process `pid` waits for a file lock: the kernel lists it in `/proc/locks`
 /// as a waiter (`->`) once it is blocked in `flock`.
 fn blocked_on_a_lock(pid: u32) {
@@ -382,6 +392,9 @@ fn blocked_on_a_lock(pid: u32) {
 // ---------------------------------------------------------------------------------------
 // 2. What is not a regular file
 
+// FIFOs, sockets and device nodes are Unix file types; on Windows a path that is not a
+// regular file (a directory) is refused the same way, by `file::check`.
+#[cfg(unix)]
 #[test]
 fn what_is_not_a_regular_file_is_refused_before_anything_is_read_or_written() {
     use std::os::unix::fs::FileTypeExt;
@@ -495,6 +508,7 @@ fn what_is_not_a_regular_file_is_refused_before_anything_is_read_or_written() {
 // ---------------------------------------------------------------------------------------
 // 3. The file stays the user's
 
+#[cfg(unix)]
 /// Whether this test process may act as another user (root may; a laptop's user may not).
 fn can_switch_users() -> bool {
     // SAFETY: geteuid reads the process's credentials.
@@ -505,9 +519,12 @@ fn can_switch_users() -> bool {
     false
 }
 
+#[cfg(unix)]
 const OTHER_UID: u32 = 54_321;
+#[cfg(unix)]
 const OTHER_GID: u32 = 54_322;
 
+#[cfg(unix)]
 /// `quotes` run as another user (`OTHER_UID`, in group `OTHER_GID`), from a copy of the
 /// binary that user can run.
 fn quotes_as_other_user(dir: &Dirs, yahoo: &Server) -> Command {
@@ -527,11 +544,15 @@ fn quotes_as_other_user(dir: &Dirs, yahoo: &Server) -> Command {
     cmd
 }
 
+#[cfg(unix)]
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+// Owners, groups and modes are Unix ones; on Windows the file is appended to in place
+// too, so its ACL stays as it was.
+#[cfg(unix)]
 #[test]
 fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_write() {
     use std::os::unix::fs::MetadataExt;
@@ -581,6 +602,9 @@ fn another_users_run_keeps_the_files_owner_and_works_in_a_directory_it_cannot_wr
     ledger_tools_accept(&file);
 }
 
+// Linux: xattrs and POSIX ACLs through libc. Elsewhere the append in place keeps them the
+// same way (it never replaces the file).
+#[cfg(target_os = "linux")]
 #[test]
 fn hard_links_and_extended_attributes_are_kept() {
     use std::os::unix::fs::MetadataExt;
@@ -628,6 +652,7 @@ fn hard_links_and_extended_attributes_are_kept() {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// A POSIX ACL as the kernel stores it in `system.posix_acl_access`: version 2, then each
 /// entry's tag, permissions and id.
 fn posix_acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
@@ -640,6 +665,7 @@ fn posix_acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
     acl
 }
 
+#[cfg(target_os = "linux")]
 /// Set the extended attribute `name` of `path`; whether the file system took it.
 fn set_xattr(path: &Path, name: &std::ffi::CStr, value: &[u8]) -> bool {
     let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -655,6 +681,7 @@ fn set_xattr(path: &Path, name: &std::ffi::CStr, value: &[u8]) -> bool {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// The extended attribute `name` of `path`, if it has it.
 fn get_xattr(path: &Path, name: &std::ffi::CStr) -> Option<Vec<u8>> {
     let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -672,6 +699,7 @@ fn get_xattr(path: &Path, name: &std::ffi::CStr) -> Option<Vec<u8>> {
     Some(value)
 }
 
+#[cfg(target_os = "linux")]
 /// A price file of exactly `size` bytes whose prices end on 2021-01-04.
 fn journal_of(size: usize) -> String {
     let mut text = String::from("P 2021-01-04 CUT 1 USD\n");
@@ -685,6 +713,7 @@ fn journal_of(size: usize) -> String {
     text
 }
 
+#[cfg(target_os = "linux")]
 /// `quotes` under `bash -c` with a file-size limit of 1 KiB (`ulimit -f 1`), SIGXFSZ
 /// `ignored` (the write fails with EFBIG) or not (the process dies of it mid-write).
 fn quotes_with_size_limit(server: &Server, ignored: bool) -> Command {
@@ -701,11 +730,16 @@ fn quotes_with_size_limit(server: &Server, ignored: bool) -> Command {
     cmd
 }
 
+#[cfg(target_os = "linux")]
 /// The extended attribute that notes an append in progress, if the file has it.
 fn append_note(path: &Path) -> Option<String> {
     get_xattr(path, c"user.quotes.append").map(|note| String::from_utf8_lossy(&note).into_owned())
 }
 
+// Linux: a file-size limit (ulimit -f) makes the write fail midway, and the note is an
+// xattr. Elsewhere a failed write is cut back the same way; without the note, a kill in
+// the middle of the one write is not repaired (README, "Keeping a price file").
+#[cfg(target_os = "linux")]
 #[test]
 fn a_write_that_fails_midway_leaves_the_file_byte_identical() {
     let dir = Dirs::new();
@@ -729,6 +763,8 @@ fn a_write_that_fails_midway_leaves_the_file_byte_identical() {
     assert_eq!(append_note(&file), None);
 }
 
+// Linux: SIGXFSZ kills the run mid-write, and the note is an xattr.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_write_that_dies_midway_is_completed_by_the_next_run() {
     use std::os::unix::process::ExitStatusExt;
