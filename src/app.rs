@@ -23,6 +23,7 @@ use crate::input;
 use crate::output::{self, Field, FormatSpec, Style, Written};
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
+use crate::secret::Keys;
 use crate::source::{Sources, When, parse_base_url};
 use crate::text;
 use crate::update::{self, Update};
@@ -62,11 +63,25 @@ pub struct Config {
     pub retries: u32,
     pub backoff_base: Duration,
     pub user_agent: String,
+    /// `-v`: a line on stderr per HTTP attempt and per fallback.
+    pub verbose: bool,
+    /// The API keys the environment holds, for the sources that need one (issue 19).
+    pub keys: Keys,
     pub cacert: Option<PathBuf>,
     /// Where past closes are cached; `None` with `--no-cache` (or nowhere to put it).
     pub cache_dir: Option<PathBuf>,
     /// `--update FILE`: the rows go to the price file instead of stdout.
     pub update: Option<Update>,
+    /// `--update FILE` before the run starts: its file is locked and read then (another
+    /// run may hold the lock, to be waited for within `--deadline`), and the plan made.
+    pub pending_update: Option<PendingUpdate>,
+}
+
+/// An `--update` whose file is not read yet, and what its plan will need.
+pub struct PendingUpdate {
+    request: update::Request,
+    sources: Sources,
+    fx: Fx,
 }
 
 /// What the command line asks for.
@@ -104,10 +119,7 @@ impl Task {
             }
             format.appends.map_err(|why| usage(why.to_string()))?;
         }
-        let user_agent = cli
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| format!("quotes/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = cli.user_agent.clone().unwrap_or_else(default_user_agent);
         if reqwest::header::HeaderValue::from_str(&user_agent).is_err() {
             return Err(usage(format!(
                 "--user-agent {:?} cannot be sent: a header holds no line breaks or other \
@@ -123,6 +135,10 @@ impl Task {
             parse_base_url(&format!("--{}/{}", endpoint.flag, endpoint.env), url)
         })
         .map_err(usage)?;
+        // `--source`/`QUOTES_SOURCE`: one source or a chain (issue 19), each name checked by
+        // clap; here, that none is named twice.
+        let default_source = cli.source.join(",").to_ascii_lowercase();
+        crate::chain::default_chain(&sources, &default_source).map_err(usage)?;
         let inputs = input::collect(&cli.inputs).map_err(|e| usage(e.to_string()))?;
         if inputs.is_empty() && cli.update.is_none() {
             return Err(usage(
@@ -138,23 +154,50 @@ impl Task {
         )
         .map_err(usage)?;
         let history = History::from_cli(&cli)?;
-        let (plan, update) = match &cli.update {
+        let (plan, pending_update) = match &cli.update {
             Some(path) => {
+                let kind = update::Kind::of(cli.format_given.then_some(format), path).ok_or_else(
+                    || {
+                        usage(format!(
+                            "--update writes price directives: use -f ledger or -f beancount, \
+                             not -f {}",
+                            format.name
+                        ))
+                    },
+                )?;
+                // `--fx` names a source that publishes rates (clap checked its name).
+                let (rate_source, rates) = crate::source::REGISTRY
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(&cli.fx))
+                    .and_then(|s| Some((s.name, s.rates.as_ref()?)))
+                    .ok_or_else(|| usage(format!("--fx {:?} publishes no rates", cli.fx)))?;
                 let request = update::Request {
-                    path,
-                    format: cli.format_given.then_some(format),
+                    path: path.clone(),
+                    kind,
                     inputs,
                     from: cli.from,
                     to: history.to,
                     interval: history.interval,
                     adjust: history.adjust,
                     dry_run: cli.dry_run,
+                    default_source: default_source.clone(),
+                    currency: cli.currency.clone(),
+                    rate_source,
+                    rates,
                 };
-                let (plan, update) = update::prepare(request, &sources, &cli.source)?;
-                (plan.with_fx(fx), Some(update))
+                let nothing: [(&str, When); 0] = [];
+                let plan = Plan::each(&sources, nothing, &default_source);
+                (
+                    plan,
+                    Some(PendingUpdate {
+                        request,
+                        sources,
+                        fx,
+                    }),
+                )
             }
             None => (
-                Plan::new(&sources, &inputs, &cli.source, history.when).with_fx(fx),
+                Plan::new(&sources, &inputs, &default_source, history.when).with_fx(fx),
                 None,
             ),
         };
@@ -181,15 +224,28 @@ impl Task {
             retries: cli.retries,
             backoff_base: cli.backoff_base,
             user_agent,
+            verbose: cli.verbose,
+            keys: Keys::from_env(),
             cacert: cli.cacert,
             cache_dir: if cli.no_cache {
                 None
             } else {
                 cache::dir(cli.cache_dir)
             },
-            update,
+            update: None,
+            pending_update,
         })))
     }
+}
+
+/// The User-Agent sent unless `--user-agent` says otherwise: yahoo-finance2's honest but
+/// accepted form (issue 19). It names `quotes` and its version, and starts like a browser's,
+/// because Yahoo (since February 2025) and Nasdaq refuse bare library agents.
+fn default_user_agent() -> String {
+    format!(
+        "Mozilla/5.0 (compatible; quotes/{})",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The default fields of a range: `symbol,date,price,currency`.
@@ -269,7 +325,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             }
         }
     };
-    let config = match task {
+    let mut config = match task {
         Task::Text(text) => {
             return Ok(match output::write_stdout(&text) {
                 Written::Ok | Written::Gone => ExitStatus::Success,
@@ -278,9 +334,18 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         }
         Task::Fetch(config) => config,
     };
-    let fetcher = connect(&config)?;
     let mut signals = Signals::listen()
         .map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
+    if let Some(pending) = config.pending_update.take() {
+        match start_update(pending, started, config.deadline, &mut signals).await? {
+            Ok((plan, update)) => {
+                config.plan = plan;
+                config.update = Some(update);
+            }
+            Err(status) => return Ok(status),
+        }
+    }
+    let fetcher = connect(&config)?;
     if let Some(every) = config.watch {
         let watch = Watch {
             fetcher: &fetcher,
@@ -294,6 +359,62 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Failure> {
         return Ok(watch.run(&mut signals).await);
     }
     Ok(once(&config, started, &fetcher, &mut signals).await)
+}
+
+/// Lock and read the `--update` file and plan the fetch, all within the deadline (counted
+/// from `started`) and until a signal: waiting for another run's lock, and reading a file
+/// that is slow to read (a network file system). Stopped, the status to end with.
+async fn start_update(
+    pending: PendingUpdate,
+    started: tokio::time::Instant,
+    deadline: Option<Duration>,
+    signals: &mut Signals,
+) -> Result<Result<(Plan, Update), ExitStatus>, Failure> {
+    let PendingUpdate {
+        request,
+        sources,
+        fx,
+    } = pending;
+    let path = request.path.clone();
+    let stopped = |stop: Stop, doing: &str| {
+        let why = match stop {
+            Stop::Deadline(after) => format!("deadline exceeded (--deadline {})", secs(&after)),
+            Stop::Interrupt | Stop::Terminate => "stopped".to_string(),
+        };
+        output::write_stderr(
+            format!(
+                "quotes: {}: {why} {doing}; nothing written\n",
+                path.display()
+            )
+            .as_bytes(),
+        );
+        Ok(Err(stop.status(ExitStatus::Failure)))
+    };
+    let stop = signals.or_deadline(started, deadline);
+    tokio::pin!(stop);
+    let file = match update::file::open(
+        &request.path,
+        request.access(),
+        request.creates(),
+        &mut stop,
+    )
+    .await
+    {
+        Ok(file) => file,
+        Err(update::file::Refused::Usage(why)) => return Err(UsageError(why).into()),
+        Err(update::file::Refused::Stopped(stop)) => {
+            return stopped(stop, "while another run was updating it");
+        }
+    };
+    let now = jiff::Timestamp::now();
+    let reading = tokio::task::spawn_blocking(move || update::start(request, file, &sources, now));
+    tokio::select! {
+        read = reading => {
+            let (plan, update) = read.map_err(|e| anyhow::anyhow!("internal: {e}"))??;
+            Ok(Ok((plan.with_fx(fx), update)))
+        }
+        stop = stop.as_mut() => stopped(stop, "while it was being read"),
+    }
 }
 
 /// The one client and the fetcher around it.
@@ -323,6 +444,8 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
                     .fields
                     .iter()
                     .any(|f| matches!(f, Field::Name | Field::Exchange)),
+            verbose: config.verbose,
+            keys: config.keys.clone(),
         },
     ))
 }
@@ -344,7 +467,8 @@ async fn once(
     };
     let round = progress::while_running(
         &progress,
-        std::io::stderr().is_terminal(),
+        // `-v` writes its own lines: a progress line redrawn among them would garble both.
+        std::io::stderr().is_terminal() && !config.verbose,
         config
             .plan
             .fetch_cached(fetcher, config.cache_dir.as_deref(), Some(&progress), stop),

@@ -3,8 +3,11 @@
 //!
 //! House rules (after xh): a short flag only where it is worth a letter (`-j`, `-f`,
 //! `-o`); every option that takes a value has an uppercase `value_name`; exit codes are
-//! documented in `long_about` and kept in step with `exit::ExitStatus`. Options are
-//! grouped under headings by task. Nothing below `app` sees these types.
+//! documented in `AFTER_LONG_HELP` and kept in step with `exit::ExitStatus`. Options are
+//! grouped under headings by task. A doc comment's first paragraph is the option's one line
+//! of `-h` (at most 50 lines of 100 columns in all, a test holds it so); the whole comment is
+//! its text in `--help`. Help speaks of what the values are, never of the code that makes
+//! them. Nothing below `app` sees these types.
 //!
 //! The source registry adds one `--<source>-url` flag per endpoint (with its
 //! `QUOTES_<SOURCE>_URL` variable) and `--source`'s values; the format registry adds
@@ -23,9 +26,11 @@ use crate::output::FORMATS;
 use crate::output::fields::{self, FieldList};
 use crate::source::{Endpoint, REGISTRY};
 
+/// The first line of `--help` and of the man page.
 const ABOUT: &str =
     "Print the latest price of each ticker, fetched concurrently, in the order given.";
 
+/// What `--help` says before the usage line (`-h` is the usage line and the options alone).
 const LONG_ABOUT: &str = "\
 Print the latest price of each ticker, fetched concurrently, in the order given.
 
@@ -35,19 +40,14 @@ line on stderr saying why.
 
 Tickers come from the arguments, from standard input (`-`, or when no tickers are given
 and stdin is not a terminal) and from --file; lists are separated by whitespace, commas or
-newlines, and `#` starts a comment.
+newlines, and `#` starts a comment.";
 
-Exit status:
-  0    every ticker printed
-  1    at least one ticker failed (all others were still printed)
-  2    usage error (no tickers, unknown flag or field, bad option value)
-  130  interrupted by Ctrl-C (what had arrived was printed)
-  143  terminated by SIGTERM (what had arrived was printed)";
-
-const AFTER_HELP: &str = "\
+/// `--help`'s and the man page's last part.
+const AFTER_LONG_HELP: &str = "\
 Examples, at a terminal:
   quotes VTSAX VTIAX IJS                  latest prices
   quotes VTSAX coinbase:BTC-USD           funds and crypto in one call
+  quotes --source yahoo,nasdaq VTSAX      ask Nasdaq for what Yahoo cannot price
   quotes -o symbol,price,change_percent,name AAPL MSFT
                                           choose the columns
   quotes --watch 30 AAPL MSFT             refresh every 30 s until Ctrl-C
@@ -66,60 +66,107 @@ Examples, in scripts:
   quotes -f beancount --fx ecb --currency EUR --date 2026-11-13 VTSAX
                                           a past close at that day's ECB reference rate
   quotes -f ledger ecb:EUR-USD ecb:GBP-USD  the ECB's reference rates themselves
-  quotes -f json AAPL NOPE | jq '.[] | select(.error)'";
+  quotes -f json AAPL NOPE | jq '.[] | select(.error)'
+
+Exit status:
+  0    every ticker printed
+  1    at least one ticker failed (all others were still printed)
+  2    usage error (no tickers, unknown flag or field, bad option value)
+  130  interrupted by Ctrl-C (what had arrived was printed)
+  143  terminated by SIGTERM (what had arrived was printed; Unix)";
+
+/// `-h` is the usage line and one line per option (as `rg -h`); `--help` adds the
+/// description before it (`before_long_help`), each option's whole text, and the examples
+/// and exit statuses after it. Each option's doc comment is both: its first paragraph is the
+/// one line of `-h`, the whole comment the text of `--help` (clap derive's rule). A value
+/// list or default that would not fit one line of `-h` is hidden from clap and written in
+/// the text instead.
+const HELP_TEMPLATE: &str = "{before-help}{usage-heading} {usage}\n\n{all-args}{after-help}";
 
 #[derive(Debug, Parser)]
-#[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "quotes", version, about = ABOUT, long_about = LONG_ABOUT,
+          before_long_help = LONG_ABOUT, after_long_help = AFTER_LONG_HELP,
+          help_template = HELP_TEMPLATE, next_display_order = 1)]
+// What --fx serves: converting (--currency), or pricing a price file's currencies (--update).
+#[command(group(clap::ArgGroup::new("rates_for").args(["currency", "update"]).multiple(true)))]
 pub struct Cli {
-    /// Ticker symbols, e.g. VTSAX BRK-B ^GSPC EURUSD=X (case-insensitive); `-` reads
-    /// standard input; TICKER@NAME names the commodity ledger and beancount write
-    #[arg(value_name = "TICKER")]
+    /// Tickers, e.g. VTSAX BRK-B coinbase:BTC-USD; `-` reads standard input
+    ///
+    /// Symbols are case-insensitive (BRK-B, ^GSPC, EURUSD=X, VOD.L); a `source:` prefix picks
+    /// another source than --source's (coinbase:BTC-USD, ecb:EUR-USD); TICKER@NAME names the
+    /// commodity that ledger and beancount lines are written with (VWRL.L@VWRL).
+    #[arg(
+        value_name = "TICKER",
+        help_heading = "Input and output",
+        display_order = 0
+    )]
     pub tickers: Vec<String>,
 
-    /// Read tickers from a file (repeatable): whitespace, commas or newlines separate,
-    /// `#` starts a comment
-    #[arg(long = "file", value_name = "PATH", help_heading = "Input")]
+    /// Read tickers from a file (repeatable)
+    ///
+    /// Read in command-line order with the arguments: whitespace, commas or newlines
+    /// separate tickers, `#` starts a comment.
+    #[arg(long = "file", value_name = "PATH", help_heading = "Input and output")]
     pub files: Vec<PathBuf>,
 
-    /// Output format (the values and the default come from the format registry)
-    #[arg(short = 'f', long, value_name = "FORMAT", help_heading = "Output")]
+    /// Output format (its values and default are set by `command`)
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "FORMAT",
+        help_heading = "Input and output"
+    )]
     pub format: String,
 
-    /// Columns for table, tsv and csv (the list of fields is filled in by `command`)
+    /// Columns for table, tsv and csv (its text, with the fields, is set by `command`)
     #[arg(short = 'o', long, value_name = "LIST", default_value = "symbol,price,currency",
-          value_parser = fields::parse_field_list, help_heading = "Output")]
+          value_parser = fields::parse_field_list, help_heading = "Input and output")]
     pub fields: FieldList,
 
-    /// Decimals in prices, 0 to 10, rounded half-to-even; a price it would write as 0 fails
-    /// [default: 2, or the source's own; below 1, 4 significant digits as sent; 6
-    /// significant digits for an ECB inverse or cross]
+    /// Decimals in prices, 0 to 10, rounded half-to-even
+    ///
+    /// A price it would write as 0 is that ticker's error. [default: 2, or the decimals the
+    /// source states; below 1, at least 4 significant digits, as many as were sent; 6
+    /// significant digits for an ECB inverse or cross; 2 more for pence shown as pounds]
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=crate::quote::MAX_PRECISION as i64),
-          help_heading = "Output")]
+          help_heading = "Input and output")]
     pub precision: Option<u32>,
 
-    /// Colour the day's change in the table: auto means on a terminal and NO_COLOR unset
+    /// Colour the day's change: auto, always or never [default: auto]
+    ///
+    /// In the table; auto means when stdout is a terminal and NO_COLOR is unset or empty.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto,
-          help_heading = "Output")]
+          hide_possible_values = true, hide_default_value = true,
+          help_heading = "Input and output")]
     pub color: ColorChoice,
 
-    /// Source for tickers without a `source:` prefix (the help text and values come from
-    /// the source registry)
-    #[arg(long, value_name = "NAME", help_heading = "Prices")]
-    pub source: String,
+    /// Source for tickers without a prefix, or a chain of them (its values are set by
+    /// `command`)
+    #[arg(
+        long,
+        value_name = "NAMES",
+        env = "QUOTES_SOURCE",
+        value_delimiter = ',',
+        help_heading = "Prices"
+    )]
+    pub source: Vec<String>,
 
-    /// Price at the close of a past day (YYYY-MM-DD) instead of the latest; a day without
-    /// trading gives the last close before it, within 7 days
+    /// The close of a past day, YYYY-MM-DD, instead of the latest price
+    ///
+    /// A day without trading gives the last close before it, within 7 days.
     #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "Prices",
           conflicts_with_all = ["max_age", "watch"])]
     pub date: Option<jiff::civil::Date>,
 
-    /// Fail a ticker whose price is older than this, e.g. 3d, 12h, 30m, 90s
+    /// Fail a ticker whose price is older than this: 3d, 12h, 30m, 90s
     #[arg(long, value_name = "DURATION", value_parser = parse_age, help_heading = "Prices")]
     pub max_age: Option<Duration>,
 
-    /// Fetch again every SECONDS (at least 1) until Ctrl-C: the table redraws in place on
-    /// a terminal; other formats append each round (not json: use jsonl)
+    /// Fetch again every SECONDS until Ctrl-C
+    ///
+    /// At least 1. The table redraws in place on a terminal; other formats append each round
+    /// (not json: use jsonl).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Prices")]
     pub watch: Option<Duration>,
 
@@ -137,48 +184,65 @@ pub struct Cli {
           value_parser = parse_seconds)]
     pub backoff_base: Duration,
 
-    /// Print a shell completion script and exit
+    /// Print the completion script for bash, elvish, fish, powershell or zsh
     // Not `exclusive`: clap counts a QUOTES_*_URL from the environment as an argument.
-    #[arg(long, value_name = "SHELL", value_enum, help_heading = "Setup",
+    #[arg(long, value_name = "SHELL", value_enum, hide_possible_values = true,
           conflicts_with_all = ["tickers", "files", "man"])]
     pub completions: Option<clap_complete::Shell>,
 
     /// Print the man page (roff) and exit
-    #[arg(long, help_heading = "Setup", conflicts_with_all = ["tickers", "files"])]
+    #[arg(long, conflicts_with_all = ["tickers", "files"])]
     pub man: bool,
 
-    /// Most requests in flight at once. The default sends a typical watchlist in one
-    /// round trip; over HTTPS Yahoo multiplexes them on one HTTP/2 connection.
+    /// Most requests in flight at once
+    ///
+    /// The default sends a typical watchlist in one round trip; over HTTPS Yahoo multiplexes
+    /// them on one HTTP/2 connection.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 50,
           value_parser = clap::value_parser!(u16).range(1..=1000), help_heading = "Network")]
     pub jobs: u16,
 
-    /// Seconds one attempt of a request may take, every redirect and the whole answer
-    /// included (connecting takes at most 10 of them)
+    /// Seconds one attempt of a request may take
+    ///
+    /// Every redirect and the whole answer included; connecting takes at most 10 of them.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds,
           help_heading = "Network")]
     pub timeout: Duration,
 
-    /// Retries for connection failures, timeouts, 429 and 5xx answers, with exponential
-    /// backoff and jitter; a Retry-After of up to 30 s is honoured
+    /// How often to retry a failed request
+    ///
+    /// After a failed connection, a timeout, a 429 or a 5xx answer, with exponential backoff
+    /// and jitter; a Retry-After of up to 30 s is honoured.
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Network")]
     pub retries: u32,
 
-    /// Give up on the whole run after SECONDS (for cron jobs): unfinished tickers fail
-    /// with "deadline exceeded", everything finished is printed
+    /// Give up on the whole run after SECONDS (for cron)
+    ///
+    /// Unfinished tickers fail with "deadline exceeded"; everything finished is printed.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Network",
           conflicts_with = "watch")]
     pub deadline: Option<Duration>,
 
-    /// Also trust the certificates in this PEM file (for a TLS-inspecting proxy); TLS is
-    /// always verified
+    /// Also trust the certificates in this PEM file
+    ///
+    /// For a proxy that inspects TLS; TLS is always verified.
     #[arg(long, value_name = "FILE", help_heading = "Network")]
     pub cacert: Option<PathBuf>,
 
-    /// User-Agent header to send [default: quotes/VERSION]
+    /// User-Agent header to send
+    ///
+    /// [default: Mozilla/5.0 (compatible; quotes/VERSION)]
     #[arg(long, value_name = "STRING", help_heading = "Network")]
     pub user_agent: Option<String>,
+
+    /// Show every HTTP attempt and every fallback on stderr
+    ///
+    /// One line per attempt (source, method, URL with API keys written `…`, status, HTTP
+    /// version, bytes, milliseconds, attempt number) and one per fallback
+    /// (`VTSAX: yahoo failed (rate limited); asking nasdaq`).
+    #[arg(short = 'v', long, help_heading = "Network")]
+    pub verbose: bool,
 
     /// Tickers, stdin and files in command-line order (filled by `parse`).
     #[arg(skip)]
@@ -189,53 +253,77 @@ pub struct Cli {
     #[arg(skip)]
     pub base_urls: Vec<(&'static Endpoint, String)>,
 
-    /// Convert every price (and change, previous close) into this currency, an ISO 4217
-    /// code such as EUR (any case), at the rate of the price's day; a ticker whose rate
-    /// cannot be fetched fails
+    /// Convert every price into this currency: EUR, USD, GBP...
+    ///
+    /// Any ISO 4217 code, in any case. The change and previous close are converted too, at
+    /// the rate of the price's day; a ticker whose rate cannot be fetched fails.
     #[arg(long, value_name = "CODE", value_parser = crate::fx::parse_currency,
-          help_heading = "Currencies")]
+          help_heading = "Prices")]
     pub currency: Option<String>,
 
-    /// Where --currency's rates come from: a source that publishes them (the values and the
-    /// default come from the source registry: Yahoo's pairs such as USDEUR=X, the ECB's euro
-    /// reference rates)
+    /// Where exchange rates come from (its values and default are set by `command`)
+    ///
+    /// For --currency, and for the currencies an --update file prices.
     #[arg(
         long,
         value_name = "SOURCE",
-        requires = "currency",
-        help_heading = "Currencies"
+        requires = "rates_for",
+        help_heading = "Prices"
     )]
     pub fx: String,
 
-    /// Print prices quoted in pence, South African cents or agorot as quoted (GBp, GBX,
-    /// ZAc, ZAC, ILA) instead of dividing them by 100 into GBP, ZAR and ILS
-    #[arg(long, help_heading = "Currencies", conflicts_with = "currency")]
+    /// Keep prices in pence or cents (GBp, ZAc, ILA) as quoted
+    ///
+    /// Prices quoted in pence, South African cents or agorot (GBp, GBX, ZAc, ZAC, ILA) are
+    /// otherwise divided by 100 into GBP, ZAR and ILS.
+    #[arg(long, help_heading = "Prices", conflicts_with = "currency")]
     pub keep_minor_units: bool,
 
-    /// First day of a range (YYYY-MM-DD): for each ticker, one row per trading day through
-    /// --to, dates ascending, each that day's close as traded
+    /// First day of a range of daily closes, YYYY-MM-DD
+    ///
+    /// For each ticker, one row per trading day through --to, dates ascending, each that
+    /// day's close as traded.
     #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "History",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub from: Option<jiff::civil::Date>,
 
-    /// Last day of the range (YYYY-MM-DD) [default: today]
+    /// Last day of the range, YYYY-MM-DD [default: today]
     #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "History",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub to: Option<jiff::civil::Date>,
 
-    /// Rows of a range: every trading day, or the close of the last trading day of each
-    /// week (Monday to Sunday) or month [default: day]
-    #[arg(long, value_name = "INTERVAL", value_enum, help_heading = "History")]
+    /// Rows of a range: day, week or month [default: day]
+    ///
+    /// day: every trading day; week: the close of the last trading day of each week, Monday
+    /// to Sunday; month: of each month.
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        value_enum,
+        hide_possible_values = true,
+        help_heading = "History"
+    )]
     pub interval: Option<IntervalChoice>,
 
+    /// Past closes as traded, or adjusted: none, splits, all [default: none]
+    ///
     /// Past closes (--date, --from, --update) as traded that day (none), adjusted for the
-    /// splits since (splits), or for splits and dividends (all) [default: none]
-    #[arg(long, value_name = "WHICH", value_enum, help_heading = "History")]
+    /// splits since (splits), or for splits and dividends (all).
+    #[arg(
+        long,
+        value_name = "WHICH",
+        value_enum,
+        hide_possible_values = true,
+        help_heading = "History"
+    )]
     pub adjust: Option<AdjustChoice>,
 
-    /// Append to a ledger or beancount price file the daily closes it lacks, from the day
-    /// after each commodity's last price through --to (-f, or .beancount/.bean for
-    /// beancount); atomic, and a second run appends nothing
+    /// Append to a ledger or beancount price file the closes it lacks
+    ///
+    /// The daily closes from the day after each commodity's last price in each currency
+    /// through --to. The format is -f's, or beancount for .beancount and .bean files; the
+    /// file is locked while it is read and appended to, only whole lines are ever added, and
+    /// a second run appends nothing.
     #[arg(long, value_name = "FILE", help_heading = "History",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub update: Option<PathBuf>,
@@ -244,7 +332,9 @@ pub struct Cli {
     #[arg(long, requires = "update", help_heading = "History")]
     pub dry_run: bool,
 
-    /// Where past closes are cached [default: $XDG_CACHE_HOME/quotes, or ~/.cache/quotes]
+    /// Where past closes are cached
+    ///
+    /// [default: $XDG_CACHE_HOME/quotes, or ~/.cache/quotes]
     #[arg(
         long,
         value_name = "DIR",
@@ -290,6 +380,8 @@ pub enum ColorChoice {
 }
 
 /// The whole command: the derived flags, plus what the source and format registries add.
+/// Their values are named in the help text (one line of `-h` each, a line per value in
+/// `--help`), so clap's own lists of values and defaults are hidden for them.
 pub fn command() -> clap::Command {
     let formats: Vec<PossibleValue> = FORMATS
         .iter()
@@ -297,49 +389,98 @@ pub fn command() -> clap::Command {
         .collect();
     let sources: Vec<PossibleValue> = REGISTRY
         .iter()
-        .map(|s| PossibleValue::new(s.name).help(s.about))
+        .map(|s| {
+            let help = match &s.key {
+                Some(key) => format!("{} (API key in {})", s.about, key.env),
+                None => s.about.to_string(),
+            };
+            PossibleValue::new(s.name).help(help)
+        })
         .collect();
-    let source_help = format!(
-        "Source for tickers without a `source:` prefix: {}",
-        crate::source::names()
-    );
     let rate_sources: Vec<PossibleValue> = REGISTRY
         .iter()
         .filter(|s| s.rates.is_some())
         .map(|s| PossibleValue::new(s.name).help(s.about))
         .collect();
-    let field_help = format!(
-        "Columns for table, tsv and csv, comma-separated, from: {}",
-        fields::ALL.map(|f| f.name()).join(", ")
-    );
-    // Defaults from the registries: the first format, the first source, the first source
-    // that publishes rates.
+    // Defaults: the first format, the first source, the first source that publishes rates.
+    let format_default = FORMATS[0].name;
+    let source_default = REGISTRY[0].name;
     let rate_default = REGISTRY
         .iter()
         .find(|s| s.rates.is_some())
         .map_or("", |s| s.name);
+    let format_help = (
+        format!("Output format: {}", names_with_default(&formats)),
+        format!(
+            "Output format [default: {format_default}]:\n{}",
+            value_list(&formats)
+        ),
+    );
+    let source_help = (
+        format!("Source, or chain a,b,c, for tickers without a prefix [default: {source_default}]"),
+        format!(
+            "Source for tickers without a `source:` prefix, or a chain of them, \
+             comma-separated (yahoo,nasdaq,tiingo): each source is asked only for the tickers \
+             the ones before it could not price, at once [default: {source_default}] \
+             [env: QUOTES_SOURCE]:\n{}",
+            value_list(&sources)
+        ),
+    );
+    let fx_help = (
+        format!(
+            "Where --currency's rates come from: {}",
+            names_with_default(&rate_sources)
+        ),
+        format!(
+            "Where --currency's rates come from [default: {rate_default}]:\n{}",
+            value_list(&rate_sources)
+        ),
+    );
+    let fields_long_help = format!(
+        "Columns for table, tsv and csv, comma-separated, from: {}",
+        fields::ALL.map(|f| f.name()).join(", ")
+    );
+    // "quotes" whatever the file is called (`quotes.exe` on Windows).
     let mut command = Cli::command()
+        .bin_name("quotes")
         .mut_arg("format", |a| {
             a.value_parser(PossibleValuesParser::new(formats))
-                .default_value(FORMATS[0].name)
+                .default_value(format_default)
                 .required(false)
+                .hide_possible_values(true)
+                .hide_default_value(true)
+                .help(format_help.0)
+                .long_help(format_help.1)
         })
         .mut_arg("source", |a| {
             a.value_parser(PossibleValuesParser::new(sources))
                 .ignore_case(true)
-                .help(source_help)
-                .default_value(REGISTRY[0].name)
+                .default_value(source_default)
+                .hide_env(true)
                 .required(false)
+                .hide_possible_values(true)
+                .hide_default_value(true)
+                .help(source_help.0)
+                .long_help(source_help.1)
         })
-        .mut_arg("fields", |a| a.help(field_help))
+        .mut_arg("fields", |a| {
+            a.help("Columns for table, tsv and csv")
+                .long_help(fields_long_help)
+        })
         .mut_arg("fx", |a| {
             a.value_parser(PossibleValuesParser::new(rate_sources))
                 .ignore_case(true)
                 .default_value(rate_default)
                 .required(false)
+                .hide_possible_values(true)
+                .hide_default_value(true)
+                .help(fx_help.0)
+                .long_help(fx_help.1)
         });
     for spec in REGISTRY {
         for endpoint in spec.endpoints {
+            // `-h` gets what the API is; a parenthesis saying more is for `--help`.
+            let api = endpoint.about.split(" (").next().unwrap_or(endpoint.about);
             command = command.arg(
                 Arg::new(endpoint.flag)
                     .long(endpoint.flag)
@@ -347,15 +488,44 @@ pub fn command() -> clap::Command {
                     .env(endpoint.env)
                     .default_value(endpoint.default_url)
                     .hide_default_value(true)
+                    .hide_env(true)
                     .help_heading("Network")
-                    .help(format!(
-                        "Base URL of {}: scheme, host and port (paths kept) [default: {}]",
-                        endpoint.about, endpoint.default_url
+                    .help(format!("Base URL of {api}"))
+                    .long_help(format!(
+                        "Base URL of {}: scheme, host and port are replaced, paths kept \
+                         [default: {}] [env: {}]",
+                        endpoint.about, endpoint.default_url, endpoint.env
                     )),
             );
         }
     }
     command
+}
+
+/// `a (default), b, c`: the first value is the default.
+fn names_with_default(values: &[PossibleValue]) -> String {
+    let names: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match i {
+            0 => format!("{} (default)", v.get_name()),
+            _ => v.get_name().to_string(),
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// One line per value, its name and what it is, aligned.
+fn value_list(values: &[PossibleValue]) -> String {
+    let width = values.iter().map(|v| v.get_name().len()).max().unwrap_or(0);
+    let lines: Vec<String> = values
+        .iter()
+        .map(|v| {
+            let about = v.get_help().map(|h| h.to_string()).unwrap_or_default();
+            format!("  {:width$}  {about}", v.get_name())
+        })
+        .collect();
+    lines.join("\n")
 }
 
 impl Cli {
@@ -473,10 +643,24 @@ pub fn write_completions(
 /// are from `--help` and the man page.
 fn visible_command() -> clap::Command {
     let full = command();
-    let visible = full.get_arguments().filter(|a| !a.is_hide_set()).cloned();
+    let visible: Vec<Arg> = full
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .cloned()
+        .collect();
+    // The groups that visible arguments require (derive's group of every field is not one).
+    let groups = full
+        .get_groups()
+        .filter(|g| {
+            g.get_args()
+                .all(|id| visible.iter().any(|a| a.get_id() == id))
+        })
+        .cloned()
+        .collect::<Vec<_>>();
     clap::Command::new("quotes")
         .version(env!("CARGO_PKG_VERSION"))
         .args(visible)
+        .groups(groups)
 }
 
 /// `--man`: the man page in roff on `out`.
@@ -520,9 +704,25 @@ mod tests {
         assert_eq!(
             Cli::try_parse_args(["quotes", "--source", "Coinbase", "X"])
                 .unwrap()
-                .source
-                .to_ascii_lowercase(),
-            "coinbase"
+                .source,
+            ["Coinbase"]
+        );
+        // A chain, in order (issue 19); every name must be a source.
+        assert_eq!(
+            Cli::try_parse_args(["quotes", "--source", "yahoo,coinbase", "X"])
+                .unwrap()
+                .source,
+            ["yahoo", "coinbase"]
+        );
+        for bad in ["yahoo,nope", "yahoo,", ","] {
+            assert!(
+                Cli::try_parse_args(["quotes", "--source", bad, "X"]).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Cli::try_parse_args(["quotes", "X"]).unwrap().source,
+            ["yahoo"]
         );
     }
 
@@ -592,6 +792,9 @@ mod tests {
             let err = parse(bad).err().unwrap();
             assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
         }
+        // --update prices the currencies of its file at --fx's rates too.
+        let cli = parse(&["--update", "p.journal", "--fx", "ecb"]).unwrap();
+        assert_eq!(cli.fx.to_ascii_lowercase(), "ecb");
         assert!(parse(&["--keep-minor-units"]).unwrap().keep_minor_units);
         let help = command().render_long_help().to_string();
         for flag in [

@@ -154,12 +154,15 @@ where
 
 /// File descriptors kept free for everything that is not a connection: stdio, the
 /// runtime's epoll and wakers, DNS lookups, the trust store being read.
+#[cfg(unix)]
 const FD_RESERVE: u64 = 16;
 
 /// How many requests may really be in flight: `--jobs`, unless the open-file limit is
 /// lower, so `ulimit -n 64` with `-j 200` slows the run down instead of failing tickers with
 /// "too many open files". Reads the limit only: `main` raises it first
 /// ([`raise_open_file_limit`]).
+///
+/// Windows has no such per-process limit on sockets: there `--jobs` is used as given.
 pub fn usable_jobs(requested: usize) -> usize {
     #[cfg(unix)]
     {
@@ -180,8 +183,12 @@ pub fn usable_jobs(requested: usize) -> usize {
     }
 }
 
+/// `OPEN_MAX` of macOS's <sys/syslimits.h>, the largest soft open-file limit it accepts.
+#[cfg(unix)]
+const MACOS_OPEN_MAX: libc::rlim_t = 10240;
+
 /// Raise the soft open-file limit to the hard one, as Go's runtime does: a process-wide
-/// change, so `main` makes it, never a library call.
+/// change, so `main` makes it, never a library call. Nothing to raise on Windows.
 pub fn raise_open_file_limit() {
     #[cfg(unix)]
     {
@@ -194,8 +201,17 @@ pub fn raise_open_file_limit() {
             if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
                 && limit.rlim_cur < limit.rlim_max
             {
+                let current = limit.rlim_cur;
                 limit.rlim_cur = limit.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                // macOS refuses a soft limit above OPEN_MAX (10240) although its hard limit
+                // is usually "unlimited", and starts processes at 256: ask for OPEN_MAX then.
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0
+                    && cfg!(target_vendor = "apple")
+                    && current < MACOS_OPEN_MAX
+                {
+                    limit.rlim_cur = limit.rlim_max.min(MACOS_OPEN_MAX);
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                }
             }
         }
     }

@@ -42,6 +42,28 @@ pub enum FetchError {
         retry_after: Option<Duration>,
     },
 
+    /// A 429 whose body says an hourly or daily allowance is used up: nothing more is sent to
+    /// the source this run (issue 19).
+    #[error("rate limited by {api} (HTTP 429): {detail}; nothing more is asked of it this run")]
+    QuotaSpent { api: &'static str, detail: String },
+
+    /// A source that needs an API key, without one (issue 19): nothing was sent.
+    #[error("{api} needs an API key: set {env} (a free key: {signup})")]
+    MissingKey {
+        api: &'static str,
+        env: &'static str,
+        signup: &'static str,
+    },
+
+    /// A query the source cannot answer (issue 19): nothing was sent.
+    #[error("{api} has no {what}")]
+    Unsupported { api: &'static str, what: String },
+
+    /// Every source of a ticker's chain failed (issue 19): each source's failure, in the
+    /// order they were asked. Its kind is the last one's, the answer that ended the chain.
+    #[error("every source failed: {}", chain_failures(.0))]
+    AllFailed(Vec<(&'static str, FetchError)>),
+
     /// 500, 502, 503, 504: worth retrying, after the server's `Retry-After` if it sent one.
     #[error("HTTP {status} from {api}: a server error; try again later")]
     ServerError {
@@ -126,7 +148,10 @@ impl FetchError {
             FetchError::NotFound { .. } => "not_found",
             FetchError::Stale { .. } | FetchError::Ageless { .. } => "stale",
             FetchError::NoPrice { .. } => "no_price",
-            FetchError::RateLimited { .. } => "rate_limited",
+            FetchError::RateLimited { .. } | FetchError::QuotaSpent { .. } => "rate_limited",
+            FetchError::MissingKey { .. } => "missing_key",
+            FetchError::Unsupported { .. } => "unsupported",
+            FetchError::AllFailed(failures) => failures.last().map_or("other", |(_, e)| e.kind()),
             FetchError::Http { .. } | FetchError::ServerError { .. } => "http_status",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "connect",
@@ -282,6 +307,16 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = current.source() {
         current = next;
     }
+    // The kinds a user meets most, in the same words on every system (Windows says "No
+    // connection could be made because the target machine actively refused it.").
+    if let Some(io) = current.downcast_ref::<std::io::Error>() {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+            std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+            std::io::ErrorKind::ConnectionAborted => return "connection aborted".into(),
+            _ => {}
+        }
+    }
     let text = current.to_string();
     // io::Error's Display appends " (os error 111)"; users don't need the number.
     let text = match text.find(" (os error") {
@@ -293,6 +328,22 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => "unknown error".to_string(),
     }
+}
+
+/// `[yahoo] rate limited by Yahoo … [nasdaq] not found on Nasdaq …`: each source's failure
+/// after its name, each cut to what one message may be ([`crate::text::MAX_PART`]), so the
+/// last source's failure is never lost to a long first one.
+fn chain_failures(failures: &[(&'static str, FetchError)]) -> String {
+    let parts: Vec<String> = failures
+        .iter()
+        .map(|(source, e)| {
+            format!(
+                "[{source}] {}",
+                crate::text::clip(&e.to_string(), crate::text::MAX_PART)
+            )
+        })
+        .collect();
+    parts.join(" ")
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -329,8 +380,17 @@ mod tests {
 
     #[test]
     fn root_cause_drops_os_error_numbers() {
-        let io = std::io::Error::from_raw_os_error(111);
-        assert_eq!(root_cause(&io), "connection refused");
+        // The system's own number and words for a refused connection (Linux 111, macOS 61,
+        // Windows' WSAECONNREFUSED 10061).
+        #[cfg(unix)]
+        let refused = libc::ECONNREFUSED;
+        #[cfg(windows)]
+        let refused = 10061;
+        let text = root_cause(&std::io::Error::from_raw_os_error(refused));
+        assert_eq!(text, "connection refused");
+        // Any other error: the system's words, without the number.
+        let text = root_cause(&std::io::Error::other("Broken thing (os error 9)"));
+        assert_eq!(text, "broken thing");
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! signal (the handler reset, the signal raised again, as fd does), so a shell loop, `make`
 //! or `xargs` sees a child killed by SIGINT and stops too; the status a shell shows is still
 //! 130 or 143.
+//!
+//! On Windows there are no signals to die by: Ctrl-C stops a run the same way, what had
+//! arrived is printed, and the process exits with status 130. Windows has no SIGTERM; a
+//! process ended from outside there (`taskkill /F`) is ended by the system.
 
 use std::time::Duration;
 
@@ -124,7 +128,11 @@ impl Signals {
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            // A handler that cannot be installed is no Ctrl-C: the run goes on (Ctrl-C then
+            // ends it the system's way).
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
             Stop::Interrupt
         }
     }

@@ -8,6 +8,20 @@
 //! backing-off request does not starve the others. 429s are handled per source by `gate`;
 //! one request from start to finish (redirects, body limit, time limit, HTTP/2 warm-up) is
 //! `http`'s business.
+//!
+//! Issue 19 adds, each at no cost to a source that does not use it:
+//!
+//! - **chains** (`chain`): a job's fallback sources are asked one after the other inside the
+//!   job's own future, only after the one before failed, so a ticker's chain is one ticker's
+//!   work under `--jobs` and never has two sources' requests in flight. Every source but the
+//!   last of a chain gets ONE attempt: any failure, a 429 or a closed gate included, sends
+//!   the ticker on at once (see `gate`); the last one gets the retry policy below, exactly
+//!   as a source asked alone;
+//! - **follow-ups** (`Source::follow`): requests decided by the answers, fetched and read in
+//!   rounds, at most [`MAX_FOLLOW_UPS`];
+//! - **per-source limits** (`limit`), **request headers** (`Source::headers`), **keys**
+//!   attached on the wire only (`secret`), **spent quotas** (`Source::quota_spent`);
+//! - **`-v`** (`verbose`): a line per attempt and per fallback.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,14 +33,22 @@ use reqwest::Url;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::calendar::{Horizon, instant_text};
+use crate::chain::{self, Fallbacks, Link};
 use crate::error::FetchError;
 use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
 use crate::history::Adjust;
 use crate::http::{Http, HttpError, MAX_BODY, MAX_REDIRECTS, Response};
+use crate::limit::{Limiter, Limiters};
 use crate::progress::Progress;
 use crate::quote::Quote;
-use crate::source::{Answer, Parsed, Query, Source, SourceSpec, When};
+use crate::secret::Keys;
+use crate::source::{Answer, Parsed, Query, SentAs, Source, SourceSpec, Step, When};
 use crate::text::excerpt;
+use crate::verbose::{self, Log};
+
+/// The most rounds of follow-up requests one source may ask for one query: Nasdaq needs two
+/// (the third asset class); a source asking for more is stopped rather than looping.
+pub const MAX_FOLLOW_UPS: usize = 3;
 
 /// How fetching behaves; filled from the command line.
 #[derive(Debug, Clone)]
@@ -40,13 +62,31 @@ pub struct Settings {
     /// Whether names and exchanges are kept: only when the output shows them, so that 10,000
     /// long names cost nothing when nobody asked for them.
     pub keep_names: bool,
+    /// `-v`: a line on stderr per HTTP attempt and per fallback.
+    pub verbose: bool,
+    /// The API keys of the run (issue 19), attached to requests on the wire only.
+    pub keys: Keys,
 }
 
-/// One thing to fetch: what to ask, and the source to ask.
+/// One thing to fetch: what to ask, the source to ask, and the sources to ask after it.
 #[derive(Clone)]
 pub struct Job {
     pub source: Arc<dyn Source>,
     pub query: Query,
+    /// Asked in order, each only when the one before failed (issue 19, `chain`); empty when
+    /// the source is asked alone.
+    pub fallbacks: Fallbacks,
+}
+
+impl Job {
+    /// A job for one source, with no fallback.
+    pub fn new(source: Arc<dyn Source>, query: Query) -> Job {
+        Job {
+            source,
+            query,
+            fallbacks: Fallbacks::default(),
+        }
+    }
 }
 
 /// What one job came to: its prices (one, or one per day of a range), or why not.
@@ -55,6 +95,13 @@ pub type Fetched = Result<Vec<Quote>, FetchError>;
 /// What one job's answers came to, as its source read them and [`vet`] passed them: its
 /// prices and the days they lack (see [`Parsed`]), or why not.
 pub type Read = Result<Parsed, FetchError>;
+
+/// A job's result and the source it came from: the one that answered, or the last one
+/// asked when none did.
+pub struct Outcome {
+    pub result: Read,
+    pub source: &'static str,
+}
 
 /// One request's answer as the jobs that need it share it.
 type SharedAnswer<'a> = Shared<BoxFuture<'a, Result<Arc<Answer>, FetchError>>>;
@@ -72,6 +119,10 @@ pub struct Fetcher {
     settings: Settings,
     /// One rate-limit gate per source, shared by all its requests.
     gates: Mutex<HashMap<&'static str, Arc<Gate>>>,
+    /// The limits of the sources that declare some, for the whole run.
+    limiters: Limiters,
+    /// `-v`'s lines, when asked for.
+    log: Option<Log>,
 }
 
 impl Fetcher {
@@ -79,8 +130,10 @@ impl Fetcher {
         Fetcher {
             http,
             permits: Semaphore::new(settings.jobs.max(1)),
+            log: settings.verbose.then_some(Log),
             settings,
             gates: Mutex::new(HashMap::new()),
+            limiters: Limiters::new(),
         }
     }
 
@@ -107,48 +160,45 @@ impl Fetcher {
         progress: Option<&Progress>,
         stop: impl Future<Output = FetchError>,
     ) -> Vec<Read> {
+        self.fetch_each(jobs, progress, stop)
+            .await
+            .into_iter()
+            .map(|outcome| outcome.result)
+            .collect()
+    }
+
+    /// [`Fetcher::fetch_all`], saying for each job which source its result came from.
+    pub async fn fetch_each(
+        &self,
+        jobs: &[Job],
+        progress: Option<&Progress>,
+        stop: impl Future<Output = FetchError>,
+    ) -> Vec<Outcome> {
         if let Some(p) = progress {
             p.set_total(jobs.len());
         }
-        let horizon = Horizon::now();
         let requests = self.share_requests(jobs);
-        let done: Vec<Mutex<Option<Read>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let done: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = join_all(jobs.iter().zip(requests).zip(&done).map(
             |((job, requests), slot)| async move {
-                let source = job.source.as_ref();
-                let answers = requests.into_iter().map(|request| async move {
-                    match request {
-                        Request::Own(url) => self.fetch_url(source, url).await.map(Arc::new),
-                        Request::Shared(answer) => answer.await,
+                let spec = job.source.spec();
+                let outcome = if job.fallbacks.is_empty() && spec.key.is_none() {
+                    // One source, no key to check: the chain is that source, asked as `ask`
+                    // does but without its async layer (every ticker of a run without a
+                    // chain takes this path, and it is benchmarked).
+                    let (source, query) = (job.source.as_ref(), &job.query);
+                    let answers = self.answers(source, requests, true).await;
+                    Outcome {
+                        result: self.read(source, query, answers, true).await,
+                        source: spec.name,
                     }
-                });
-                let result = match join_all(answers)
-                    .await
-                    .into_iter()
-                    .collect::<Result<Vec<Arc<Answer>>, FetchError>>()
-                {
-                    Ok(answers) => {
-                        let answers: Vec<&Answer> = answers.iter().map(Arc::as_ref).collect();
-                        job.source
-                            .parse(&job.query, &answers)
-                            .and_then(|mut parsed| {
-                                vet(job.source.spec(), job.query.when, &mut parsed, horizon)?;
-                                // A close the cache may keep keeps its names until it is
-                                // kept (`Plan` drops them after): what the cache serves
-                                // later must show what a fetch shows.
-                                let cached = job.query.when.adjust() == Some(Adjust::None);
-                                if !self.settings.keep_names && !cached {
-                                    parsed.quotes.iter_mut().for_each(Quote::forget_names);
-                                }
-                                Ok(parsed)
-                            })
-                    }
-                    Err(e) => Err(e),
+                } else {
+                    self.run_chain(job, requests).await
                 };
                 if let Some(p) = progress {
-                    p.record(result.is_ok());
+                    p.record(outcome.result.is_ok());
                 }
-                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             },
         ));
         let stopped = tokio::select! {
@@ -156,15 +206,163 @@ impl Fetcher {
             reason = stop => Some(reason),
         };
         done.into_iter()
-            .map(|slot| {
-                let result = slot.into_inner().unwrap_or_else(|e| e.into_inner());
-                result.unwrap_or_else(|| {
-                    Err(stopped
+            .zip(jobs)
+            .map(|(slot, job)| {
+                let outcome = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+                outcome.unwrap_or_else(|| Outcome {
+                    result: Err(stopped
                         .clone()
-                        .unwrap_or_else(|| FetchError::Other("internal: no result".into())))
+                        .unwrap_or_else(|| FetchError::Other("internal: no result".into()))),
+                    source: job.source.spec().name,
                 })
             })
             .collect()
+    }
+
+    /// A job's chain: its source, then each fallback while the one before failed (see
+    /// `chain`). `first` are the requests of its first source, shared where other jobs
+    /// need the same URL.
+    async fn run_chain<'a>(&'a self, job: &'a Job, first: Vec<Request<'a>>) -> Outcome {
+        let links = 1 + job.fallbacks.len();
+        let mut first = Some(first);
+        let mut failures: Vec<(&'static str, FetchError)> = Vec::new();
+        for index in 0..links {
+            let (source, query) = match index.checked_sub(1).map(|i| &job.fallbacks[i]) {
+                None => (&job.source, std::borrow::Cow::Borrowed(&job.query)),
+                Some(link) => (
+                    &link.source,
+                    std::borrow::Cow::Owned(Query {
+                        ticker: link.ticker.clone(),
+                        when: job.query.when,
+                    }),
+                ),
+            };
+            let source = source.as_ref();
+            let last = index + 1 == links;
+            let next = job.fallbacks.get(index).map_or("", Link::name);
+            let name = source.spec().name;
+            if let Some(key) = &source.spec().key
+                && self.settings.keys.get(name).is_none()
+            {
+                if last {
+                    failures.push((
+                        name,
+                        FetchError::MissingKey {
+                            api: source.spec().display_name,
+                            env: key.env,
+                            signup: key.signup,
+                        },
+                    ));
+                    break;
+                }
+                if let Some(log) = &self.log {
+                    let why = format!("{} is not set", key.env);
+                    log.skipped(query.ticker.as_str(), name, &why, next);
+                }
+                continue;
+            }
+            let requests = match first.take() {
+                Some(requests) if index == 0 => requests,
+                _ => source
+                    .requests(&query)
+                    .into_iter()
+                    .map(Request::Own)
+                    .collect(),
+            };
+            match self.ask(source, &query, requests, last).await {
+                Ok(quotes) => {
+                    return Outcome {
+                        result: Ok(quotes),
+                        source: name,
+                    };
+                }
+                Err(error) => {
+                    if let Some(log) = self.log.as_ref().filter(|_| !last) {
+                        let why = chain::reason(&error);
+                        log.fallback(query.ticker.as_str(), name, &why, next);
+                    }
+                    failures.push((name, error));
+                }
+            }
+        }
+        let source = failures
+            .last()
+            .map_or(job.source.spec().name, |(name, _)| name);
+        Outcome {
+            result: Err(chain::failed(failures)),
+            source,
+        }
+    }
+
+    /// Ask one source: its requests, then the follow-ups its answers call for, then its
+    /// prices. `patient` when it is the last source of the chain (see the module docs).
+    async fn ask<'a>(
+        &'a self,
+        source: &'a dyn Source,
+        query: &Query,
+        requests: Vec<Request<'a>>,
+        patient: bool,
+    ) -> Read {
+        let answers = self.answers(source, requests, patient).await;
+        self.read(source, query, answers, patient).await
+    }
+
+    /// The answers to `requests`, all at once. A plain function returning the joined
+    /// future, so that a job awaiting it polls it directly (no async layer in between: it is
+    /// polled on every wake-up of every ticker's future).
+    fn answers<'a>(
+        &'a self,
+        source: &'a dyn Source,
+        requests: Vec<Request<'a>>,
+        patient: bool,
+    ) -> impl Future<Output = Vec<Result<Arc<Answer>, FetchError>>> + 'a {
+        join_all(requests.into_iter().map(move |request| async move {
+            match request {
+                Request::Own(url) => self.fetch_url(source, url, patient).await.map(Arc::new),
+                Request::Shared(answer) => answer.await,
+            }
+        }))
+    }
+
+    /// Read the answers into the source's prices, fetching in rounds the follow-up
+    /// requests it asks for (`Source::follow`), and [`vet`] them; names are dropped unless
+    /// shown, or kept for the cache (`Plan` drops them once the cache has them).
+    async fn read(
+        &self,
+        source: &dyn Source,
+        query: &Query,
+        answers: Vec<Result<Arc<Answer>, FetchError>>,
+        patient: bool,
+    ) -> Read {
+        let mut answers = answers
+            .into_iter()
+            .collect::<Result<Vec<Arc<Answer>>, FetchError>>()?;
+        for _ in 0..=MAX_FOLLOW_UPS {
+            let read: Vec<&Answer> = answers.iter().map(Arc::as_ref).collect();
+            let urls = match source.follow(query, &read)? {
+                Step::Done(mut parsed) => {
+                    vet(source.spec(), query.when, &mut parsed, Horizon::now())?;
+                    // A close the cache may keep keeps its names until it is kept: what the
+                    // cache serves later must show what a fetch shows (issue 18).
+                    let cached = query.when.adjust() == Some(Adjust::None);
+                    if !self.settings.keep_names && !cached {
+                        parsed.quotes.iter_mut().for_each(Quote::forget_names);
+                    }
+                    return Ok(parsed);
+                }
+                Step::More(urls) => urls,
+            };
+            let more = urls
+                .into_iter()
+                .map(|url| async move { self.fetch_url(source, url, patient).await });
+            for answer in join_all(more).await {
+                answers.push(Arc::new(answer?));
+            }
+        }
+        Err(FetchError::Other(format!(
+            "internal: {} asked for more than {MAX_FOLLOW_UPS} rounds of requests",
+            source.spec().display_name
+        )))
     }
 
     /// Each job's requests: a URL only one job needs is fetched by that job; a URL several
@@ -188,9 +386,12 @@ impl Fetcher {
                     own.push(Request::Own(url.clone()));
                     continue;
                 }
+                // Shared (an ECB currency several rates use): as patient as the first job
+                // needing it, which is the last source of its chain unless it has fallbacks.
                 let answer = shared.entry(url.clone()).or_insert_with(|| {
                     let (source, url) = (job.source.as_ref(), url.clone());
-                    async move { self.fetch_url(source, url).await.map(Arc::new) }
+                    let patient = job.fallbacks.is_empty();
+                    async move { self.fetch_url(source, url, patient).await.map(Arc::new) }
                         .boxed()
                         .shared()
                 });
@@ -209,12 +410,30 @@ impl Fetcher {
     }
 
     /// One request, with retries for transient failures. 429s go through the source's
-    /// shared gate; other transient failures back off per request.
-    async fn fetch_url(&self, source: &dyn Source, url: Url) -> Result<Answer, FetchError> {
+    /// shared gate; other transient failures back off per request. Not `patient` (a source
+    /// with another after it in the chain): one attempt, and a closed gate is a failure.
+    async fn fetch_url(
+        &self,
+        source: &dyn Source,
+        url: Url,
+        patient: bool,
+    ) -> Result<Answer, FetchError> {
+        let limiter = self.limiters.of(source.spec());
+        // The source's own slot first, so waiting for it holds no `--jobs` permit.
+        let _slot = match limiter {
+            Some(limiter) => limiter.slot().await,
+            None => None,
+        };
         // Every job's future exists from the start and most of them wait here: the state of
         // retries and gates is built (boxed) only once the first permit is held.
         let first = self.acquire().await;
-        Box::pin(self.fetch_url_holding(source, url, first)).await
+        let request = Attempts {
+            source,
+            url,
+            limiter,
+            patient,
+        };
+        Box::pin(self.fetch_url_holding(request, first)).await
     }
 
     /// A permit; the semaphore is never closed, so acquire cannot fail.
@@ -228,10 +447,15 @@ impl Fetcher {
     /// [`Fetcher::fetch_url`] from the first permit on.
     async fn fetch_url_holding<'s>(
         &'s self,
-        source: &dyn Source,
-        url: Url,
+        request: Attempts<'_>,
         first: SemaphorePermit<'s>,
     ) -> Result<Answer, FetchError> {
+        let Attempts {
+            source,
+            url,
+            limiter,
+            patient,
+        } = request;
         let api = source.spec().display_name;
         let gate = self.gate(source);
         let mut attempt = 0;
@@ -242,11 +466,23 @@ impl Fetcher {
                     Some(permit) => permit,
                     None => self.acquire().await,
                 };
+                if let Some(limiter) = limiter {
+                    limiter.turn().await;
+                }
                 match gate.admit() {
                     // Boxed: the attempt's state (the HTTP exchange) is the bulk of this
                     // future, and every job's future exists from the start, waiting for a
                     // permit; only the --jobs attempts in flight need that memory.
-                    Admission::Go(ticket) => (ticket, Box::pin(self.attempt(api, &url)).await),
+                    Admission::Go(ticket) => {
+                        (ticket, Box::pin(self.attempt(source, &url, attempt)).await)
+                    }
+                    // Another source is next in the chain: it is asked now, not after the wait.
+                    Admission::Wait(_) | Admission::WaitProbe(_) if !patient => {
+                        return Err(FetchError::RateLimited {
+                            api,
+                            retry_after: None,
+                        });
+                    }
                     Admission::Wait(until) => {
                         drop(permit);
                         Box::pin(tokio::time::sleep_until(until)).await;
@@ -260,6 +496,9 @@ impl Fetcher {
                     Admission::RateLimited(retry_after) => {
                         return Err(FetchError::RateLimited { api, retry_after });
                     }
+                    Admission::QuotaSpent(detail) => {
+                        return Err(FetchError::QuotaSpent { api, detail });
+                    }
                 }
             };
             match result {
@@ -267,17 +506,21 @@ impl Fetcher {
                     gate.succeeded();
                     return Ok(answer);
                 }
+                Err(FetchError::QuotaSpent { api, detail }) => {
+                    gate.spent(detail.clone());
+                    return Err(FetchError::QuotaSpent { api, detail });
+                }
                 Err(FetchError::RateLimited { retry_after, .. }) => {
                     // The gate decides how long everyone waits, or that we give up.
                     gate.rate_limited(ticket, retry_after);
-                    if attempt >= self.settings.retries {
+                    if !patient || attempt >= self.settings.retries {
                         return Err(FetchError::RateLimited { api, retry_after });
                     }
                     attempt += 1;
                 }
                 Err(err) => {
                     gate.not_limited();
-                    if !err.is_transient() || attempt >= self.settings.retries {
+                    if !patient || !err.is_transient() || attempt >= self.settings.retries {
                         return Err(err);
                     }
                     let wait = match &err {
@@ -297,24 +540,85 @@ impl Fetcher {
         }
     }
 
-    /// One attempt, its outcome in the fetcher's terms: an answer for the source to read,
-    /// or a failure the retry policy knows (429, 5xx, transport) or that ends the request.
-    async fn attempt(&self, api: &'static str, url: &Url) -> Result<Answer, FetchError> {
-        let response = self.http.get(url).await.map_err(|e| match e {
-            HttpError::Transport { error, when } => {
-                FetchError::from_transport(&error, api, when, self.http.timeout())
+    /// One attempt (`attempt` counts from 0), its outcome in the fetcher's terms: an answer
+    /// for the source to read, or a failure the retry policy knows (429, 5xx, transport) or
+    /// that ends the request. The source's key and headers go on the wire here, and only
+    /// here; `-v` shows the attempt.
+    async fn attempt(
+        &self,
+        source: &dyn Source,
+        url: &Url,
+        attempt: u32,
+    ) -> Result<Answer, FetchError> {
+        let spec = source.spec();
+        let api = spec.display_name;
+        let started = self.log.as_ref().map(|_| std::time::Instant::now());
+        let headers = source.headers(url);
+        let keyed = spec.key.as_ref().and_then(|_| self.with_key(source, url));
+        let response = self
+            .http
+            .get(keyed.as_ref().unwrap_or(url), headers.as_ref())
+            .await
+            .map_err(|e| match e {
+                HttpError::Transport { error, when } => {
+                    FetchError::from_transport(&error, api, when, self.http.timeout())
+                }
+                HttpError::TooLarge => FetchError::TooLarge {
+                    api,
+                    limit: MAX_BODY,
+                },
+                HttpError::Timeout => FetchError::Timeout {
+                    api,
+                    after: self.http.timeout(),
+                },
+            });
+        if let (Some(log), Some(started)) = (&self.log, started) {
+            let outcome = match &response {
+                Ok(r) => verbose::Outcome::Answer {
+                    status: r.status,
+                    version: r.version,
+                    bytes: r.body.len(),
+                    redirects: r.redirects,
+                },
+                Err(e) => verbose::Outcome::Failed(e),
+            };
+            log.attempt(spec, url, attempt + 1, started.elapsed(), outcome);
+        }
+        let mut response = response?;
+        if response.status == 429 {
+            let answer = Answer {
+                status: 429,
+                body: std::mem::take(&mut response.body),
+            };
+            if let Some(words) = source.quota_spent(&answer) {
+                return Err(FetchError::QuotaSpent { api, detail: words });
             }
-            HttpError::TooLarge => FetchError::TooLarge {
-                api,
-                limit: MAX_BODY,
-            },
-            HttpError::Timeout => FetchError::Timeout {
-                api,
-                after: self.http.timeout(),
-            },
-        })?;
+        }
         status_outcome(api, response)
     }
+
+    /// `url` with the source's key attached as it declares (issue 19), when it has one; the
+    /// key is in this URL only, which goes to `http` and nowhere else.
+    fn with_key(&self, source: &dyn Source, url: &Url) -> Option<Url> {
+        let key = source.spec().key.as_ref()?;
+        let secret = self.settings.keys.get(source.spec().name)?;
+        let mut keyed = url.clone();
+        match key.sent_as {
+            SentAs::Query(param) => {
+                keyed.query_pairs_mut().append_pair(param, secret.expose());
+            }
+        }
+        Some(keyed)
+    }
+}
+
+/// One request and how it is made: to which source, within which limits, and whether it
+/// may wait and retry (see [`Fetcher::fetch_url`]).
+struct Attempts<'a> {
+    source: &'a dyn Source,
+    url: Url,
+    limiter: Option<&'a Limiter>,
+    patient: bool,
 }
 
 /// The one check every quote passes once its source has read it, whatever the source, so
@@ -372,6 +676,7 @@ fn status_outcome(api: &'static str, response: Response) -> Result<Answer, Fetch
         location,
         body,
         redirects,
+        ..
     } = response;
     let shown = |location: &str| excerpt(location.as_bytes());
     match (status, location) {

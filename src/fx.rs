@@ -361,7 +361,7 @@ impl Target {
                         when: Leg::when(days),
                     };
                     let source = Arc::clone(&self.source);
-                    asked.push((leg, Job { source, query }));
+                    asked.push((leg, Job::new(source, query)));
                 }
                 Err(e) => {
                     answered.insert(leg, Err(e.to_string()));

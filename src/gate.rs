@@ -13,6 +13,17 @@
 //! successes — with the default `--retries 2` and no Retry-After, about 0.75 s — and a
 //! source that answers 429 to everything costs at most one burst (`--jobs` requests) plus
 //! one probe per episode.
+//!
+//! **In a chain of sources** (issue 19) only the last source of a ticker's chain waits. For
+//! any other, a closed gate, a probe in flight, a spent budget or a 429 of its own sends the
+//! ticker on to the next source at once (the 429 still counts here, so the tickers behind it
+//! skip the source without a request until the wait is over; then one of them is the probe).
+//! So Yahoo refusing everything costs a chain one burst of 429s and no backoff, and a source
+//! asked alone, or last, behaves exactly as above.
+//!
+//! A 429 that says a quota is spent (an hourly or daily allowance; the source reads it,
+//! `Source::quota_spent`) ends the source for the run: every request after it fails at once
+//! with the source's words, wherever it is in a chain.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,6 +50,9 @@ struct State {
     phase: Phase,
     /// Backoff episodes so far in this run (never reset by a success).
     episodes: u32,
+    /// The source's words when it said a quota is spent (issue 19): then nothing more is
+    /// asked of it this run.
+    spent: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +86,8 @@ pub enum Admission {
     WaitProbe(watch::Receiver<u64>),
     /// Give up: the source keeps rate-limiting us (carrying its Retry-After, if any).
     RateLimited(Option<Duration>),
+    /// Give up: the source said a quota is spent (its words).
+    QuotaSpent(String),
 }
 
 impl Gate {
@@ -89,6 +105,9 @@ impl Gate {
 
     pub fn admit(&self) -> Admission {
         let mut state = self.lock();
+        if let Some(spent) = &state.spent {
+            return Admission::QuotaSpent(spent.clone());
+        }
         match state.phase {
             Phase::Open => Admission::Go(Ticket(state.episodes)),
             Phase::Exhausted(retry_after) => Admission::RateLimited(retry_after),
@@ -121,6 +140,14 @@ impl Gate {
                 Phase::Closed(Instant::now() + wait)
             };
         drop(state);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// The source said a quota is spent (issue 19: a 429 saying an hourly or daily allowance
+    /// is used up): every request to it from now on fails at once with its words, and the
+    /// requests waiting on a probe wake up to learn it.
+    pub fn spent(&self, words: String) {
+        self.lock().spent = Some(words);
         self.changed.send_modify(|n| *n += 1);
     }
 
@@ -245,6 +272,18 @@ mod tests {
         assert!(matches!(gate.admit(), Admission::WaitProbe(_)));
         gate.not_limited(); // e.g. a 503: not a rate limit
         go(gate.admit());
+    }
+
+    #[test]
+    fn a_spent_quota_fails_everything_after_it() {
+        let gate = Gate::new(2, BACKOFF_BASE);
+        go(gate.admit());
+        gate.spent("hourly allocation".into());
+        assert!(
+            matches!(gate.admit(), Admission::QuotaSpent(words) if words == "hourly allocation")
+        );
+        gate.succeeded();
+        assert!(matches!(gate.admit(), Admission::QuotaSpent(_)));
     }
 
     #[test]

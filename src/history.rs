@@ -53,6 +53,22 @@ pub enum Interval {
     Month,
 }
 
+impl Interval {
+    /// The last day of the latest period (a Monday-to-Sunday week, a calendar month) that
+    /// ends on or before `day`; `day` itself for `Day`. `None` before the calendar's start.
+    pub fn last_end_by(self, day: jiff::civil::Date) -> Option<jiff::civil::Date> {
+        match self {
+            Interval::Day => Some(day),
+            Interval::Week => {
+                let back = i64::from(day.weekday().to_monday_zero_offset() + 1) % 7;
+                day.checked_sub(jiff::Span::new().days(back)).ok()
+            }
+            Interval::Month if day == day.last_of_month() => Some(day),
+            Interval::Month => day.first_of_month().yesterday().ok(),
+        }
+    }
+}
+
 /// `--from`/`--to`: the daily closes of the days `from..=to`, and which of them to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Range {
@@ -173,10 +189,20 @@ pub fn chunks(
     days: i64,
 ) -> Vec<(jiff::civil::Date, jiff::civil::Date)> {
     let step = jiff::Span::new().days(days.max(1) - 1);
+    spans(from, to, |start| start.checked_add(step).ok())
+}
+
+/// `from..=to` cut into consecutive spans, each from its first day through `last(first)`
+/// at the most (`None`: through `to`).
+pub fn spans(
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+    last: impl Fn(jiff::civil::Date) -> Option<jiff::civil::Date>,
+) -> Vec<(jiff::civil::Date, jiff::civil::Date)> {
     let mut spans = Vec::new();
     let mut start = from;
     while start <= to {
-        let end = start.checked_add(step).map_or(to, |end| end.min(to));
+        let end = last(start).map_or(to, |end| end.min(to));
         spans.push((start, end));
         match end.tomorrow() {
             Ok(next) => start = next,
@@ -287,6 +313,27 @@ mod tests {
             |d| *d,
         );
         assert_eq!(years.len(), 2);
+    }
+
+    #[test]
+    fn periods_end_on_sunday_and_on_the_last_of_the_month() {
+        // Wed 2021-04-07, Sun 2021-04-11, Fri 2021-04-30, Sun 2021-05-02.
+        for (interval, day, end) in [
+            (Interval::Day, "2021-04-07", "2021-04-07"),
+            (Interval::Week, "2021-04-07", "2021-04-04"),
+            (Interval::Week, "2021-04-11", "2021-04-11"),
+            (Interval::Week, "2021-04-12", "2021-04-11"),
+            (Interval::Month, "2021-04-30", "2021-04-30"),
+            (Interval::Month, "2021-05-02", "2021-04-30"),
+            (Interval::Month, "2021-03-01", "2021-02-28"),
+        ] {
+            assert_eq!(
+                interval.last_end_by(d(day)),
+                Some(d(end)),
+                "{interval:?} {day}"
+            );
+        }
+        assert_eq!(Interval::Month.last_end_by(Date::MIN), None);
     }
 
     #[test]

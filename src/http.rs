@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
+use reqwest::header::HeaderMap;
 
 use tokio::sync::SemaphorePermit;
 
@@ -79,6 +80,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// How many redirects were followed to get here.
     pub redirects: usize,
+    /// The HTTP version it came over (for `-v`).
+    pub version: reqwest::Version,
 }
 
 /// Why a request got no complete answer.
@@ -111,8 +114,9 @@ impl Http {
         self.timeout
     }
 
-    /// GET `url`, following redirects within its origin, within the time limit.
-    pub async fn get(&self, url: &Url) -> Result<Response, HttpError> {
+    /// GET `url` with `headers` (beyond the client's own; resent on every redirect),
+    /// following redirects within its origin, within the time limit.
+    pub async fn get(&self, url: &Url, headers: Option<&HeaderMap>) -> Result<Response, HttpError> {
         let origin = self.origin(url);
         // Waiting for a permit is not part of the attempt's time.
         let large_mode = origin
@@ -125,7 +129,7 @@ impl Http {
             None
         };
         let clock = Clock(Mutex::new(tokio::time::Instant::now() + self.timeout));
-        self.follow(url, &origin, permit, &clock).await
+        self.follow(url, headers, &origin, permit, &clock).await
     }
 
     fn origin(&self, url: &Url) -> Arc<Origin> {
@@ -140,6 +144,7 @@ impl Http {
     async fn follow(
         &self,
         first: &Url,
+        headers: Option<&HeaderMap>,
         origin: &Origin,
         mut permit: Option<SemaphorePermit<'_>>,
         clock: &Clock,
@@ -148,16 +153,17 @@ impl Http {
         let mut redirects = 0;
         loop {
             let response = clock
-                .within(self.send(&url, &origin.warmup))
+                .within(self.send(&url, headers, &origin.warmup))
                 .await?
                 .map_err(|error| HttpError::Transport {
                     error,
                     when: "before responding",
                 })?;
             let status = response.status().as_u16();
-            let headers = response.headers();
-            let retry_after = retry_after(headers);
-            let raw_location = headers.get(reqwest::header::LOCATION);
+            let version = response.version();
+            let answered = response.headers();
+            let retry_after = retry_after(answered);
+            let raw_location = answered.get(reqwest::header::LOCATION);
             // Followed only as sent: a Location that is not plain ASCII is no URL to guess at
             // (it is reported, lossily decoded, instead).
             let followable = raw_location
@@ -183,14 +189,24 @@ impl Http {
                         location,
                         body,
                         redirects,
+                        version,
                     });
                 }
             }
         }
     }
 
-    async fn send(&self, url: &Url, warmup: &Arc<Warmup>) -> reqwest::Result<reqwest::Response> {
-        let request = self.client.get(url.clone()).send();
+    async fn send(
+        &self,
+        url: &Url,
+        headers: Option<&HeaderMap>,
+        warmup: &Arc<Warmup>,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut request = self.client.get(url.clone());
+        if let Some(headers) = headers {
+            request = request.headers(headers.clone());
+        }
+        let request = request.send();
         if url.scheme() != "https" {
             return request.await;
         }

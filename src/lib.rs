@@ -6,17 +6,19 @@
 //! - the run: `app` (check the arguments, wire, run once or `--watch`), `exit` (exit status,
 //!   stop reasons, usage errors, dying by a signal), `cli` (the command line), `input`
 //!   (tickers from arguments, stdin and files), `watch` (`--watch`), `progress`;
-//! - what to fetch: `plan` (inputs resolved once), `ticker` (what a valid symbol is),
-//!   `source` (the registry of sources, one file each), `calendar` (days and instants);
-//! - how: `fetch` (bound, retry, collect), `http` (one request: redirects, body limit, time
-//!   limit, HTTP/2 warm-up), `client` (building the one client), `gate` (429s per source);
+//! - what to fetch: `plan` (inputs resolved once), `chain` (a ticker's sources in order, and
+//!   its error when all fail), `ticker` (what a valid symbol is), `source` (the registry of
+//!   sources, one file each), `calendar` (days and instants), `secret` (API keys);
+//! - how: `fetch` (bound, retry, collect, chains), `http` (one request: redirects, body
+//!   limit, time limit, HTTP/2 warm-up), `client` (building the one client), `gate` (429s per
+//!   source), `limit` (a source's own limits), `verbose` (`-v`);
 //! - what came back: `quote` (a price and its exact rounding), `fx` (minor units and
 //!   `--currency`: one exact conversion per price), `error` (what a user can see go wrong,
 //!   in words), `text` (server text made safe to show);
 //! - writing it: `output` (the registry of formats, one file each, and the stdout policy);
 //! - price history (issue 10): `history` (ranges, intervals, closes as traded), `cache`
 //!   (closes that cannot change, in SQLite), `update` (`--update`: append what a price file
-//!   lacks, atomically).
+//!   lacks, per commodity and currency, in place under a lock).
 //!
 //! Public is what `main`, the tests, the fuzz targets or a library user need: the run
 //! (`app`, `cli`, `exit`, `client`'s process-wide settings), the sources and what they read
@@ -26,6 +28,7 @@
 pub mod app;
 mod cache;
 mod calendar;
+mod chain;
 pub mod cli;
 pub mod client;
 pub mod error;
@@ -36,12 +39,15 @@ mod gate;
 pub mod history;
 mod http;
 mod input;
+mod limit;
 pub mod output;
 mod plan;
 mod progress;
 pub mod quote;
+mod secret;
 pub mod source;
 pub mod text;
 pub mod ticker;
 mod update;
+mod verbose;
 mod watch;

@@ -23,6 +23,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
+    #[cfg(windows)]
+    enable_terminal_escapes();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,5 +69,30 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             quotes::output::Written::Failed => ExitCode::from(1),
             quotes::output::Written::Ok | quotes::output::Written::Gone => ExitCode::SUCCESS,
         },
+    }
+}
+
+/// The table's colours, the progress line and `--watch`'s redraw are ANSI escapes; a Windows
+/// console shows them only with virtual terminal processing on (Windows Terminal turns it on
+/// itself, the classic console does not). Set for stdout and stderr where each is a console;
+/// a redirected stream is not one, and is left alone.
+#[cfg(windows)]
+fn enable_terminal_escapes() {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::System::Console::{
+        ENABLE_VIRTUAL_TERMINAL_PROCESSING, GetConsoleMode, SetConsoleMode,
+    };
+    for handle in [
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        let mut mode = 0;
+        // SAFETY: both calls only read or set the mode of a handle this process holds, and
+        // fail harmlessly on one that is not a console.
+        unsafe {
+            if GetConsoleMode(handle, &mut mode) != 0 {
+                SetConsoleMode(handle, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING);
+            }
+        }
     }
 }

@@ -9,22 +9,32 @@
 //! results back into rows in input order, borrowing the quotes rather than copying them
 //! per input. With `--currency`, a round is the prices and then, in one more round, the
 //! rates that convert them (`fx`); minor units are normalised there too.
+//!
+//! Each input resolves to a chain of sources (issue 19, `chain`): `--source`'s list for a
+//! ticker without a prefix, the one source of `source:TICKER`. A round records which source
+//! answered each job, and that is the `source` its rows show. The cache of past closes is
+//! keyed by a chain's first source: it is asked for that source's closes, and keeps only
+//! closes that source answered (a fallback's are fetched again next time, never filed under
+//! another source's name).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 
 use crate::cache::{Ask, Cache};
+use crate::chain::{self, Fallbacks};
 use crate::error::FetchError;
-use crate::fetch::{Fetched, Fetcher, Job, Read};
+use crate::fetch::{Fetched, Fetcher, Job, Outcome};
 use crate::fx::Fx;
 use crate::history::{self, Adjust, Range};
 use crate::input::label_for_input;
 use crate::output::Row;
 use crate::progress::Progress;
 use crate::quote::Quote;
-use crate::source::{Query, Sources, When};
+use crate::source::{Query, Source, SourceSpec, Sources, When};
+use crate::ticker::Ticker;
 
 /// One input, as typed, and what it resolved to.
 pub struct Entry {
@@ -32,7 +42,7 @@ pub struct Entry {
     pub input: String,
     /// How it is shown: the uppercased symbol when valid, else an escaped copy.
     pub label: String,
-    /// The index of its job, and its source's name; or why it is not valid.
+    /// The index of its job, and its (first) source's name; or why it is not valid.
     pub resolved: Result<(usize, &'static str), FetchError>,
     /// The commodity ledger and beancount write its prices as: `NAME` of `TICKER@NAME`,
     /// else what the source calls it (the base of a currency pair), else the label.
@@ -64,10 +74,13 @@ pub struct Plan {
 /// The results of one round, by job.
 pub struct Round {
     fetched: Vec<Fetched>,
+    /// The source each job's result came from (issue 19: in a chain, who answered).
+    answered: Vec<&'static str>,
 }
 
 impl Plan {
-    /// Resolve every input; `default_source` is `--source`.
+    /// Resolve every input; `default_source` is `--source`: a source's name, or a chain of
+    /// them, comma-separated (`yahoo,nasdaq`).
     pub fn new(sources: &Sources, inputs: &[String], default_source: &str, when: When) -> Plan {
         Plan::each(
             sources,
@@ -77,30 +90,60 @@ impl Plan {
     }
 
     /// Resolve every input with its own query (`--update` asks each commodity from the day
-    /// after its last price); `default_source` is `--source`.
+    /// after its last price); `default_source` is `--source` (a name or a chain). An input
+    /// may also be a chain of its own: `source:TICKER` alternatives joined by commas
+    /// (`yahoo:VTSAX,nasdaq:VTSAX`, as beanprice lists them per commodity), each source
+    /// asked for its own ticker.
     pub fn each<'i>(
         sources: &Sources,
         inputs: impl IntoIterator<Item = (&'i str, When)>,
         default_source: &str,
     ) -> Plan {
+        let default = chain::default_chain(sources, default_source);
         let mut jobs: Vec<Job> = Vec::new();
-        let mut index: HashMap<(&'static str, Query), usize> = HashMap::new();
+        // A job is its whole chain and query: the same ticker asked of the same sources
+        // (however typed) is fetched once. One source alone (every ticker of a run without
+        // a chain) is keyed by its name, a chain by every source and ticker in it.
+        let mut alone: HashMap<(&'static str, Query), usize> = HashMap::new();
+        type Chain = Vec<(&'static str, crate::ticker::Ticker)>;
+        let mut chained: HashMap<(&'static str, Query, Chain), usize> = HashMap::new();
         let entries = inputs
             .into_iter()
             .map(|(input, when)| {
                 let named = split_commodity(input);
                 let resolved = named.clone().and_then(|(symbol, _)| {
-                    sources
-                        .resolve(symbol, default_source)
-                        .map(|(source, ticker)| {
-                            let name = source.spec().name;
-                            let query = Query { ticker, when };
-                            let job = *index.entry((name, query.clone())).or_insert_with(|| {
-                                jobs.push(Job { source, query });
-                                jobs.len() - 1
+                    let default = default
+                        .as_deref()
+                        .map_err(|e| FetchError::InvalidTicker(e.clone()))?;
+                    chain::resolve(sources, symbol, default, when).map(|(first, fallbacks)| {
+                        let name = first.name();
+                        let query = Query {
+                            ticker: first.ticker,
+                            when,
+                        };
+                        let chain: Chain = fallbacks
+                            .iter()
+                            .map(|link| (link.name(), link.ticker.clone()))
+                            .collect();
+                        let add = |query| {
+                            jobs.push(Job {
+                                source: first.source,
+                                query,
+                                fallbacks: Fallbacks::new(fallbacks),
                             });
-                            (job, name)
-                        })
+                            jobs.len() - 1
+                        };
+                        let job = if chain.is_empty() {
+                            *alone
+                                .entry((name, query.clone()))
+                                .or_insert_with(|| add(query))
+                        } else {
+                            *chained
+                                .entry((name, query.clone(), chain))
+                                .or_insert_with(|| add(query))
+                        };
+                        (job, name)
+                    })
                 });
                 let (label, commodity) = match (&resolved, named) {
                     (Ok((job, _)), Ok((_, name))) => {
@@ -149,24 +192,30 @@ impl Plan {
     }
 
     /// Whether any request of the plan goes to an https URL (only then is the system trust
-    /// store loaded).
+    /// store loaded), a chain's later sources included.
     pub fn uses_https(&self) -> bool {
         // A source's endpoint depends on the kind of query, not the ticker: one job of each
         // (source, kind) tells, rather than building every request twice.
         let mut seen = std::collections::HashSet::new();
+        let asked = self.jobs.iter().flat_map(|job| {
+            let first = (&job.source, std::borrow::Cow::Borrowed(&job.query));
+            let later = job.fallbacks.iter().map(|link| {
+                let query = Query {
+                    ticker: link.ticker.clone(),
+                    when: job.query.when,
+                };
+                (&link.source, std::borrow::Cow::Owned(query))
+            });
+            std::iter::once(first).chain(later)
+        });
         self.fx.uses_https()
-            || self
-                .jobs
-                .iter()
-                .filter(|job| {
-                    seen.insert((
-                        job.source.spec().name,
-                        std::mem::discriminant(&job.query.when),
-                    ))
+            || asked
+                .filter(|(source, query)| {
+                    seen.insert((source.spec().name, std::mem::discriminant(&query.when)))
                 })
-                .any(|job| {
-                    job.source
-                        .requests(&job.query)
+                .any(|(source, query)| {
+                    source
+                        .requests(&query)
                         .iter()
                         .any(|u| u.scheme() == "https")
                 })
@@ -215,24 +264,45 @@ impl Plan {
         let fetched = if wanted.is_empty() {
             Vec::new()
         } else {
-            fetcher.fetch_all(&wanted, progress, stop.clone()).await
+            fetcher.fetch_each(&wanted, progress, stop.clone()).await
         };
         warn_of_gaps(&wanted, &fetched);
         let mut fetched = fetched.into_iter();
+        let mut answered = Vec::with_capacity(self.jobs.len());
         let mut results: Vec<Fetched> = asks
             .iter_mut()
-            .map(|ask| {
+            .zip(&self.jobs)
+            .map(|(ask, job)| {
+                let mut source = job.source.spec().name;
                 let fetched = ask.fetch.as_ref().map(|_| {
-                    fetched.next().unwrap_or_else(|| {
-                        Err(FetchError::Other("internal: result missing".into()))
-                    })
+                    let outcome = fetched.next().unwrap_or_else(|| crate::fetch::Outcome {
+                        result: Err(FetchError::Other("internal: result missing".into())),
+                        source,
+                    });
+                    source = outcome.source;
+                    outcome.result
                 });
+                answered.push(source);
                 ask.combine(fetched)
             })
             .collect();
         if let Some(cache) = &cache {
-            // Closes as traded, in the currency quoted: never converted ones.
+            // Closes as traded, in the currency quoted: never converted ones, and only the
+            // closes of the source the cache is keyed by (a chain's first). Another source's
+            // are set aside while the cache keeps the rest (an error is kept as nothing).
+            let not_kept = || Err(FetchError::Other("answered by a later source".into()));
+            let by_others: Vec<(usize, Fetched)> = self
+                .jobs
+                .iter()
+                .zip(&answered)
+                .enumerate()
+                .filter(|(_, (job, source))| job.source.spec().name != **source)
+                .map(|(i, _)| (i, std::mem::replace(&mut results[i], not_kept())))
+                .collect();
             results = cache.keep_all(asks, results, stop.clone()).await;
+            for (i, result) in by_others {
+                results[i] = result;
+            }
         }
         if !fetcher.keeps_names() {
             // Kept until the cache had them (issue 18: a range read back from the cache
@@ -257,7 +327,14 @@ impl Plan {
                 When::Latest | When::Close(..) => result,
             })
             .collect();
-        Round { fetched }
+        Round { fetched, answered }
+    }
+
+    /// The source the round's result for `entry` came from: in a chain, the one that
+    /// answered (or was asked last); else the entry's own.
+    fn answered_by(&self, round: &Round, entry: &Entry) -> Option<&'static str> {
+        let (job, first) = entry.resolved.as_ref().ok()?;
+        Some(round.answered.get(*job).copied().unwrap_or(first))
     }
 
     /// Each input with what it asked and its job's prices (one, or one per day of a range:
@@ -287,7 +364,11 @@ impl Plan {
         let now = jiff::Timestamp::now().as_second();
         let mut rows = Vec::with_capacity(self.entries.len());
         for (entry, when, result) in self.results(round) {
-            let row = |result| entry.row(when, result);
+            let source = self.answered_by(round, entry);
+            let row = |result| Row {
+                source,
+                ..entry.row(when, result)
+            };
             match (result, when) {
                 // A range without a trading day is an error that says so.
                 (Ok([]), Some(When::Range(range))) => {
@@ -312,17 +393,20 @@ impl Plan {
 /// traded (a `null` close, a close of 0, a crypto pair's missing candle): they are left
 /// out of the output and never cached, and a silent hole in a price history is how a
 /// wrong balance starts (issue 17). A `--date` says which day its close is from instead.
-fn warn_of_gaps(jobs: &[Job], fetched: &[Read]) {
+fn warn_of_gaps(jobs: &[Job], fetched: &[Outcome]) {
     let mut text = String::new();
-    for (job, result) in jobs.iter().zip(fetched) {
-        let Ok(parsed) = result else { continue };
+    for (job, outcome) in jobs.iter().zip(fetched) {
+        let Ok(parsed) = &outcome.result else {
+            continue;
+        };
         if parsed.gaps.is_empty() || !matches!(job.query.when, When::Range(_)) {
             continue;
         }
+        // The source that answered: in a chain, maybe not the first.
+        let api = SourceSpec::named(outcome.source).map_or(outcome.source, |s| s.display_name);
         text.push_str(&format!(
-            "quotes: {}: warning: {} sent no close for {}; left out\n",
+            "quotes: {}: warning: {api} sent no close for {}; left out\n",
             job.query.ticker,
-            job.source.spec().display_name,
             days_text(&parsed.gaps)
         ));
     }
@@ -374,6 +458,37 @@ fn no_trading_day(job: Option<&Job>, range: &Range) -> FetchError {
         Some(job) => job.source.spec().no_price(detail),
         None => FetchError::Other(detail),
     }
+}
+
+/// One input resolved: its source, its validated ticker, and the commodity ledger and
+/// beancount write its prices as.
+pub struct Resolved {
+    pub source: Arc<dyn Source>,
+    pub ticker: Ticker,
+    /// `NAME` of `TICKER@NAME`, else what the source calls the ticker (the base of a
+    /// currency pair).
+    pub commodity: String,
+}
+
+/// Resolve one input (`VTSAX`, `coinbase:BTC-USD@BTC`, or a chain of alternatives
+/// `yahoo:VTSAX,nasdaq:VTSAX@VTSAX`) to its first source and ticker; `default_source` is
+/// `--source` (a source, or a chain of them). What the fetch then asks, each source in turn,
+/// is [`Plan::each`]'s business; this is what names the commodity.
+pub fn resolve(
+    sources: &Sources,
+    input: &str,
+    default_source: &str,
+) -> Result<Resolved, FetchError> {
+    let (symbol, name) = split_commodity(input)?;
+    let default =
+        chain::default_chain(sources, default_source).map_err(FetchError::InvalidTicker)?;
+    let (first, _) = chain::resolve(sources, symbol, &default, When::Latest)?;
+    let commodity = name.map_or_else(|| first.source.commodity(&first.ticker), str::to_string);
+    Ok(Resolved {
+        source: first.source,
+        ticker: first.ticker,
+        commodity,
+    })
 }
 
 /// `TICKER@NAME`: the ticker part and the commodity name, checked. `@` is not in the
@@ -454,6 +569,32 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chains_later_sources_count_for_https() {
+        // Yahoo at a local http server, Nasdaq at its https default.
+        let sources = Sources::new(|e| {
+            let url = match e.flag {
+                "yahoo-url" => "http://127.0.0.1:9",
+                _ => e.default_url,
+            };
+            Ok(reqwest::Url::parse(url).unwrap())
+        })
+        .unwrap();
+        let inputs = ["VTSAX".to_string()];
+        let alone = Plan::new(&sources, &inputs, "yahoo", When::Latest);
+        assert!(!alone.uses_https());
+        let chained = Plan::new(&sources, &inputs, "yahoo,nasdaq", When::Latest);
+        assert!(chained.uses_https());
+        // One job for one ticker asked twice, whatever its chain.
+        let twice = ["VTSAX".to_string(), "vtsax".to_string()];
+        assert_eq!(
+            Plan::new(&sources, &twice, "yahoo,nasdaq", When::Latest)
+                .jobs
+                .len(),
+            1
+        );
+    }
 
     #[test]
     fn max_age_refuses_what_it_cannot_date() {

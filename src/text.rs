@@ -14,7 +14,9 @@
 //! - free text is cut to [`MAX_FREE_TEXT`] characters with an ellipsis, at parse time, so a
 //!   huge name never costs memory beyond its answer;
 //! - a currency is data that goes into ledgers, so it is not repaired but checked:
-//!   [`currency`] accepts 3 or 4 ASCII letters (`USD`, `GBp`, `USDC`) and nothing else.
+//!   [`currency`] accepts 3 or 4 ASCII letters (`USD`, `GBp`, `USDC`) and nothing else;
+//! - an API key never shows (issue 19): every key the run read is registered
+//!   ([`redact_everywhere`]) and written `…` wherever a message would still hold it.
 
 use icu_properties::CodePointMapData;
 use icu_properties::props::GeneralCategory;
@@ -25,9 +27,13 @@ pub const MAX_FREE_TEXT: usize = 200;
 /// The longest excerpt of a server's answer in an error message (characters).
 pub const MAX_EXCERPT: usize = 80;
 
-/// The longest error message shown (characters): a serde error quoting a 1.9 MB string is
-/// cut to this.
-pub const MAX_MESSAGE: usize = 300;
+/// The longest error message of one source (characters): a serde error quoting a 1.9 MB
+/// string is cut to this.
+pub const MAX_PART: usize = 300;
+
+/// The longest error message shown (characters): one source's at most [`MAX_PART`], and a
+/// chain's (issue 19: every source's failure on one line) room for four of them.
+pub const MAX_MESSAGE: usize = 4 * (MAX_PART + 12);
 
 /// Whether `c` may be shown as it is: not a control, format, bidi or separator character.
 pub fn is_safe(c: char) -> bool {
@@ -67,12 +73,41 @@ pub fn free_text(text: Option<String>) -> Option<String> {
 }
 
 /// A message shown on stderr or in a JSON error: one line, safe, at most [`MAX_MESSAGE`]
-/// characters. The last guard before output, whatever built the message.
+/// characters, no API key. The last guard before output, whatever built the message.
 pub fn message(text: &str) -> String {
+    let text = redact(text);
     if text.chars().count() <= MAX_MESSAGE && text.chars().all(is_safe) {
-        return text.to_string();
+        return text.into_owned();
     }
-    clip(text, MAX_MESSAGE)
+    clip(&text, MAX_MESSAGE)
+}
+
+/// Every API key this run read: written `…` in any message (see [`redact`]).
+static SECRETS: std::sync::RwLock<Vec<Box<str>>> = std::sync::RwLock::new(Vec::new());
+
+/// Register an API key, so that no message shows it from now on (`secret::Keys` does, for
+/// every key it reads). Keys shorter than 6 characters are not real keys and are left
+/// alone (redacting `a` would garble every message).
+pub fn redact_everywhere(secret: &str) {
+    if secret.chars().count() < 6 {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| &**s == secret) {
+        secrets.push(secret.into());
+    }
+}
+
+/// `text` with every registered API key replaced by `…`.
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for secret in secrets.iter() {
+        if text.contains(&**secret) {
+            text = std::borrow::Cow::Owned(text.replace(&**secret, "…"));
+        }
+    }
+    text
 }
 
 /// A one-line excerpt of a body that is not what we expected, for error messages: the
@@ -191,6 +226,17 @@ mod tests {
         }
         let err = currency(Some("USD\nEVIL".into())).unwrap_err().to_string();
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn a_registered_key_never_shows_in_a_message() {
+        redact_everywhere("0123456789abcdef-test-key");
+        redact_everywhere("tiny");
+        assert_eq!(
+            message("HTTP 401 from Tiingo: Invalid token 0123456789abcdef-test-key."),
+            "HTTP 401 from Tiingo: Invalid token …."
+        );
+        assert_eq!(message("tiny things stay"), "tiny things stay");
     }
 
     #[test]

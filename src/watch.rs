@@ -131,21 +131,10 @@ fn visible_width(line: &str) -> usize {
 
 /// The terminal's width in columns (stdout's), or 80 when it cannot be told.
 fn terminal_columns() -> usize {
-    #[cfg(unix)]
-    {
-        let mut size = libc::winsize {
-            ws_row: 0,
-            ws_col: 0,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCGWINSZ only writes the struct we pass.
-        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-        if ok && size.ws_col > 0 {
-            return usize::from(size.ws_col);
-        }
-    }
-    80
+    terminal_size::terminal_size_of(io::stdout())
+        .map_or(80, |(terminal_size::Width(columns), _)| {
+            usize::from(columns)
+        })
 }
 
 #[cfg(test)]

@@ -508,13 +508,13 @@ mod tests {
     }
 
     fn job(when: When) -> Job {
-        Job {
-            source: std::sync::Arc::clone(sources().get("yahoo").unwrap()),
-            query: Query {
+        Job::new(
+            std::sync::Arc::clone(sources().get("yahoo").unwrap()),
+            Query {
                 ticker: Ticker::parse("NVDA").unwrap(),
                 when,
             },
-        }
+        )
     }
 
     fn range(from: Date, to: Date) -> When {

@@ -56,6 +56,8 @@ pub static SPEC: SourceSpec = SourceSpec {
     ],
     build: |urls| Arc::new(Coinbase::new(urls)),
     rates: None,
+    key: None,
+    limits: super::Limits::NONE,
 };
 
 /// The most daily candles Coinbase Exchange answers in one request.

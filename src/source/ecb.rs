@@ -62,6 +62,8 @@ pub static SPEC: SourceSpec = SourceSpec {
         pair: |from, to| format!("{from}-{to}"),
         base: Some(EURO),
     }),
+    key: None,
+    limits: super::Limits::NONE,
 };
 
 /// The base of every ECB rate.

@@ -16,14 +16,37 @@
 //! answers. Everything else (the one client, the `--jobs` bound, retries, timeouts, the
 //! body-size limit, redirects, 429 handling) lives in `fetch` and `http` and is the same for
 //! every source.
+//!
+//! **Capabilities** (issue 19). What some APIs need beyond that is declared, never special-
+//! cased outside this folder; each has a default that asks nothing of the sources that do
+//! not need it:
+//!
+//! - an API key ([`KeySpec`]: its environment variable, where to get a free one, how it is
+//!   sent): the fetcher attaches it on the wire only, so no URL a source builds, no cache key
+//!   and no message ever holds it;
+//! - its own limits ([`Limits`]: a concurrency cap, a spacing between requests), enforced by
+//!   the fetcher beside `--jobs`;
+//! - request headers ([`Source::headers`]: Nasdaq answers only what looks like its own web
+//!   page asking);
+//! - follow-up requests ([`Source::follow`]: a request decided by an answer, such as Nasdaq's
+//!   next asset class after "Symbol not exists.");
+//! - queries it cannot answer ([`Source::supports`]: adjusted closes from a source that has
+//!   none), refused before any request;
+//! - a 429 that means a quota is spent ([`Source::quota_spent`]): no more requests to it for
+//!   the rest of the run, instead of backing off and asking again.
 
 pub mod coinbase;
 pub mod ecb;
+pub mod nasdaq;
+pub mod tiingo;
+mod us_market;
 pub mod yahoo;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::Url;
+use reqwest::header::HeaderMap;
 
 use crate::error::FetchError;
 use crate::history::{Adjust, Range};
@@ -32,7 +55,13 @@ use crate::ticker::Ticker;
 
 /// Every source `quotes` knows, in the order `--help` lists them. The first is the default
 /// for tickers without a `source:` prefix.
-pub static REGISTRY: &[&SourceSpec] = &[&yahoo::SPEC, &coinbase::SPEC, &ecb::SPEC];
+pub static REGISTRY: &[&SourceSpec] = &[
+    &yahoo::SPEC,
+    &coinbase::SPEC,
+    &ecb::SPEC,
+    &nasdaq::SPEC,
+    &tiingo::SPEC,
+];
 
 /// What a source is, as users and the rest of the program see it.
 #[derive(Debug)]
@@ -53,6 +82,91 @@ pub struct SourceSpec {
     pub build: fn(&[Url]) -> Arc<dyn Source>,
     /// How it names exchange rates, if it publishes them (`--fx` offers such sources).
     pub rates: Option<Rates>,
+    /// The API key it needs, if any (issue 19).
+    pub key: Option<KeySpec>,
+    /// Its own limits, respected by default (issue 19).
+    pub limits: Limits,
+}
+
+/// An API key a source needs (issue 19). Keys are secrets: they come from the environment
+/// only (never a flag, which `ps` shows), are sent only on the wire, and never appear in any
+/// output: `-v` shows `token=…` in their place.
+#[derive(Debug)]
+pub struct KeySpec {
+    /// The environment variable holding it: `TIINGO_API_KEY`.
+    pub env: &'static str,
+    /// Where to get a free one, for the message when it is not set.
+    pub signup: &'static str,
+    /// How it is sent.
+    pub sent_as: SentAs,
+}
+
+/// How a key goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentAs {
+    /// A query parameter, appended to every request to the source: `token=KEY`.
+    Query(&'static str),
+}
+
+/// A source's own limits (issue 19), on top of `--jobs`, the same in every run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most requests to it in flight at once, whatever `--jobs` allows.
+    pub in_flight: Option<usize>,
+    /// The least time between the starts of two requests to it. A source with a spacing
+    /// should have an `in_flight` cap too (1): a request waiting for its turn holds one of
+    /// the `--jobs` permits.
+    pub spacing: Option<Duration>,
+    /// What its provider allows beyond that, in words for the README (a free key's quota);
+    /// empty when nothing is documented.
+    pub quota: &'static str,
+}
+
+impl Limits {
+    /// No limit of its own: `--jobs` and the 429 gate only.
+    pub const NONE: Limits = Limits {
+        in_flight: None,
+        spacing: None,
+        quota: "",
+    };
+
+    /// Whether the fetcher has anything to enforce.
+    pub fn any(&self) -> bool {
+        self.in_flight.is_some() || self.spacing.is_some()
+    }
+
+    /// The limits in words, for the README's source table: `10 requests at a time`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(n) = self.in_flight {
+            parts.push(format!(
+                "{n} request{} at a time",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(spacing) = self.spacing {
+            parts.push(format!(
+                "one request every {}",
+                crate::error::secs(&spacing)
+            ));
+        }
+        if !self.quota.is_empty() {
+            parts.push(self.quota.to_string());
+        }
+        if parts.is_empty() {
+            return "`--jobs` only".to_string();
+        }
+        parts.join("; ")
+    }
+}
+
+/// What a source says after reading the answers so far ([`Source::follow`]).
+#[derive(Debug)]
+pub enum Step {
+    /// The prices (and the days they lack).
+    Done(Parsed),
+    /// Ask these too, then read every answer again.
+    More(Vec<Url>),
 }
 
 /// How a source that publishes exchange rates is asked for one.
@@ -131,6 +245,47 @@ impl SourceSpec {
         })
     }
 
+    /// `--date` from daily closes (each with its `market_date`, ascending): the close of
+    /// `date`, or the last one within `LOOKBACK_DAYS` (a week) before it; else this source's
+    /// "no trading day" error.
+    pub fn close_on(
+        &'static self,
+        date: jiff::civil::Date,
+        closes: Vec<Quote>,
+    ) -> Result<Quote, FetchError> {
+        let earliest = date.saturating_sub(jiff::Span::new().days(crate::calendar::LOOKBACK_DAYS));
+        closes
+            .into_iter()
+            .rev()
+            .find(|q| q.market_date.is_some_and(|d| d <= date && d >= earliest))
+            .ok_or_else(|| self.no_price(format!("no trading day between {earliest} and {date}")))
+    }
+
+    /// Daily closes in ascending order of day. A day twice is a malformed answer: which of
+    /// the two would be its close?
+    pub fn one_per_day(&'static self, mut closes: Vec<Quote>) -> Result<Vec<Quote>, FetchError> {
+        closes.sort_by_key(|q| q.market_date);
+        if let Some(pair) = closes
+            .windows(2)
+            .find(|w| w[0].market_date == w[1].market_date)
+        {
+            let day = pair[0]
+                .market_date
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            return Err(self.malformed(format!("{day} appears twice in the answer")));
+        }
+        Ok(closes)
+    }
+
+    /// A range from daily closes: those of its days.
+    pub fn within(&'static self, range: &Range, closes: Vec<Quote>) -> Vec<Quote> {
+        closes
+            .into_iter()
+            .filter(|q| q.market_date.is_some_and(|d| range.contains(d)))
+            .collect()
+    }
+
     /// The base URL of endpoint `index` from what `build` was given, or its default.
     pub fn base_url(&'static self, urls: &[Url], index: usize) -> Url {
         urls.get(index).cloned().unwrap_or_else(|| {
@@ -165,6 +320,18 @@ pub trait Source: Send + Sync {
         Ok(())
     }
 
+    /// Refuse, before any request, a query this source cannot answer (issue 19: adjusted
+    /// closes from a source that has none). In a chain the ticker goes to the next source.
+    fn supports(&self, _when: When) -> Result<(), FetchError> {
+        Ok(())
+    }
+
+    /// Headers sent with a request to `url`, beyond the client's own (User-Agent,
+    /// Accept-Encoding). None by default.
+    fn headers(&self, _url: &Url) -> Option<HeaderMap> {
+        None
+    }
+
     /// The requests whose answers [`Source::parse`] reads; usually one. Requests are
     /// fetched concurrently, and a URL that several queries of a run need is fetched once.
     fn requests(&self, query: &Query) -> Vec<Url>;
@@ -175,6 +342,21 @@ pub trait Source: Send + Sync {
     /// can see is checked here (a split ratio, the instrument the answer is about); what
     /// every quote must be (not zero, not from the future) the fetcher checks after.
     fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError>;
+
+    /// Read the answers so far and say whether more requests are needed (issue 19): the
+    /// answers to [`Source::requests`] first, then those to each `Step::More`, in order. By
+    /// default every answer is in after the first requests, and this is [`Source::parse`].
+    /// The fetcher stops a source that keeps asking after a few rounds.
+    fn follow(&self, query: &Query, answers: &[&Answer]) -> Result<Step, FetchError> {
+        self.parse(query, answers).map(Step::Done)
+    }
+
+    /// For a 429: whether its body says a quota is spent (an hourly or daily allowance, not
+    /// a burst), with the source's words. Then nothing more is sent to the source this run
+    /// and its tickers fail at once, instead of backing off and asking again.
+    fn quota_spent(&self, _answer: &Answer) -> Option<String> {
+        None
+    }
 
     /// The commodity a price of `ticker` is written as in ledger and beancount when the
     /// input names none (`TICKER@NAME`): the ticker itself, or the base of a currency pair
@@ -280,27 +462,6 @@ impl Sources {
         self.all
             .iter()
             .find(|s| s.spec().name.eq_ignore_ascii_case(name))
-    }
-
-    /// Resolve one input (`VTSAX`, `coinbase:BTC-USD`) to its source and validated ticker.
-    /// `default` is `--source`, used when the input has no prefix.
-    pub fn resolve(
-        &self,
-        input: &str,
-        default: &str,
-    ) -> Result<(Arc<dyn Source>, Ticker), FetchError> {
-        // `:` is not in the ticker alphabet, so the first one always ends a prefix.
-        let (name, symbol) = input.split_once(':').unwrap_or((default, input));
-        let source = self.get(name).ok_or_else(|| {
-            let shown: String = name.chars().take(20).collect();
-            FetchError::InvalidTicker(format!(
-                "unknown source {shown:?}; known sources: {}",
-                names()
-            ))
-        })?;
-        let ticker = Ticker::parse(symbol)?;
-        source.check(&ticker)?;
-        Ok((Arc::clone(source), ticker))
     }
 }
 

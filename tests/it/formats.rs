@@ -1,6 +1,9 @@
 //! Integration tests for output formats and input handling (issue 3): every format's
 //! exact output for the same recorded responses, parsed back by real parsers, and
 //! checked by hledger, ledger and bean-check (skipped when one is missing, except in CI).
+// Some tests here need Unix or Linux (signals, script(1), /dev/full, /proc): elsewhere
+// they are not compiled, and the imports only they use are not used.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 
 use std::process::Command as StdCommand;
 use std::time::Duration;
@@ -370,6 +373,9 @@ fn no_colour_when_not_a_terminal_or_when_asked() {
     assert!(!out.contains('\x1b'), "{out:?}");
 }
 
+// script(1) with util-linux's options gives quotes a terminal; what is drawn on a terminal
+// is the same on every system (on Windows, through the console's VT mode: src/main.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn colour_and_progress_on_a_terminal_follow_no_color() {
     // `script` gives the program a pseudo-terminal, as a person's shell would.

@@ -483,8 +483,15 @@ impl From<Json> for Body {
 /// Random bytes, and real answers with a few bytes overwritten and often the end cut off:
 /// random bytes alone are almost never JSON, so they never get past the first check.
 fn body_bytes() -> BoxedStrategy<Body> {
-    let mutated = (
-        prop::sample::select(FIXTURES),
+    prop_oneof![vec(any::<u8>(), 0..512), mutated(FIXTURES)]
+        .prop_map(Body)
+        .boxed()
+}
+
+/// One of `fixtures` with a few bytes overwritten, and often the end cut off.
+fn mutated(fixtures: &'static [&'static [u8]]) -> BoxedStrategy<Vec<u8>> {
+    (
+        prop::sample::select(fixtures),
         vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
         prop::option::of(any::<prop::sample::Index>()),
     )
@@ -498,9 +505,7 @@ fn body_bytes() -> BoxedStrategy<Body> {
                 body.truncate(cut.index(body.len() + 1));
             }
             body
-        });
-    prop_oneof![vec(any::<u8>(), 0..512), mutated]
-        .prop_map(Body)
+        })
         .boxed()
 }
 
@@ -1520,6 +1525,95 @@ proptest! {
             let out = String::from_utf8(rendered.stdout).unwrap();
             if format.name == "json" {
                 let _: serde_json::Value = serde_json::from_str(&out).unwrap();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Nasdaq and Tiingo (issue 19): their parsers, through the `Source` trait as the fetcher
+// calls them, on recorded answers mutated and cut, and on random bytes.
+
+const US_FIXTURES: &[&[u8]] = &[
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/nasdaq_info_AAPL_stocks_premarket_2019-11-19.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/nasdaq_info_AAPL_stocks_market_open_2019-11-19.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/nasdaq_historical_AAPL_stocks_2022-10-31_2022-11-04.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/nasdaq_error_unknown_symbol_rCode400.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tiingo_daily_prices_GOOGL_2015-01-01_2015-01-05.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tiingo_daily_prices_latest_GOOGL_2018-04-12.json"
+    )),
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tiingo_error_404_prices_unknown_ticker_BADTICKER.json"
+    )),
+];
+
+/// US sources' answers: recorded ones with a few bytes overwritten (often a digit, a `$` or
+/// a quote) and perhaps cut short, or random bytes.
+fn us_body() -> BoxedStrategy<Body> {
+    prop_oneof![4 => mutated(US_FIXTURES), 1 => vec(any::<u8>(), 0..512)]
+        .prop_map(Body)
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn nasdaq_and_tiingo_answers_give_prices_or_one_line_errors(
+        body in us_body(),
+        status in status(),
+        date in date(),
+        source in prop::sample::select(vec!["nasdaq", "tiingo"]),
+    ) {
+        use quotes::source::{Source, Sources, Step};
+        let sources = Sources::new(|e| Ok(reqwest::Url::parse(e.default_url).unwrap())).unwrap();
+        let source: &dyn Source = sources.get(source).unwrap().as_ref();
+        let range = quotes::history::Range::new(
+            date.saturating_sub(jiff::Span::new().days(30)),
+            date,
+            quotes::history::Interval::Day,
+            Adjust::None,
+        );
+        let mut whens = vec![When::Latest, When::Close(date, Adjust::None)];
+        whens.extend(range.ok().map(When::Range));
+        for when in whens {
+            let query = Query { ticker: ticker("AAPL"), when };
+            let answer = answer(status, &body);
+            match source.follow(&query, &[&answer]) {
+                Ok(Step::Done(quotes)) => {
+                    prop_assert_eq!(status, 200);
+                    for quote in &quotes.quotes {
+                        prop_assert!(quote.price > rust_decimal::Decimal::ZERO);
+                        prop_assert_eq!(quote.currency.as_deref(), Some("USD"));
+                        if let (When::Close(..), Some(day)) = (when, quote.market_date) {
+                            let earliest = date.saturating_sub(jiff::Span::new().days(7));
+                            prop_assert!(earliest <= day && day <= date, "{} for {}", day, date);
+                        }
+                    }
+                }
+                Ok(Step::More(urls)) => prop_assert_eq!(urls.len(), 1),
+                Err(e) => {
+                    let message = e.to_string();
+                    prop_assert!(is_one_printable_line(&message), "{:?}", message);
+                }
             }
         }
     }

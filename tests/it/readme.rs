@@ -245,3 +245,61 @@ fn the_readme_lists_every_registered_source_format_and_variable() {
         );
     }
 }
+
+/// The README's "Sources" table, as the registry says it must read: each source, what it
+/// covers, its tickers, its key and its limits (issue 19). Adding a source to the registry
+/// without its row, or changing a spec without the README, fails here with the row to write.
+fn source_table() -> String {
+    use quotes::source::REGISTRY;
+    let mut table =
+        String::from("| source | covers | tickers | key | limits |\n|---|---|---|---|---|\n");
+    for (i, spec) in REGISTRY.iter().enumerate() {
+        let name = if i == 0 {
+            format!("`{}` (default)", spec.name)
+        } else {
+            format!("`{}`", spec.name)
+        };
+        let tickers: Vec<String> = spec.tickers.split(", ").map(|t| format!("`{t}`")).collect();
+        let key = match &spec.key {
+            Some(key) => format!("`{}` ([free]({}))", key.env, key.signup),
+            None => "none".to_string(),
+        };
+        table.push_str(&format!(
+            "| {name} | {} | {} | {key} | {} |\n",
+            spec.about,
+            tickers.join(", "),
+            spec.limits.describe()
+        ));
+    }
+    table
+}
+
+#[test]
+fn readme_source_table_and_variables_come_from_the_registry() {
+    let readme = readme();
+    let table = source_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's Sources table must read, as the registry says:\n\n{table}"
+    );
+    // Every variable and flag a source brings is documented.
+    for spec in quotes::source::REGISTRY {
+        let mut names: Vec<String> = Vec::new();
+        for endpoint in spec.endpoints {
+            names.push(format!("| `{}` |", endpoint.env));
+            names.push(format!("`--{} URL`", endpoint.flag));
+        }
+        if let Some(key) = &spec.key {
+            names.push(format!("| `{}` |", key.env));
+        }
+        for name in names {
+            assert!(readme.contains(&name), "README.md does not document {name}");
+        }
+    }
+    for heading in ["## Sources", "## When Yahoo fails"] {
+        assert!(
+            readme.lines().any(|l| l == heading),
+            "README.md lacks {heading}"
+        );
+    }
+}

@@ -1,5 +1,8 @@
 //! Integration tests for issue 4: Coinbase beside Yahoo, `--date`, `--max-age` and
 //! `--watch`, each against local servers for both sources.
+// Some tests here need Unix or Linux (signals, script(1), /dev/full, /proc): elsewhere
+// they are not compiled, and the imports only they use are not used.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command as StdCommand, Stdio};
@@ -368,6 +371,8 @@ fn a_failing_round_is_reported_and_the_watch_goes_on() {
         .stderr("quotes: A: HTTP 503 from Yahoo: a server error; try again later\n");
 }
 
+// Signals: Unix. On Windows Ctrl-C ends a watch with status 130 (src/exit.rs).
+#[cfg(unix)]
 #[test]
 fn ctrl_c_and_sigterm_end_a_watch_by_the_signal() {
     // The signal goes out once the first round is on stdout, so the watch is running.
@@ -397,6 +402,8 @@ fn ctrl_c_and_sigterm_end_a_watch_by_the_signal() {
 
 /// A signal in the middle of a round ends the watch as it ends a single run: what arrived
 /// is printed and the tickers it interrupted are named (issue 18: nothing was printed).
+// Signals are Unix ones; a Ctrl-C on Windows ends a watch round the same way (src/exit.rs).
+#[cfg(unix)]
 #[test]
 fn a_watch_interrupted_mid_round_prints_what_arrived_and_names_the_rest() {
     let yahoo = Server::start(|req| match req.symbol().as_str() {
@@ -445,6 +452,9 @@ fn a_watch_interrupted_mid_round_prints_what_arrived_and_names_the_rest() {
     }
 }
 
+// script(1) with util-linux's options gives quotes a terminal; what is drawn on a terminal
+// is the same on every system (on Windows, through the console's VT mode: src/main.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn watch_redraws_the_table_in_place_on_a_terminal() {
     if !require_tool("script") {
@@ -471,6 +481,9 @@ fn watch_redraws_the_table_in_place_on_a_terminal() {
 /// Issue 9: the redraw counts SCREEN rows. On a 40-column terminal a 100-character name
 /// wraps onto 3 rows, and the not-found line on stderr (the same terminal) onto 4; counting
 /// lines (1 + 1 + 1) left stale rows behind every round.
+// script(1) with util-linux's options gives quotes a terminal; what is drawn on a terminal
+// is the same on every system (on Windows, through the console's VT mode: src/main.rs).
+#[cfg(target_os = "linux")]
 #[test]
 fn watch_redraws_wrapped_lines_by_screen_rows() {
     if !require_tool("script") {

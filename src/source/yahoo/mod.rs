@@ -37,6 +37,8 @@ pub static SPEC: SourceSpec = SourceSpec {
         pair: |from, to| format!("{from}{to}=X"),
         base: None,
     }),
+    key: None,
+    limits: super::Limits::NONE,
 };
 
 pub struct Yahoo {
