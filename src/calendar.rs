@@ -10,6 +10,19 @@ pub fn midnight_utc(date: jiff::civil::Date) -> i64 {
     date.duration_since(jiff::civil::date(1970, 1, 1)).as_secs()
 }
 
+/// A day as a number: days since 1970-01-01 (how the cache stores a day, and how prices set
+/// aside count them).
+pub fn day_number(day: jiff::civil::Date) -> i64 {
+    midnight_utc(day).div_euclid(86_400)
+}
+
+/// The day numbered `n` ([`day_number`]), if it is one: a number read back may be anything
+/// (`Span::days` would panic beyond its range).
+pub fn from_day_number(n: i64) -> Option<jiff::civil::Date> {
+    let span = jiff::Span::new().try_days(n).ok()?;
+    jiff::civil::date(1970, 1, 1).checked_add(span).ok()
+}
+
 /// A date written exactly `YYYY-MM-DD` (as `--date` takes it and the ECB writes it), or
 /// `None`: jiff alone would also take `2024-2-1` or a time after the date.
 pub fn parse_iso_date(text: &str) -> Option<jiff::civil::Date> {
@@ -93,6 +106,20 @@ mod tests {
         assert_eq!(midnight_utc(jiff::civil::date(2021, 1, 1)), 1_609_459_200);
         let _ = midnight_utc(jiff::civil::Date::MIN);
         let _ = midnight_utc(jiff::civil::Date::MAX);
+    }
+
+    #[test]
+    fn day_numbers_round_trip() {
+        for d in [
+            jiff::civil::date(1970, 1, 1),
+            jiff::civil::date(1969, 12, 31),
+            jiff::civil::date(2021, 2, 1),
+            jiff::civil::Date::MAX,
+            jiff::civil::Date::MIN,
+        ] {
+            assert_eq!(from_day_number(day_number(d)), Some(d), "{d}");
+        }
+        assert_eq!(from_day_number(i64::MAX), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::calendar::{Horizon, midnight_utc};
+use crate::calendar::{Horizon, day_number, from_day_number};
 use crate::quote::{Decimals, MAX_SCALE, Quote, parse_price};
 
 /// The database's file name inside the cache directory.
@@ -468,18 +468,6 @@ pub fn insert_days(
     Ok(())
 }
 
-/// A day as stored: days since 1970-01-01.
-pub fn day_number(day: Date) -> i64 {
-    midnight_utc(day).div_euclid(86_400)
-}
-
-/// The day stored as `n`, if it is one: any integer may be in a file someone edited
-/// (`Span::days` would panic beyond its range).
-fn from_day_number(n: i64) -> Option<Date> {
-    let span = jiff::Span::new().try_days(n).ok()?;
-    jiff::civil::date(1970, 1, 1).checked_add(span).ok()
-}
-
 /// Whether SQLite says the file is no database, or a damaged one.
 pub fn is_corrupt(e: &rusqlite::Error) -> bool {
     matches!(
@@ -655,18 +643,5 @@ mod tests {
             row
         };
         assert_eq!(read(closed).unwrap().1, None);
-    }
-
-    #[test]
-    fn day_numbers_round_trip() {
-        for d in [
-            jiff::civil::date(1970, 1, 1),
-            jiff::civil::date(1969, 12, 31),
-            jiff::civil::date(2021, 2, 1),
-            Date::MAX,
-            Date::MIN,
-        ] {
-            assert_eq!(from_day_number(day_number(d)), Some(d), "{d}");
-        }
     }
 }
