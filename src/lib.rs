@@ -46,6 +46,7 @@ mod progress;
 pub mod quote;
 mod secret;
 pub mod source;
+mod spill;
 pub mod text;
 pub mod ticker;
 mod update;
