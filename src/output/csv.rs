@@ -3,8 +3,6 @@
 //! stream, so `--watch` rounds appended to one log carry one header. Failed tickers have no
 //! row; their message goes to stderr.
 
-use std::io::{self, Write};
-
 use super::{FormatSpec, Render, Row, Style};
 
 pub static FORMAT: FormatSpec = FormatSpec {
@@ -26,7 +24,19 @@ struct Csv {
 }
 
 impl Render for Csv {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = self.records(rows, style, out);
+    }
+
+    /// A round without a row still has its header (once per stream).
+    fn end(&mut self, style: &Style, out: &mut Vec<u8>) {
+        let _ = self.records(&[], style, out);
+    }
+}
+
+impl Csv {
+    fn records(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>) -> csv::Result<()> {
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(out);
@@ -43,7 +53,8 @@ impl Render for Csv {
                     .map(|f| f.value(row, quote, style).unwrap_or_default()),
             )?;
         }
-        writer.flush()
+        writer.flush()?;
+        Ok(())
     }
 }
 

@@ -8,8 +8,6 @@
 //! quoted (`quoted_price`, `quoted_currency`), and a converted one its rate (`fx_rate`,
 //! `fx_source`, `fx_date`).
 
-use std::io::{self, Write};
-
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -23,7 +21,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     about: "One JSON array, an element per ticker (failures included)",
     appends: Err("--watch appends a round at a time, which one JSON array cannot do; use -f jsonl"),
     check: super::always,
-    renderer: || Box::new(Array),
+    renderer: || Box::new(Array { elements: 0 }),
     all_fields: true,
     for_people: false,
 };
@@ -148,19 +146,33 @@ pub fn object(row: &Row<'_>, style: &Style) -> String {
     text.unwrap_or_else(|_| "null".to_string())
 }
 
-struct Array;
+/// The array, written element by element: each element's separator comes before it (the
+/// last one has no comma after it), and the closing `]` at the end of the round.
+struct Array {
+    /// Elements written this round.
+    elements: usize,
+}
 
 impl Render for Array {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
-        if rows.is_empty() {
-            return writeln!(out, "[]");
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>) {
+        for row in rows {
+            out.extend_from_slice(if self.elements == 0 {
+                b"[\n  "
+            } else {
+                b",\n  "
+            });
+            out.extend_from_slice(object(row, style).as_bytes());
+            self.elements += 1;
         }
-        writeln!(out, "[")?;
-        for (i, row) in rows.iter().enumerate() {
-            let comma = if i + 1 < rows.len() { "," } else { "" };
-            writeln!(out, "  {}{comma}", object(row, style))?;
-        }
-        writeln!(out, "]")
+    }
+
+    fn end(&mut self, _style: &Style, out: &mut Vec<u8>) {
+        out.extend_from_slice(if self.elements == 0 {
+            b"[]\n"
+        } else {
+            b"\n]\n"
+        });
+        self.elements = 0;
     }
 }
 

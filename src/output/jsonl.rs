@@ -1,8 +1,6 @@
 //! `jsonl`: one JSON object per line, the same objects as `json`'s elements (failures
 //! included), so `--watch` can append rounds to a log.
 
-use std::io::{self, Write};
-
 use super::{FormatSpec, Render, Row, Style, json};
 
 pub static FORMAT: FormatSpec = FormatSpec {
@@ -18,11 +16,11 @@ pub static FORMAT: FormatSpec = FormatSpec {
 struct Lines;
 
 impl Render for Lines {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>) {
         for row in rows {
-            writeln!(out, "{}", json::object(row, style))?;
+            out.extend_from_slice(json::object(row, style).as_bytes());
+            out.push(b'\n');
         }
-        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@
 //! base of a pair: `P … BTC 97208.17 USD`). Names ledger would misread (digits, `.`, `^`,
 //! `=`, `-`) are double-quoted.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use super::directive::{currency_and_date, directives};
 use super::{FormatSpec, Render, Row, Style};
@@ -43,17 +43,17 @@ fn check(row: &Row<'_>, quote: &Quote) -> Result<(), FetchError> {
 struct Ledger;
 
 impl Render for Ledger {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>) {
         for (row, quote, currency, when) in directives(rows) {
-            writeln!(
+            // Writing into a Vec cannot fail.
+            let _ = writeln!(
                 out,
                 "P {when} {} {} {}",
                 commodity(row.commodity),
                 format_price(quote.price, style.price_places(quote)),
                 commodity(currency)
-            )?;
+            );
         }
-        Ok(())
     }
 }
 

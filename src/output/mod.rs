@@ -6,10 +6,17 @@
 //! [`Render`]; the line adds the spec to [`FORMATS`]. `-f`'s accepted values and their help
 //! come from the registry.
 //!
-//! A round is rendered into memory first ([`render`]: data for stdout, one line per failure
-//! for stderr), then written in one go ([`write_stdout`]): a writer that blocks on a full
-//! pipe can then be abandoned when a signal arrives, and a broken pipe is quiet (the reader,
-//! `head -1`, has what it wanted) while any other write error (a full disk) is reported.
+//! **A round is a stream** (issue 20). A format renders the rows it is given as they come
+//! ([`Render::rows`], a ticker's rows at a time, in input order) and writes what it holds
+//! back at the end of the round ([`Render::end`]): JSON's closing `]`; the table's every
+//! row, because it aligns its columns over all of them (it is for people at a terminal: it
+//! keeps each row's cells as text, a few bytes a cell, until the end). [`Stream`] runs the
+//! checks and collects the error lines; the bytes go to stdout through [`Writer`], a thread
+//! of its own fed in order, so that a write blocked on a full pipe never holds up the run,
+//! and a signal can end the run at once even then. A broken pipe is quiet (the reader,
+//! `head -1`, has what it wanted) while any other write error (a full disk) is reported,
+//! once. The error lines (`quotes: SYMBOL: message`) are written after the data, in input
+//! order, as they always were. [`render`] renders a whole round at once (`--watch`, tests).
 //! Which fields exist and how each is written as text lives in `fields`.
 
 pub mod beancount;
@@ -91,9 +98,22 @@ pub fn always(_row: &Row<'_>, _quote: &Quote) -> Result<(), FetchError> {
     Ok(())
 }
 
-/// Writes rounds of rows in one format.
+/// Writes rounds of rows in one format, as they come.
 pub trait Render {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()>;
+    /// The next rows of the round, in input order (a round comes in as many parts as it
+    /// has tickers, or in one).
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>);
+
+    /// The round is over: what the format writes after its rows, or held back until now.
+    fn end(&mut self, _style: &Style, _out: &mut Vec<u8>) {}
+
+    /// A whole round at once.
+    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        self.rows(rows, style, &mut bytes);
+        self.end(style, &mut bytes);
+        out.write_all(&bytes)
+    }
 }
 
 /// One line of output in input order: a ticker's price (a range gives one row per day), or
@@ -201,31 +221,78 @@ pub struct Rendered {
     pub failed: bool,
 }
 
-/// Render one round: the checks first (a price `--precision` would write as zero, or the
-/// format cannot express, becomes that ticker's error), then the data and the error lines.
+/// Render one round at once: the checks first (a price `--precision` would write as zero,
+/// or the format cannot express, becomes that ticker's error), then the data and the error
+/// lines.
 pub fn render(
     format: &FormatSpec,
     renderer: &mut dyn Render,
-    mut rows: Vec<Row<'_>>,
+    rows: Vec<Row<'_>>,
     style: &Style,
 ) -> Rendered {
-    for row in &mut rows {
-        if let Ok(quote) = row.result
-            && let Err(e) = style
-                .check(quote, format.all_fields)
-                .and_then(|()| (format.check)(row, quote))
-        {
-            row.result = Err(e);
+    let mut stream = Stream::new(format, renderer, style);
+    stream.rows(rows);
+    stream.end()
+}
+
+/// A round being rendered as its rows come: each row checked (a price `--precision` would
+/// write as zero, or the format cannot express, becomes that ticker's error), its data in
+/// [`Stream::stdout`] until taken, and its error lines kept for the end.
+pub struct Stream<'a> {
+    format: &'a FormatSpec,
+    renderer: &'a mut dyn Render,
+    style: &'a Style,
+    /// Rendered and not taken yet.
+    pub stdout: Vec<u8>,
+    /// The error lines so far, written after the data.
+    stderr: Vec<u8>,
+    failed: bool,
+}
+
+impl<'a> Stream<'a> {
+    pub fn new(format: &'a FormatSpec, renderer: &'a mut dyn Render, style: &'a Style) -> Self {
+        Stream {
+            format,
+            renderer,
+            style,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            failed: false,
         }
     }
-    let mut rendered = Rendered {
-        failed: rows.iter().any(|r| r.result.is_err()),
-        ..Rendered::default()
-    };
-    // Writing into a Vec cannot fail.
-    let _ = renderer.write(&rows, style, &mut rendered.stdout);
-    let _ = report_errors(&rows, &mut rendered.stderr);
-    rendered
+
+    /// The next rows, in input order.
+    pub fn rows(&mut self, mut rows: Vec<Row<'_>>) {
+        for row in &mut rows {
+            if let Ok(quote) = row.result
+                && let Err(e) = self
+                    .style
+                    .check(quote, self.format.all_fields)
+                    .and_then(|()| (self.format.check)(row, quote))
+            {
+                row.result = Err(e);
+            }
+        }
+        self.failed |= rows.iter().any(|r| r.result.is_err());
+        self.renderer.rows(&rows, self.style, &mut self.stdout);
+        // Writing into a Vec cannot fail.
+        let _ = report_errors(&rows, &mut self.stderr);
+    }
+
+    /// Whether a ticker failed so far.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The end of the round: what is left to write, and the error lines.
+    pub fn end(mut self) -> Rendered {
+        self.renderer.end(self.style, &mut self.stdout);
+        Rendered {
+            stdout: self.stdout,
+            stderr: self.stderr,
+            failed: self.failed,
+        }
+    }
 }
 
 /// `quotes: SYMBOL: message` for every failed ticker, in input order. The message goes
@@ -259,17 +326,81 @@ pub enum Written {
 /// happens on a thread of its own, so that a caller waiting on this can give up on it when a
 /// signal arrives, even while stdout is a pipe nobody reads and the write is blocked.
 pub async fn write(rendered: Rendered) -> Written {
-    let (done, written) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("quotes-output".into())
-        .spawn(move || {
-            let written = write_stdout(&rendered.stdout);
-            write_stderr(&rendered.stderr);
-            let _ = done.send(written);
-        });
-    match spawned {
-        Ok(_) => written.await.unwrap_or(Written::Failed),
-        Err(e) => stdout_error(&e),
+    let writer = Writer::start();
+    let chunks = [
+        Chunk::Stdout(rendered.stdout),
+        Chunk::Stderr(rendered.stderr),
+    ];
+    for chunk in chunks {
+        if writer.sender().send(chunk).await.is_err() {
+            break;
+        }
+    }
+    writer.finish().await
+}
+
+/// What goes to the output thread, in order.
+#[derive(Debug)]
+pub enum Chunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// The thread that writes a run's output, fed in order through a short queue: when stdout
+/// is slow (a pipe read slowly, or not at all), the queue fills and whoever feeds it waits,
+/// so a run never holds more than a few chunks it could not write.
+pub struct Writer {
+    chunks: tokio::sync::mpsc::Sender<Chunk>,
+    done: tokio::sync::oneshot::Receiver<Written>,
+}
+
+/// Chunks waiting for the output thread.
+const QUEUED_CHUNKS: usize = 4;
+
+impl Writer {
+    /// Start the output thread. If it cannot be started, everything sent is dropped and
+    /// [`Writer::finish`] says the output failed (after saying why on stderr).
+    pub fn start() -> Writer {
+        let (chunks, mut queue) = tokio::sync::mpsc::channel::<Chunk>(QUEUED_CHUNKS);
+        let (report, done) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("quotes-output".into())
+            .spawn(move || {
+                let mut written = Written::Ok;
+                while let Some(chunk) = queue.blocking_recv() {
+                    match chunk {
+                        // Once stdout failed or its reader left, the rest of the data has
+                        // nowhere to go; the error lines still do.
+                        Chunk::Stdout(bytes) if written == Written::Ok => {
+                            written = write_stdout(&bytes);
+                        }
+                        Chunk::Stdout(_) => {}
+                        Chunk::Stderr(bytes) => write_stderr(&bytes),
+                    }
+                }
+                let _ = report.send(written);
+            });
+        let done = match spawned {
+            Ok(_) => done,
+            Err(e) => {
+                let (report, done) = tokio::sync::oneshot::channel();
+                let _ = report.send(stdout_error(&e));
+                done
+            }
+        };
+        Writer { chunks, done }
+    }
+
+    /// Where chunks are sent; a send fails only when the thread could not be started.
+    pub fn sender(&self) -> &tokio::sync::mpsc::Sender<Chunk> {
+        &self.chunks
+    }
+
+    /// Wait until everything sent is written; how writing stdout went.
+    pub async fn finish(self) -> Written {
+        let Writer { chunks, done } = self;
+        drop(chunks);
+        done.await.unwrap_or(Written::Failed)
     }
 }
 
@@ -285,6 +416,15 @@ pub async fn write_unless_signalled(
     signals: &mut Signals,
     stopped: Option<Stop>,
 ) -> Result<Written, Stop> {
+    unless_signalled(write(rendered), signals, stopped).await
+}
+
+/// `writing`, unless a signal ends the run first (see [`write_unless_signalled`]).
+pub async fn unless_signalled<F: std::future::Future>(
+    writing: F,
+    signals: &mut Signals,
+    stopped: Option<Stop>,
+) -> Result<F::Output, Stop> {
     let signalled = stopped.filter(|s| !matches!(s, Stop::Deadline(_)));
     let grace = async {
         match signalled {
@@ -296,7 +436,7 @@ pub async fn write_unless_signalled(
         }
     };
     tokio::select! {
-        written = write(rendered) => Ok(written),
+        written = writing => Ok(written),
         stop = signals.next() => Err(stop),
         stop = grace => Err(stop),
     }
@@ -417,6 +557,57 @@ mod tests {
         assert!(with_close.check(&q, false).is_err());
         // By its own rule nothing is refused.
         assert!(Style::default().check(&q, true).is_ok());
+    }
+
+    /// A round rendered a ticker at a time, as a run streams it, is byte for byte the round
+    /// rendered at once, in every format, wherever the parts begin and end (issue 20).
+    #[test]
+    fn a_round_in_parts_is_the_round_at_once() {
+        let mut named = test_rows::quote("0.00001234", Some("USD"));
+        named.name = Some("Apple, \"Inc.\"\tB".into());
+        named.previous_close = crate::quote::parse_price("0.00001").ok();
+        let (a, b) = (
+            test_rows::quote("135.716", Some("USD")),
+            test_rows::quote("712345.5", Some("GBP")),
+        );
+        let gone = || FetchError::InvalidTicker("gone".into());
+        let rows = vec![
+            test_rows::failed("FIRST", gone()),
+            test_rows::ok("VTSAX", &a),
+            test_rows::failed("NOPE", gone()),
+            test_rows::ok("AAPL", &named),
+            test_rows::ok("BRK-A", &b),
+            test_rows::failed("LAST", gone()),
+        ];
+        let style = Style {
+            fields: fields::ALL.to_vec(),
+            color: true,
+            ..Style::default()
+        };
+        for format in FORMATS {
+            let whole = render(format, &mut *(format.renderer)(), rows.clone(), &style);
+            assert!(whole.failed);
+            // Every way of cutting the six rows into consecutive parts.
+            for cuts in 0u32..(1 << (rows.len() - 1)) {
+                let mut renderer = (format.renderer)();
+                let mut stream = Stream::new(format, &mut *renderer, &style);
+                let mut part = Vec::new();
+                for (i, row) in rows.iter().enumerate() {
+                    part.push(row.clone());
+                    if cuts & (1 << i) != 0 || i + 1 == rows.len() {
+                        stream.rows(std::mem::take(&mut part));
+                    }
+                }
+                let parts = stream.end();
+                assert_eq!(
+                    String::from_utf8_lossy(&parts.stdout),
+                    String::from_utf8_lossy(&whole.stdout),
+                    "{} cut {cuts:b}",
+                    format.name
+                );
+                assert_eq!(parts.stderr, whole.stderr, "{}", format.name);
+            }
+        }
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //!
 //! Widths are display columns (`unicode-width`: a CJK name takes two per character), and
 //! padding is written by hand, never through a `format!` width, which panics past 65,535.
-
-use std::io::{self, Write};
+//!
+//! The columns are aligned over every row of a round, so the table is written at the end of
+//! the round (issue 20): until then it keeps each row's cells as text, each behind its
+//! length, and the widest cell of each column (a 30-year history is a few dozen MB of
+//! text; `-f tsv` writes each row as it comes).
 
 use unicode_width::UnicodeWidthStr;
 
@@ -18,7 +21,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
     about: "Aligned columns for people (the default)",
     appends: Ok(()),
     check: super::always,
-    renderer: || Box::new(Table),
+    renderer: || Box::new(Table::default()),
     all_fields: false,
     for_people: true,
 };
@@ -27,68 +30,118 @@ const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
 const RESET: &str = "\x1b[0m";
 
-struct Table;
+/// The round's rows so far, as text.
+#[derive(Default)]
+struct Table {
+    /// Each priced row: its colour (0 none, 1 green, 2 red), then each cell's length (as
+    /// a varint) and text.
+    cells: Vec<u8>,
+    rows: usize,
+    /// The widest cell of each column, in display columns.
+    widths: Vec<usize>,
+}
 
 impl Render for Table {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
-        write_table(rows, style, out)
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, _out: &mut Vec<u8>) {
+        self.widths.resize(style.fields.len(), 0);
+        let mut cell = String::new();
+        for (row, quote) in rows
+            .iter()
+            .filter_map(|r| r.result.as_ref().ok().map(|q| (r, *q)))
+        {
+            let colour = match fields::change(quote).filter(|_| style.color) {
+                Some(c) if c.is_zero() => 0,
+                Some(c) if c.is_sign_positive() => 1,
+                Some(_) => 2,
+                None => 0,
+            };
+            self.cells.push(colour);
+            for (field, width) in style.fields.iter().zip(&mut self.widths) {
+                cell.clear();
+                field.push(&mut cell, row, quote, style);
+                *width = (*width).max(cell.width());
+                push_length(&mut self.cells, cell.len());
+                self.cells.extend_from_slice(cell.as_bytes());
+            }
+            self.rows += 1;
+        }
+    }
+
+    fn end(&mut self, style: &Style, out: &mut Vec<u8>) {
+        let mut cells = self.cells.as_slice();
+        let mut line = String::new();
+        for _ in 0..self.rows {
+            let Some((&colour, rest)) = cells.split_first() else {
+                break;
+            };
+            cells = rest;
+            let colour = match colour {
+                1 => Some(GREEN),
+                2 => Some(RED),
+                _ => None,
+            };
+            line.clear();
+            for (i, (field, width)) in style.fields.iter().zip(&self.widths).enumerate() {
+                let (cell, rest) = take_cell(cells);
+                cells = rest;
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = width.saturating_sub(cell.width());
+                let coloured = colour.filter(|_| colours(*field));
+                if let Some(c) = coloured {
+                    line.push_str(c);
+                }
+                if field.is_numeric() {
+                    push_spaces(&mut line, pad);
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    push_spaces(&mut line, pad);
+                }
+                if coloured.is_some() {
+                    line.push_str(RESET);
+                }
+            }
+            out.extend_from_slice(line.trim_end().as_bytes());
+            out.push(b'\n');
+        }
+        *self = Table::default();
     }
 }
 
-fn write_table(rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
-    let priced: Vec<_> = rows
-        .iter()
-        .filter_map(|r| r.result.as_ref().ok().map(|q| (r, *q)))
-        .collect();
-    let cells: Vec<Vec<String>> = priced
-        .iter()
-        .map(|(row, quote)| {
-            style
-                .fields
-                .iter()
-                .map(|f| f.value(row, quote, style).unwrap_or_default())
-                .collect()
-        })
-        .collect();
-    let widths: Vec<usize> = (0..style.fields.len())
-        .map(|i| cells.iter().map(|c| c[i].width()).max().unwrap_or(0))
-        .collect();
-    let mut line = String::new();
-    for ((_, quote), row) in priced.iter().zip(&cells) {
-        let colour = if style.color {
-            match fields::change(quote) {
-                Some(c) if c.is_zero() => None,
-                Some(c) if c.is_sign_positive() => Some(GREEN),
-                Some(_) => Some(RED),
-                None => None,
-            }
-        } else {
-            None
-        };
-        line.clear();
-        for (i, (field, cell)) in style.fields.iter().zip(row).enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            let pad = widths[i].saturating_sub(cell.width());
-            let coloured = colour.filter(|_| colours(*field));
-            if let Some(c) = coloured {
-                line.push_str(c);
-            }
-            if field.is_numeric() {
-                push_spaces(&mut line, pad);
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                push_spaces(&mut line, pad);
-            }
-            if coloured.is_some() {
-                line.push_str(RESET);
-            }
+/// A cell's length, before its text.
+fn push_length(cells: &mut Vec<u8>, mut len: usize) {
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            cells.push(byte);
+            return;
         }
-        writeln!(out, "{}", line.trim_end())?;
+        cells.push(byte | 0x80);
     }
-    Ok(())
+}
+
+/// The next cell kept by [`Table::rows`], and what follows it. The bytes were written by
+/// this renderer from `String`s, so they are whole cells of UTF-8; anything else (which
+/// cannot happen) reads as an empty cell rather than a panic.
+fn take_cell(cells: &[u8]) -> (&str, &[u8]) {
+    let mut len = 0usize;
+    let mut at = 0;
+    for (i, byte) in cells.iter().enumerate() {
+        len |= usize::from(byte & 0x7f)
+            .checked_shl(7 * u32::try_from(i).unwrap_or(u32::MAX))
+            .unwrap_or(0);
+        if byte & 0x80 == 0 {
+            at = i + 1;
+            break;
+        }
+    }
+    let Some((text, rest)) = cells.get(at..).and_then(|c| c.split_at_checked(len)) else {
+        return ("", &[]);
+    };
+    (std::str::from_utf8(text).unwrap_or_default(), rest)
 }
 
 fn push_spaces(line: &mut String, n: usize) {

@@ -1,8 +1,6 @@
 //! `tsv`: tab-separated fields for scripts, no header, no padding. Failed tickers have no
 //! row; their message goes to stderr and the exit status says something failed.
 
-use std::io::{self, Write};
-
 use super::{FormatSpec, Render, Row, Style};
 
 pub static FORMAT: FormatSpec = FormatSpec {
@@ -18,7 +16,7 @@ pub static FORMAT: FormatSpec = FormatSpec {
 struct Tsv;
 
 impl Render for Tsv {
-    fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>) {
         let mut line = String::new();
         for row in rows {
             let Ok(quote) = row.result else { continue };
@@ -36,9 +34,8 @@ impl Render for Tsv {
                 }
             }
             line.push('\n');
-            out.write_all(line.as_bytes())?;
+            out.extend_from_slice(line.as_bytes());
         }
-        Ok(())
     }
 }
 
