@@ -23,6 +23,8 @@ use crate::input;
 use crate::output::{self, Field, FormatSpec, Style, Written};
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
+use crate::round::sinks::ToStdout;
+use crate::round::{Round, Stops};
 use crate::secret::Keys;
 use crate::source::{Sources, When, parse_base_url};
 use crate::text;
@@ -451,7 +453,9 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
 }
 
 /// One round: fetch until done, the deadline (counted from `started`, when the run began),
-/// or a signal; print what arrived.
+/// or a signal; each ticker's rows written as soon as every ticker before it has been
+/// (issue 20), and what had not been written yet of the tickers that finished written at a
+/// stop, the unfinished ones named in their places.
 async fn once(
     config: &Config,
     started: tokio::time::Instant,
@@ -459,36 +463,42 @@ async fn once(
     signals: &mut Signals,
 ) -> ExitStatus {
     let progress = Progress::default();
-    let mut stopped: Option<Stop> = None;
-    let stop = async {
-        let stop = signals.or_deadline(started, config.deadline).await;
-        stopped = Some(stop);
-        stop.error()
+    let mut stops = Stops::new(signals, started, config.deadline);
+    let round = Round {
+        plan: &config.plan,
+        fetcher,
+        cache_dir: config.cache_dir.as_deref(),
+        progress: Some(&progress),
     };
-    let round = progress::while_running(
-        &progress,
-        // `-v` writes its own lines: a progress line redrawn among them would garble both.
-        std::io::stderr().is_terminal() && !config.verbose,
-        config
-            .plan
-            .fetch_cached(fetcher, config.cache_dir.as_deref(), Some(&progress), stop),
-    )
-    .await;
+    // `-v` writes its own lines: a progress line redrawn among them would garble both; so
+    // would rows written to the same terminal as they come (the table comes at the end).
+    let show = std::io::stderr().is_terminal()
+        && !config.verbose
+        && (config.format.for_people || !std::io::stdout().is_terminal());
     if let Some(update) = &config.update {
-        return update.finish(&config.plan, &round, &config.style, stopped);
+        let mut collect = update.collect(&config.plan, &config.style);
+        let ran = progress::while_running(&progress, show, round.run(&mut collect, &mut stops));
+        let stopped = match ran.await {
+            Ok(()) => stops.stopped(),
+            Err(stop) => Some(stop),
+        };
+        return update.finish(collect, &config.style, stopped);
     }
-    let rows = config.plan.rows(&round, config.max_age);
     let mut renderer = (config.format.renderer)();
-    let rendered = output::render(config.format, &mut *renderer, rows, &config.style);
-    let mut status = ExitStatus::from_failed(rendered.failed);
-    let written = match output::write_unless_signalled(rendered, signals, stopped).await {
+    let mut out = ToStdout::new(config.format, &mut *renderer, &config.style, config.max_age);
+    let ran = progress::while_running(&progress, show, round.run(&mut out, &mut stops)).await;
+    let mut status = ExitStatus::from_failed(out.failed());
+    if let Err(stop) = ran {
+        return stop.status(status);
+    }
+    let written = match stops.unless_ended(out.finish()).await {
         Ok(written) => written,
         Err(stop) => return stop.status(status),
     };
     if written == Written::Failed {
         status = ExitStatus::Failure;
     }
-    match stopped {
+    match stops.stopped() {
         Some(stop) => stop.status(status),
         None => status,
     }

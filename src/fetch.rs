@@ -1,9 +1,11 @@
 //! Bound, retry, collect: every job of a round fetched concurrently over the one client.
 //!
-//! Each job (a source and a query) becomes one future; `join_all` drives them while a
-//! semaphore keeps at most `--jobs` requests in flight; results come back by index, so
-//! output order never depends on completion order. A job may need several requests (a long
-//! range, a cross rate); a URL that several jobs need is fetched once and shared. A permit
+//! Each job (a source and a query) becomes one future ([`Fetcher::fetch_one`]); a round
+//! drives them in input order under its window (`round`), [`Fetcher::fetch_all`] all at
+//! once with `join_all` (the rates `--currency` needs); a semaphore keeps at most `--jobs`
+//! requests in flight either way, and results come back by index, so output order never
+//! depends on completion order. A job may need several requests (a long range, a cross
+//! rate); a URL that several jobs need is fetched once and shared ([`Requests`]). A permit
 //! is held only while a request is on the wire, never while waiting to retry, so a
 //! backing-off request does not starve the others. 429s are handled per source by `gate`;
 //! one request from start to finish (redirects, body limit, time limit, HTTP/2 warm-up) is
@@ -39,7 +41,6 @@ use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
 use crate::history::Adjust;
 use crate::http::{Http, HttpError, MAX_BODY, MAX_REDIRECTS, Response};
 use crate::limit::{Limiter, Limiters};
-use crate::progress::Progress;
 use crate::quote::Quote;
 use crate::secret::Keys;
 use crate::source::{Answer, Parsed, Query, SentAs, Source, SourceSpec, Step, When};
@@ -108,9 +109,101 @@ type SharedAnswer<'a> = Shared<BoxFuture<'a, Result<Arc<Answer>, FetchError>>>;
 
 /// A request one job makes: its own (the common case, fetched inline), or shared with the
 /// other jobs that need the same URL (an ECB currency several rates use).
-enum Request<'a> {
+pub enum Request<'a> {
     Own(Url),
     Shared(SharedAnswer<'a>),
+}
+
+impl Request<'_> {
+    /// Requests of one job that no other job shares.
+    pub fn own<'b>(urls: Vec<Url>) -> Vec<Request<'b>> {
+        urls.into_iter().map(Request::Own).collect()
+    }
+}
+
+impl Job {
+    /// The URLs this job's (first) source asks.
+    pub fn urls(&self) -> Vec<Url> {
+        self.source.requests(&self.query)
+    }
+}
+
+/// The requests of a round's jobs, planned before the first is sent: a URL only one job
+/// needs is that job's own; a URL several need is one future they share, made when the
+/// first of them takes it, and let go when the last has, so that its answer is freed as
+/// soon as the last job needing it is done with it.
+pub struct Requests<'a> {
+    fetcher: &'a Fetcher,
+    jobs: &'a [Job],
+    /// Each job's URLs, until it takes them.
+    urls: Vec<Vec<Url>>,
+    /// The URLs several jobs need, and how many of those jobs have not taken theirs yet.
+    waiting: HashMap<Url, usize>,
+    shared: HashMap<Url, SharedAnswer<'a>>,
+}
+
+impl<'a> Requests<'a> {
+    /// `urls[i]` are what `jobs[i]` will ask.
+    pub fn new(fetcher: &'a Fetcher, jobs: &'a [Job], urls: Vec<Vec<Url>>) -> Requests<'a> {
+        let mut needed: HashMap<&Url, usize> = HashMap::with_capacity(urls.len());
+        for url in urls.iter().flatten() {
+            *needed.entry(url).or_default() += 1;
+        }
+        let waiting = needed
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(url, n)| (url.clone(), n))
+            .collect();
+        Requests {
+            fetcher,
+            jobs,
+            urls,
+            waiting,
+            shared: HashMap::new(),
+        }
+    }
+
+    /// Job `i`'s requests. Shared ones are as patient as the first job that takes them,
+    /// which is the last source of its chain unless it has fallbacks. A job that does not
+    /// send them after all (the cache answered it) just drops them: a shared request that
+    /// nobody polls is never sent.
+    pub fn take(&mut self, i: usize) -> Vec<Request<'a>> {
+        let urls = self.urls.get_mut(i).map(std::mem::take).unwrap_or_default();
+        if self.waiting.is_empty() {
+            return Request::own(urls);
+        }
+        let mut requests = Vec::with_capacity(urls.len());
+        for url in urls {
+            let Some(left) = self.waiting.get_mut(&url) else {
+                requests.push(Request::Own(url));
+                continue;
+            };
+            *left -= 1;
+            let answer = match self.shared.get(&url) {
+                Some(answer) => answer.clone(),
+                None => {
+                    let Some(job) = self.jobs.get(i) else {
+                        continue;
+                    };
+                    let (fetcher, source, patient) =
+                        (self.fetcher, job.source.as_ref(), job.fallbacks.is_empty());
+                    let fetching = {
+                        let url = url.clone();
+                        async move { fetcher.fetch_url(source, url, patient).await.map(Arc::new) }
+                    };
+                    let answer = fetching.boxed().shared();
+                    self.shared.insert(url.clone(), answer.clone());
+                    answer
+                }
+            };
+            if *left == 0 {
+                self.waiting.remove(&url);
+                self.shared.remove(&url);
+            }
+            requests.push(Request::Shared(answer));
+        }
+        requests
+    }
 }
 
 pub struct Fetcher {
@@ -142,6 +235,11 @@ impl Fetcher {
         self.settings.keep_names
     }
 
+    /// Requests in flight at once (`--jobs`).
+    pub fn jobs(&self) -> usize {
+        self.settings.jobs.max(1)
+    }
+
     /// Open every source's rate-limit gate: each round (each `--watch` round) starts afresh,
     /// so a source that rate-limited us a minute ago gets another chance. Within a round,
     /// every call of [`Fetcher::fetch_all`] shares the gates (the rates `--currency` fetches
@@ -157,66 +255,49 @@ impl Fetcher {
     pub async fn fetch_all(
         &self,
         jobs: &[Job],
-        progress: Option<&Progress>,
         stop: impl Future<Output = FetchError>,
     ) -> Vec<Read> {
-        self.fetch_each(jobs, progress, stop)
-            .await
-            .into_iter()
-            .map(|outcome| outcome.result)
-            .collect()
-    }
-
-    /// [`Fetcher::fetch_all`], saying for each job which source its result came from.
-    pub async fn fetch_each(
-        &self,
-        jobs: &[Job],
-        progress: Option<&Progress>,
-        stop: impl Future<Output = FetchError>,
-    ) -> Vec<Outcome> {
-        if let Some(p) = progress {
-            p.set_total(jobs.len());
-        }
-        let requests = self.share_requests(jobs);
-        let done: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-        let work = join_all(jobs.iter().zip(requests).zip(&done).map(
-            |((job, requests), slot)| async move {
-                let spec = job.source.spec();
-                let outcome = if job.fallbacks.is_empty() && spec.key.is_none() {
-                    // One source, no key to check: the chain is that source, asked as `ask`
-                    // does but without its async layer (every ticker of a run without a
-                    // chain takes this path, and it is benchmarked).
-                    let (source, query) = (job.source.as_ref(), &job.query);
-                    let answers = self.answers(source, requests, true).await;
-                    Outcome {
-                        result: self.read(source, query, answers, true).await,
-                        source: spec.name,
-                    }
-                } else {
-                    self.run_chain(job, requests).await
-                };
-                if let Some(p) = progress {
-                    p.record(outcome.result.is_ok());
-                }
-                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-            },
-        ));
+        let mut requests = Requests::new(self, jobs, jobs.iter().map(Job::urls).collect());
+        let done: Vec<Mutex<Option<Read>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let work = join_all(jobs.iter().enumerate().zip(&done).map(|((i, job), slot)| {
+            let requests = requests.take(i);
+            async move {
+                let outcome = self.fetch_one(job, requests).await;
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome.result);
+            }
+        }));
         let stopped = tokio::select! {
             _ = work => None,
             reason = stop => Some(reason),
         };
         done.into_iter()
-            .zip(jobs)
-            .map(|(slot, job)| {
-                let outcome = slot.into_inner().unwrap_or_else(|e| e.into_inner());
-                outcome.unwrap_or_else(|| Outcome {
-                    result: Err(stopped
+            .map(|slot| {
+                let read = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+                read.unwrap_or_else(|| {
+                    Err(stopped
                         .clone()
-                        .unwrap_or_else(|| FetchError::Other("internal: no result".into()))),
-                    source: job.source.spec().name,
+                        .unwrap_or_else(|| FetchError::Other("internal: no result".into())))
                 })
             })
             .collect()
+    }
+
+    /// Fetch one job with its `requests` (see [`Requests`]): its source, or its chain.
+    pub async fn fetch_one<'a>(&'a self, job: &'a Job, requests: Vec<Request<'a>>) -> Outcome {
+        let spec = job.source.spec();
+        if job.fallbacks.is_empty() && spec.key.is_none() {
+            // One source, no key to check: the chain is that source, asked as `ask` does
+            // but without its async layer (every ticker of a run without a chain takes this
+            // path, and it is benchmarked).
+            let (source, query) = (job.source.as_ref(), &job.query);
+            let answers = self.answers(source, requests, true).await;
+            Outcome {
+                result: self.read(source, query, answers, true).await,
+                source: spec.name,
+            }
+        } else {
+            self.run_chain(job, requests).await
+        }
     }
 
     /// A job's chain: its source, then each fallback while the one before failed (see
@@ -363,43 +444,6 @@ impl Fetcher {
             "internal: {} asked for more than {MAX_FOLLOW_UPS} rounds of requests",
             source.spec().display_name
         )))
-    }
-
-    /// Each job's requests: a URL only one job needs is fetched by that job; a URL several
-    /// need is one future they share. The map is dropped here, so an answer is freed as soon
-    /// as the last job needing it is done.
-    fn share_requests<'a>(&'a self, jobs: &'a [Job]) -> Vec<Vec<Request<'a>>> {
-        let urls: Vec<Vec<Url>> = jobs
-            .iter()
-            .map(|job| job.source.requests(&job.query))
-            .collect();
-        let mut needed: HashMap<&Url, usize> = HashMap::with_capacity(urls.len());
-        for url in urls.iter().flatten() {
-            *needed.entry(url).or_default() += 1;
-        }
-        let mut shared: HashMap<Url, SharedAnswer<'a>> = HashMap::new();
-        let mut requests = Vec::with_capacity(jobs.len());
-        for (job, job_urls) in jobs.iter().zip(&urls) {
-            let mut own = Vec::with_capacity(job_urls.len());
-            for url in job_urls {
-                if needed.get(url).copied().unwrap_or(1) == 1 {
-                    own.push(Request::Own(url.clone()));
-                    continue;
-                }
-                // Shared (an ECB currency several rates use): as patient as the first job
-                // needing it, which is the last source of its chain unless it has fallbacks.
-                let answer = shared.entry(url.clone()).or_insert_with(|| {
-                    let (source, url) = (job.source.as_ref(), url.clone());
-                    let patient = job.fallbacks.is_empty();
-                    async move { self.fetch_url(source, url, patient).await.map(Arc::new) }
-                        .boxed()
-                        .shared()
-                });
-                own.push(Request::Shared(answer.clone()));
-            }
-            requests.push(own);
-        }
-        requests
     }
 
     fn gate(&self, source: &dyn Source) -> Arc<Gate> {

@@ -30,7 +30,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::future::Shared;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 
@@ -149,62 +148,103 @@ impl Fx {
         })
     }
 
-    /// Normalise minor units and convert every price of a round into `--currency`.
-    /// `fetched[i]` holds the prices of `jobs[i]`; a price whose rate cannot be had turns
-    /// its job into that error. The rates are fetched in one round, unless `stop` (the
-    /// round's deadline or signal) already came, which then is each rate's error.
-    pub async fn apply<F>(
-        &self,
-        fetcher: &Fetcher,
-        jobs: &[Job],
-        fetched: &mut [Fetched],
-        stop: Shared<F>,
-    ) where
-        F: Future<Output = FetchError>,
-    {
+    /// Divide minor units into their major unit, unless `--keep-minor-units`.
+    pub fn normalise(&self, quotes: &mut [Quote]) {
         if !self.keep_minor_units {
-            for quote in fetched.iter_mut().flatten().flatten() {
+            for quote in quotes {
                 normalise_minor_unit(quote);
             }
         }
-        let Some(target) = &self.target else {
+    }
+
+    /// Whether prices are converted into `--currency`: then they wait for the rates, which
+    /// are fetched once every price is in.
+    pub fn converts(&self) -> bool {
+        self.target.is_some()
+    }
+
+    /// The rates a round needs, gathered as its prices come in (job by job, in order).
+    pub fn needs(&self) -> Needs<'_> {
+        Needs {
+            target: self.target.as_ref(),
+            legs: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+/// The rates a round's prices need: each leg once, in the order the prices first need
+/// them, over the days they need. A range's closes (and every `--date` of the run) share ONE
+/// request per pair, from a week before the first day (its rate may come from a day before
+/// it) to the last.
+pub struct Needs<'a> {
+    target: Option<&'a Target>,
+    legs: Vec<(Leg, Option<(Date, Date)>)>,
+    index: HashMap<Leg, usize>,
+}
+
+impl<'a> Needs<'a> {
+    /// What converting `quotes`, the prices of a query for `when`, needs.
+    pub fn add(&mut self, when: When, quotes: &[Quote]) {
+        let Some(target) = self.target else {
             return;
         };
-        // Each leg once, in the order the prices first need them, over the days they need:
-        // a range's closes (and every --date of the run) share ONE request per pair, from a
-        // week before the first day (its rate may come from a day before it) to the last.
-        let mut legs: Vec<(Leg, Option<(Date, Date)>)> = Vec::new();
-        let mut index: HashMap<Leg, usize> = HashMap::new();
-        let needs = jobs
-            .iter()
-            .zip(fetched.iter())
-            .filter_map(|(job, result)| Some((job, result.as_ref().ok()?)))
-            .flat_map(|(job, quotes)| quotes.iter().map(move |q| (job.query.when, q)))
-            .filter_map(|(when, quote)| target.need(when, quote));
-        for need in needs {
+        for need in quotes.iter().filter_map(|quote| target.need(when, quote)) {
             for (leg, _) in target.legs(&need) {
-                let at = *index.entry(leg.clone()).or_insert_with(|| {
-                    legs.push((leg, None));
-                    legs.len() - 1
+                let at = *self.index.entry(leg.clone()).or_insert_with(|| {
+                    self.legs.push((leg, None));
+                    self.legs.len() - 1
                 });
                 if let Some(day) = need.day {
-                    let days = &mut legs[at].1;
+                    let days = &mut self.legs[at].1;
                     *days = Some(
                         days.map_or((day, day), |(first, last)| (first.min(day), last.max(day))),
                     );
                 }
             }
         }
-        let rates = target.fetch(fetcher, legs, stop).await;
-        for (job, result) in jobs.iter().zip(fetched.iter_mut()) {
-            let Ok(quotes) = result else { continue };
-            let converted = quotes
-                .iter_mut()
-                .try_for_each(|quote| target.convert(job.query.when, quote, &rates));
-            if let Err(e) = converted {
-                // A range's prices fail together: no rate, no price.
-                *result = Err(e);
-            }
+    }
+
+    /// Fetch the rates, in one round, unless the round was `stopped` already: then that
+    /// is each rate's error; `stop` ends the fetch early the same way.
+    pub async fn fetch(
+        self,
+        fetcher: &Fetcher,
+        stopped: Option<FetchError>,
+        stop: impl Future<Output = FetchError>,
+    ) -> Converter<'a> {
+        let Some(target) = self.target else {
+            return Converter {
+                target: None,
+                answered: Answered::new(),
+            };
+        };
+        Converter {
+            target: Some(target),
+            answered: target.fetch(fetcher, self.legs, stopped, stop).await,
+        }
+    }
+}
+
+/// The rates of a round, and the conversions of its prices with them.
+pub struct Converter<'a> {
+    target: Option<&'a Target>,
+    answered: Answered,
+}
+
+impl Converter<'_> {
+    /// Convert the prices of a query for `when` (a job's result) into `--currency`: a price
+    /// whose rate cannot be had turns the job into that error.
+    pub fn convert(&self, when: When, result: &mut Fetched) {
+        let (Some(target), Ok(quotes)) = (self.target, &mut *result) else {
+            return;
+        };
+        let converted = quotes
+            .iter_mut()
+            .try_for_each(|quote| target.convert(when, quote, &self.answered));
+        if let Err(e) = converted {
+            // A range's prices fail together: no rate, no price.
+            *result = Err(e);
         }
     }
 }
@@ -338,15 +378,13 @@ impl Target {
 
     /// Fetch every leg once, in one round; a leg the rate source refuses as a ticker (a
     /// currency code it cannot name) fails without a request.
-    async fn fetch<F>(
+    async fn fetch(
         &self,
         fetcher: &Fetcher,
         legs: Vec<(Leg, Option<(Date, Date)>)>,
-        stop: Shared<F>,
-    ) -> Answered
-    where
-        F: Future<Output = FetchError>,
-    {
+        stopped: Option<FetchError>,
+        stop: impl Future<Output = FetchError>,
+    ) -> Answered {
         let mut answered = Answered::new();
         let mut asked: Vec<(Leg, Job)> = Vec::new();
         for (leg, days) in legs {
@@ -372,10 +410,10 @@ impl Target {
             return answered;
         }
         let jobs: Vec<Job> = asked.iter().map(|(_, job)| job.clone()).collect();
-        let results = match stop.peek() {
+        let results = match stopped {
             // Stopped while the prices came in: no more requests.
             Some(reason) => jobs.iter().map(|_| Err(reason.clone())).collect(),
-            None => fetcher.fetch_all(&jobs, None, stop).await,
+            None => fetcher.fetch_all(&jobs, stop).await,
         };
         for ((leg, _), result) in asked.into_iter().zip(results) {
             let observed = match result {

@@ -43,6 +43,7 @@ mod limit;
 pub mod output;
 mod plan;
 mod progress;
+mod round;
 pub mod quote;
 mod secret;
 pub mod source;

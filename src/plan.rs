@@ -5,33 +5,25 @@
 //! input's error here and never reaches a server. `TICKER@NAME` names the commodity that
 //! ledger and beancount write (issue 10); without a name, a currency pair is a price of its
 //! base (`coinbase:BTC-USD` is `BTC`), as the source says. A ticker asked for twice (same source,
-//! same query) is one job, fetched once and reported at each place. A round turns the jobs'
-//! results back into rows in input order, borrowing the quotes rather than copying them
-//! per input. With `--currency`, a round is the prices and then, in one more round, the
-//! rates that convert them (`fx`); minor units are normalised there too.
+//! same query) is one job, fetched once and reported at each place. A round (`round`) hands
+//! each input its turn in input order ([`Turn`]), and the plan turns a turn into rows,
+//! borrowing the quotes rather than copying them.
 //!
 //! Each input resolves to a chain of sources (issue 19, `chain`): `--source`'s list for a
 //! ticker without a prefix, the one source of `source:TICKER`. A round records which source
-//! answered each job, and that is the `source` its rows show. The cache of past closes is
-//! keyed by a chain's first source: it is asked for that source's closes, and keeps only
-//! closes that source answered (a fallback's are fetched again next time, never filed under
-//! another source's name).
+//! answered each job, and that is the `source` its rows show.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
-
-use crate::cache::{Ask, Cache};
 use crate::chain::{self, Fallbacks};
 use crate::error::FetchError;
-use crate::fetch::{Fetched, Fetcher, Job, Outcome};
+use crate::fetch::Job;
 use crate::fx::Fx;
-use crate::history::{self, Adjust, Range};
+use crate::history::Range;
 use crate::input::label_for_input;
 use crate::output::Row;
-use crate::progress::Progress;
 use crate::quote::Quote;
 use crate::source::{Query, Source, SourceSpec, Sources, When};
 use crate::ticker::Ticker;
@@ -71,11 +63,15 @@ pub struct Plan {
     fx: Fx,
 }
 
-/// The results of one round, by job.
-pub struct Round {
-    fetched: Vec<Fetched>,
-    /// The source each job's result came from (issue 19: in a chain, who answered).
-    answered: Vec<&'static str>,
+/// One input's turn in a round, in input order: what it asked, its job's prices or error,
+/// and the source that answered (in a chain, maybe not the first).
+pub struct Turn<'a> {
+    pub entry: &'a Entry,
+    pub when: Option<When>,
+    /// One price, one per day of a range (none when the range had no trading day), or why
+    /// there is none.
+    pub result: Result<&'a [Quote], FetchError>,
+    pub source: Option<&'static str>,
 }
 
 impl Plan {
@@ -184,11 +180,19 @@ impl Plan {
         &self.entries
     }
 
+    /// Every job, once each, in the order of the inputs that first ask for it.
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    /// Minor units and `--currency`.
+    pub fn fx(&self) -> &Fx {
+        &self.fx
+    }
+
     /// Whether any job asks for past closes the cache may hold (only then is it opened).
     pub fn wants_cache(&self) -> bool {
-        self.jobs
-            .iter()
-            .any(|job| job.query.when.adjust() == Some(Adjust::None))
+        self.jobs.iter().any(crate::cache::Cache::may_answer)
     }
 
     /// Whether any request of the plan goes to an https URL (only then is the system trust
@@ -221,198 +225,54 @@ impl Plan {
                 })
     }
 
-    /// Fetch every job once, then the rates `--currency` needs (at most one more round);
-    /// `stop` ends either early (see `Fetcher::fetch_all`).
-    pub async fn fetch(
-        &self,
-        fetcher: &Fetcher,
-        progress: Option<&Progress>,
-        stop: impl std::future::Future<Output = FetchError>,
-    ) -> Round {
-        self.fetch_cached(fetcher, None, progress, stop).await
-    }
-
-    /// Fetch every job once, asking the cache in `cache_dir` first (opened only when a job
-    /// may use it: a latest price never touches the disk): what it holds is not fetched
-    /// again (a range only the days it lacks), and what was fetched is kept in it. A
-    /// range's daily closes, cached and fetched together, then become the rows of its
-    /// `--interval`. `stop` bounds the cache's work as it bounds the fetch.
-    pub async fn fetch_cached(
-        &self,
-        fetcher: &Fetcher,
-        cache_dir: Option<&std::path::Path>,
-        progress: Option<&Progress>,
-        stop: impl std::future::Future<Output = FetchError>,
-    ) -> Round {
-        // One stop for both rounds (prices, then the rates `--currency` needs): shared, so
-        // the second sees that the first was stopped. One set of rate-limit gates too,
-        // opened here, at the start of the round.
-        let stop = stop.shared();
-        fetcher.open_gates();
-        let cache = match cache_dir {
-            Some(dir) if self.wants_cache() => Cache::open(dir, stop.clone()).await,
-            _ => None,
+    /// The rows of one input's turn: one per price (a range gives several), or one with
+    /// its error. `max_age` (`--max-age`) turns a price older than that into an error, so a
+    /// script never books an old mutual-fund NAV as today's; `now` is Unix seconds.
+    pub fn rows<'a>(&'a self, turn: Turn<'a>, max_age: Option<Duration>, now: i64) -> Vec<Row<'a>> {
+        let Turn {
+            entry,
+            when,
+            result,
+            source,
+        } = turn;
+        let row = |result| Row {
+            source: source.or_else(|| entry.resolved.as_ref().ok().map(|(_, name)| *name)),
+            ..entry.row(when, result)
         };
-        let mut asks: Vec<Ask> = match &cache {
-            Some(cache) => {
-                let names = fetcher.keeps_names();
-                cache.ask_all(&self.jobs, names, stop.clone()).await
+        match (result, when) {
+            // A range without a trading day is an error that says so.
+            (Ok([]), Some(When::Range(range))) => {
+                let job = entry
+                    .resolved
+                    .as_ref()
+                    .ok()
+                    .and_then(|(job, _)| self.jobs.get(*job));
+                vec![row(Err(no_trading_day(job, &range)))]
             }
-            None => self.jobs.iter().map(Ask::network).collect(),
-        };
-        let wanted: Vec<Job> = asks.iter().filter_map(|ask| ask.fetch.clone()).collect();
-        let fetched = if wanted.is_empty() {
-            Vec::new()
-        } else {
-            fetcher.fetch_each(&wanted, progress, stop.clone()).await
-        };
-        warn_of_gaps(&wanted, &fetched);
-        let mut fetched = fetched.into_iter();
-        let mut answered = Vec::with_capacity(self.jobs.len());
-        let mut results: Vec<Fetched> = asks
-            .iter_mut()
-            .zip(&self.jobs)
-            .map(|(ask, job)| {
-                let mut source = job.source.spec().name;
-                let fetched = ask.fetch.as_ref().map(|_| {
-                    let outcome = fetched.next().unwrap_or_else(|| crate::fetch::Outcome {
-                        result: Err(FetchError::Other("internal: result missing".into())),
-                        source,
-                    });
-                    source = outcome.source;
-                    outcome.result
-                });
-                answered.push(source);
-                ask.combine(fetched)
-            })
-            .collect();
-        if let Some(cache) = &cache {
-            // Closes as traded, in the currency quoted: never converted ones, and only the
-            // closes of the source the cache is keyed by (a chain's first). Another source's
-            // are set aside while the cache keeps the rest (an error is kept as nothing).
-            let not_kept = || Err(FetchError::Other("answered by a later source".into()));
-            let by_others: Vec<(usize, Fetched)> = self
-                .jobs
+            (Ok(quotes), _) => quotes
                 .iter()
-                .zip(&answered)
-                .enumerate()
-                .filter(|(_, (job, source))| job.source.spec().name != **source)
-                .map(|(i, _)| (i, std::mem::replace(&mut results[i], not_kept())))
-                .collect();
-            results = cache.keep_all(asks, results, stop.clone()).await;
-            for (i, result) in by_others {
-                results[i] = result;
-            }
+                .map(|q| row(check_age(q, max_age, now)))
+                .collect(),
+            (Err(e), _) => vec![row(Err(e))],
         }
-        if !fetcher.keeps_names() {
-            // Kept until the cache had them (issue 18: a range read back from the cache
-            // lost them), then dropped when no output shows them.
-            results
-                .iter_mut()
-                .flatten()
-                .flatten()
-                .for_each(Quote::forget_names);
-        }
-        self.fx.apply(fetcher, &self.jobs, &mut results, stop).await;
-        let fetched = self
-            .jobs
-            .iter()
-            .zip(results)
-            .map(|(job, result)| match job.query.when {
-                When::Range(range) => result.map(|daily| {
-                    history::select(range.interval, daily, |q| {
-                        q.market_date.unwrap_or(range.from)
-                    })
-                }),
-                When::Latest | When::Close(..) => result,
-            })
-            .collect();
-        Round { fetched, answered }
-    }
-
-    /// The source the round's result for `entry` came from: in a chain, the one that
-    /// answered (or was asked last); else the entry's own.
-    fn answered_by(&self, round: &Round, entry: &Entry) -> Option<&'static str> {
-        let (job, first) = entry.resolved.as_ref().ok()?;
-        Some(round.answered.get(*job).copied().unwrap_or(first))
-    }
-
-    /// Each input with what it asked and its job's prices (one, or one per day of a range:
-    /// none when the range had no trading day) or its error, in input order.
-    pub fn results<'a>(
-        &'a self,
-        round: &'a Round,
-    ) -> impl Iterator<Item = (&'a Entry, Option<When>, Result<&'a [Quote], FetchError>)> {
-        self.entries.iter().map(move |entry| {
-            let job = match &entry.resolved {
-                Ok((job, _)) => *job,
-                Err(e) => return (entry, None, Err(e.clone())),
-            };
-            let result = match round.fetched.get(job) {
-                Some(Ok(quotes)) => Ok(quotes.as_slice()),
-                Some(Err(e)) => Err(e.clone()),
-                None => Err(FetchError::Other("internal: result missing".into())),
-            };
-            (entry, self.jobs.get(job).map(|j| j.query.when), result)
-        })
-    }
-
-    /// The round's rows in input order: one per price (a range gives several), or one with
-    /// the input's error. `max_age` (`--max-age`) turns a price older than that into an
-    /// error, so a script never books an old mutual-fund NAV as today's.
-    pub fn rows<'a>(&'a self, round: &'a Round, max_age: Option<Duration>) -> Vec<Row<'a>> {
-        let now = jiff::Timestamp::now().as_second();
-        let mut rows = Vec::with_capacity(self.entries.len());
-        for (entry, when, result) in self.results(round) {
-            let source = self.answered_by(round, entry);
-            let row = |result| Row {
-                source,
-                ..entry.row(when, result)
-            };
-            match (result, when) {
-                // A range without a trading day is an error that says so.
-                (Ok([]), Some(When::Range(range))) => {
-                    let source = entry
-                        .resolved
-                        .as_ref()
-                        .ok()
-                        .map(|(job, _)| &self.jobs[*job]);
-                    rows.push(row(Err(no_trading_day(source, &range))));
-                }
-                (Ok(quotes), _) => {
-                    rows.extend(quotes.iter().map(|q| row(check_age(q, max_age, now))));
-                }
-                (Err(e), _) => rows.push(row(Err(e))),
-            }
-        }
-        rows
     }
 }
 
-/// Name on stderr the days of each range its source sent no close for though the market
-/// traded (a `null` close, a close of 0, a crypto pair's missing candle): they are left
-/// out of the output and never cached, and a silent hole in a price history is how a
-/// wrong balance starts (issue 17). A `--date` says which day its close is from instead.
-fn warn_of_gaps(jobs: &[Job], fetched: &[Outcome]) {
-    let mut text = String::new();
-    for (job, outcome) in jobs.iter().zip(fetched) {
-        let Ok(parsed) = &outcome.result else {
-            continue;
-        };
-        if parsed.gaps.is_empty() || !matches!(job.query.when, When::Range(_)) {
-            continue;
-        }
-        // The source that answered: in a chain, maybe not the first.
-        let api = SourceSpec::named(outcome.source).map_or(outcome.source, |s| s.display_name);
-        text.push_str(&format!(
-            "quotes: {}: warning: {api} sent no close for {}; left out\n",
-            job.query.ticker,
-            days_text(&parsed.gaps)
-        ));
+/// What a range's source sent no close for though the market traded (a `null` close, a
+/// close of 0, a crypto pair's missing candle), named for stderr: those days are left out
+/// of the output and never cached, and a silent hole in a price history is how a wrong
+/// balance starts (issue 17). A `--date` says which day its close is from instead. `source`
+/// is the source that answered (in a chain, maybe not the first).
+pub fn gaps_warning(job: &Job, source: &str, gaps: &[jiff::civil::Date]) -> Option<String> {
+    if gaps.is_empty() || !matches!(job.query.when, When::Range(_)) {
+        return None;
     }
-    if !text.is_empty() {
-        crate::output::write_stderr(text.as_bytes());
-    }
+    let api = SourceSpec::named(source).map_or(source, |s| s.display_name);
+    Some(format!(
+        "quotes: {}: warning: {api} sent no close for {}; left out\n",
+        job.query.ticker,
+        days_text(gaps)
+    ))
 }
 
 /// Days, ascending, as few words as they take: `2021-01-03`, `2021-01-03 and 2021-01-05`,

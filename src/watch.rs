@@ -21,6 +21,8 @@ use crate::exit::{ExitStatus, Signals};
 use crate::fetch::Fetcher;
 use crate::output::{self, FormatSpec, Style, Written};
 use crate::plan::Plan;
+use crate::round::sinks::Buffered;
+use crate::round::{Round, Stops};
 
 /// What `--watch` needs beyond the plan.
 pub struct Watch<'a> {
@@ -41,7 +43,7 @@ impl Watch<'_> {
         let mut ticks = tokio::time::interval(self.every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut drawn_rows = 0;
-        let mut round = 0u64;
+        let mut round_count = 0u64;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -49,16 +51,23 @@ impl Watch<'_> {
             }
             // A signal mid-round ends the fetch: what arrived is printed, and the tickers it
             // interrupted named, as in a single run (issue 18; it used to print nothing).
-            let mut stopped = None;
-            let stop = async {
-                let stop = signals.next().await;
-                stopped = Some(stop);
-                stop.error()
+            let mut buffered =
+                Buffered::new(self.format, &mut *renderer, &self.style, self.max_age);
+            let mut stops = Stops::new(signals, tokio::time::Instant::now(), None);
+            let round = Round {
+                plan: self.plan,
+                fetcher: self.fetcher,
+                cache_dir: None,
+                progress: None,
             };
-            let fetched = self.plan.fetch(self.fetcher, None, stop).await;
-            round += 1;
-            let rows = self.plan.rows(&fetched, self.max_age);
-            let mut rendered = output::render(self.format, &mut *renderer, rows, &self.style);
+            let ran = round.run(&mut buffered, &mut stops).await;
+            let stopped = stops.stopped();
+            drop(stops);
+            if let Err(stop) = ran {
+                return stop.status(ExitStatus::Success);
+            }
+            round_count += 1;
+            let mut rendered = buffered.end();
             if redraw {
                 (rendered, drawn_rows) = redraw_block(rendered, drawn_rows);
             }
@@ -75,7 +84,7 @@ impl Watch<'_> {
                 Written::Gone => return status,
                 Written::Failed => return ExitStatus::Failure,
             }
-            if self.rounds.is_some_and(|n| round >= n) {
+            if self.rounds.is_some_and(|n| round_count >= n) {
                 return status;
             }
         }

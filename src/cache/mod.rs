@@ -29,18 +29,19 @@
 //!
 //! **Bounded by the run's stop.** The runtime runs on one thread; SQLite work on it would
 //! keep the deadline and Ctrl-C from being seen until it ended (a lock held by another
-//! run is seconds of waiting). So every piece of cache work runs on a blocking thread of
-//! its own while the run waits for it or for its stop (`--deadline`, SIGINT, SIGTERM),
-//! whichever comes first; at the stop, SQLite is interrupted and the work abandoned, and
-//! the run goes on with what it has.
+//! run is seconds of waiting). So every piece of cache work runs on a blocking thread, one
+//! piece at a time (a lane: the connection is one), while the run goes on; the run waits
+//! for it or for its stop (`--deadline`, SIGINT, SIGTERM), whichever comes first, and at the
+//! stop calls [`Cache::stop`]: SQLite is interrupted and the work abandoned, and the run
+//! goes on with what it has.
 //!
-//! The fetch of a round goes through [`Ask`]: for each job, what the cache already holds
-//! and what is left to fetch (a range is narrowed to the days the cache lacks), and then
-//! what to keep of the answer. Sources know nothing of this.
+//! The fetch of a job goes through [`Ask`]: what the cache already holds (read when the
+//! job's turn comes, issue 20) and what is left to fetch (a range is narrowed to the days
+//! the cache lacks), and then what to keep of the answer ([`Cache::keep`], one transaction
+//! per job). Sources know nothing of this.
 
 mod db;
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,18 +81,18 @@ pub struct Cache {
     interrupt: InterruptHandle,
     /// Set at the run's stop: no statement runs after it, and nothing is reported.
     stopped: AtomicBool,
+    /// One piece of work at a time: many jobs asking at once wait here, not in threads
+    /// blocked on the connection.
+    lane: Arc<tokio::sync::Semaphore>,
 }
 
 impl Cache {
     /// Open (or create) the cache in `dir`, off the runtime's thread; `None` when it cannot
-    /// be used (named on stderr) or `stop` came first.
-    pub async fn open(dir: &Path, stop: impl Future) -> Option<Arc<Cache>> {
+    /// be used (named on stderr). The caller races it with the run's stop.
+    pub async fn open(dir: &Path) -> Option<Arc<Cache>> {
         let dir = dir.to_path_buf();
         let opening = tokio::task::spawn_blocking(move || Cache::open_here(&dir));
-        tokio::select! {
-            opened = opening => opened.ok().flatten().map(Arc::new),
-            _ = stop => None,
-        }
+        opening.await.ok().flatten().map(Arc::new)
     }
 
     /// Open (or create) the cache in `dir`, on this thread. A cache that cannot be used is
@@ -127,67 +128,73 @@ impl Cache {
             interrupt: conn.get_interrupt_handle(),
             conn: Mutex::new(Some(conn)),
             stopped: AtomicBool::new(false),
+            lane: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
-    /// What the cache holds for each job (with names and exchanges when `names`: an output
-    /// shows them), and what is left to fetch; read off the runtime's thread. At `stop`,
-    /// everything is left to the network (which the stop then ends too).
-    pub async fn ask_all(
-        self: &Arc<Self>,
-        jobs: &[Job],
-        names: bool,
-        stop: impl Future,
-    ) -> Vec<Ask> {
+    /// Whether the cache may answer `job` at all: a past close as traded.
+    pub fn may_answer(job: &Job) -> bool {
+        job.query.when.adjust() == Some(Adjust::None)
+    }
+
+    /// What the cache holds for `job` (with names and exchanges when `names`: an output
+    /// shows them), and what is left to fetch.
+    pub async fn ask(self: &Arc<Self>, job: &Job, names: bool) -> Ask {
+        let owned = job.clone();
+        let asked = self
+            .on_lane(move |cache| cache.ask_here(&owned, names))
+            .await;
+        asked.unwrap_or_else(|| Ask::network(job))
+    }
+
+    /// [`Cache::ask`] for several jobs at once.
+    pub async fn ask_all(self: &Arc<Self>, jobs: &[Job], names: bool) -> Vec<Ask> {
         let owned = jobs.to_vec();
         let asked = self
-            .off_thread(stop, move |cache| {
+            .on_lane(move |cache| {
                 owned
                     .iter()
-                    .map(|job| cache.ask(job, names))
+                    .map(|job| cache.ask_here(job, names))
                     .collect::<Vec<Ask>>()
             })
             .await;
         asked.unwrap_or_else(|| jobs.iter().map(Ask::network).collect())
     }
 
-    /// Keep what the round fetched (see [`Cache::keep`]), off the runtime's thread, unless
-    /// `stop` comes first; the results come back whole either way.
-    pub async fn keep_all(
-        self: &Arc<Self>,
-        asks: Vec<Ask>,
-        results: Vec<Fetched>,
-        stop: impl Future,
-    ) -> Vec<Fetched> {
-        let results = Arc::new(results);
-        let kept = Arc::clone(&results);
-        self.off_thread(stop, move |cache| cache.keep(&asks, &kept))
-            .await;
-        // Abandoned at the stop, the writer may still hold them: then they are copied.
-        Arc::try_unwrap(results).unwrap_or_else(|shared| shared.as_ref().clone())
-    }
-
-    /// Run `work` on a blocking thread, unless `stop` comes first: then SQLite is
-    /// interrupted, the work abandoned, and `None` returned.
-    async fn off_thread<T: Send + 'static>(
-        self: &Arc<Self>,
-        stop: impl Future,
-        work: impl FnOnce(&Cache) -> T + Send + 'static,
-    ) -> Option<T> {
-        let cache = Arc::clone(self);
-        let task = tokio::task::spawn_blocking(move || work(&cache));
-        tokio::select! {
-            done = task => done.ok(),
-            _ = stop => {
-                self.stopped.store(true, Ordering::SeqCst);
-                self.interrupt.interrupt();
-                None
-            }
+    /// Keep what `ask`'s fetch brought (`quotes`, its job's closes, cached ones included)
+    /// in one transaction, off the runtime's thread.
+    pub async fn keep(self: &Arc<Self>, ask: Ask, quotes: Arc<Vec<Quote>>) {
+        if ask.keeps() {
+            self.on_lane(move |cache| cache.keep_here(&ask, &quotes))
+                .await;
         }
     }
 
-    /// What the cache holds for `job` (its names with `names`), and what is left to fetch.
-    fn ask(&self, job: &Job, names: bool) -> Ask {
+    /// The run is stopping: the statement running now is interrupted, and nothing runs
+    /// after it.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.interrupt.interrupt();
+    }
+
+    /// Run `work` on a blocking thread when the lane is free; `None` if it could not run.
+    /// Dropped (at the run's stop), the work goes on until [`Cache::stop`] interrupts it.
+    async fn on_lane<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Cache) -> T + Send + 'static,
+    ) -> Option<T> {
+        let turn = Arc::clone(&self.lane).acquire_owned().await.ok()?;
+        let cache = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            work(&cache)
+        })
+        .await
+        .ok()
+    }
+
+    /// What the cache holds for `job` (with names with `names`), and what is left to fetch.
+    fn ask_here(&self, job: &Job, names: bool) -> Ask {
         let Some(key) = Key::of(job) else {
             return Ask::network(job);
         };
@@ -209,34 +216,28 @@ impl Cache {
         }
     }
 
-    /// Keep what the round fetched: for each ask that fetched (and may be kept), its closes
-    /// of days that are over, and the days it covered without a close (never its gaps).
-    /// One transaction.
-    fn keep(&self, asks: &[Ask], results: &[Fetched]) {
-        if !asks.iter().any(|a| a.fetch.is_some() && a.keep.is_some()) {
+    /// Keep what a job's fetch brought, if it may be kept: its closes of days that are
+    /// over, and the days it covered without a close (never its gaps). One transaction.
+    fn keep_here(&self, ask: &Ask, quotes: &[Quote]) {
+        let (Some(key), Some(fetched)) = (&ask.keep, &ask.fetch) else {
+            return;
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let rows = covered(&fetched.query.when, quotes, &ask.gaps, now);
+        if rows.is_empty() {
             return; // nothing new: not even a write lock
         }
-        let now = jiff::Timestamp::now().as_second();
         self.with(|conn| {
             // Immediate: take the write lock (waiting for another run's) before reading.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for (ask, result) in asks.iter().zip(results) {
-                let (Some(key), Some(fetched), Ok(quotes)) = (&ask.keep, &ask.fetch, result) else {
-                    continue;
-                };
-                let rows = covered(&fetched.query.when, quotes, &ask.gaps, now);
-                if rows.is_empty() {
-                    continue;
-                }
-                let first = quotes.first();
-                let id = db::keep_instrument(
-                    &tx,
-                    (&key.origin, key.source, &key.ticker),
-                    first.and_then(|q| q.name.as_deref()),
-                    first.and_then(|q| q.exchange.as_deref()),
-                )?;
-                db::insert_days(&tx, id, &rows)?;
-            }
+            let first = quotes.first();
+            let id = db::keep_instrument(
+                &tx,
+                (&key.origin, key.source, &key.ticker),
+                first.and_then(|q| q.name.as_deref()),
+                first.and_then(|q| q.exchange.as_deref()),
+            )?;
+            db::insert_days(&tx, id, &rows)?;
             tx.commit()
         });
     }
@@ -342,6 +343,17 @@ pub struct Ask {
 }
 
 impl Ask {
+    /// Whether what is fetched is to be kept.
+    pub fn keeps(&self) -> bool {
+        self.fetch.is_some() && self.keep.is_some()
+    }
+
+    /// What is fetched is not to be kept: another source than the one the cache is keyed
+    /// by answered it (a later source of a chain).
+    pub fn keep_none(&mut self) {
+        self.keep = None;
+    }
+
     /// Everything from the network, nothing kept.
     pub fn network(job: &Job) -> Ask {
         Ask {
@@ -536,13 +548,15 @@ mod tests {
 
     /// Ask, "fetch" with `answer`, keep, and return what the round got.
     fn round(cache: &Cache, job: &Job, answer: impl Fn(&When) -> Vec<Quote>) -> (Ask, Fetched) {
-        let mut ask = cache.ask(job, true);
+        let mut ask = cache.ask_here(job, true);
         let fetched = ask
             .fetch
             .as_ref()
             .map(|j| Ok(Parsed::from(answer(&j.query.when))));
         let result = ask.combine(fetched);
-        cache.keep(std::slice::from_ref(&ask), std::slice::from_ref(&result));
+        if let Ok(quotes) = &result {
+            cache.keep_here(&ask, quotes);
+        }
         (ask, result)
     }
 
@@ -626,12 +640,12 @@ mod tests {
         assert!(ask.fetch.is_none());
         assert_eq!(result.unwrap()[0].market_date, Some(date(2021, 2, 5)));
         // A day the cache does not know is fetched.
-        let ask = cache.ask(&job(When::Close(date(2021, 2, 10), Adjust::None)), true);
+        let ask = cache.ask_here(&job(When::Close(date(2021, 2, 10), Adjust::None)), true);
         assert!(ask.fetch.is_some());
         // Adjusted closes and latest prices are never the cache's.
-        let ask = cache.ask(&job(When::Close(date(2021, 2, 7), Adjust::Splits)), true);
+        let ask = cache.ask_here(&job(When::Close(date(2021, 2, 7), Adjust::Splits)), true);
         assert!(ask.fetch.is_some() && ask.keep.is_none());
-        assert!(cache.ask(&job(When::Latest), true).keep.is_none());
+        assert!(cache.ask_here(&job(When::Latest), true).keep.is_none());
     }
 
     #[test]
@@ -679,7 +693,7 @@ mod tests {
         let cache = Cache::open_here(dir.path()).expect("started anew");
         let job = job(range(date(2021, 2, 1), date(2021, 2, 8)));
         let _ = round(&cache, &job, week);
-        assert!(cache.ask(&job, true).fetch.is_none());
+        assert!(cache.ask_here(&job, true).fetch.is_none());
         // A directory that cannot be created: no cache, no panic.
         let file = dir.path().join("file");
         std::fs::write(&file, b"").unwrap();

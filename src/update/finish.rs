@@ -12,97 +12,202 @@
 //!
 //! The new lines are sorted by date, then in target order, written in the file's own line
 //! end, after a line end if the file did not end with one.
+//!
+//! **In bounded memory** (issue 20). A back-fill of thirty years of a whole portfolio is
+//! millions of lines, and each commodity's closes arrive in date order, one commodity after
+//! another. So as each input's turn comes, the closes its target keeps are set aside
+//! (`spill`: a dozen bytes a close, in a temporary file past a budget), one run of closes
+//! per target; at the end the runs are merged by date, then target order, reading each a
+//! few KiB at a time. Only the lines to append are held whole, because they are appended
+//! in one write.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 
 use rust_decimal::Decimal;
 
 use super::Update;
 use super::targets::{Expect, State, Target, currency_name};
-use crate::error::FetchError;
 use crate::exit::{ExitStatus, Stop};
 use crate::output::{self, Row, Style, Written};
-use crate::plan::{Entry, Plan, Round};
+use crate::plan::{Plan, Turn};
 use crate::quote::{Decimals, Quote};
-use crate::source::When;
+use crate::round::Sink;
+use crate::spill::{Id, Reader, Spill};
 
-/// One plan entry's result: the entry, what it asked, its closes or error.
-type Fetched<'a> = (&'a Entry, Option<When>, Result<&'a [Quote], FetchError>);
+/// Bytes of set-aside closes kept in memory before the rest go to a temporary file.
+const SPILL_BUDGET: usize = 16 << 20;
 
-/// What became of one target.
-enum Outcome<'a> {
-    /// Its closes the file lacks (maybe none), each with the entry that fetched it.
-    Closes(Vec<(&'a Entry, Option<When>, Cow<'a, Quote>)>),
-    /// Why it failed; the closes before the failure that are still written.
-    Failed(String, Vec<(&'a Entry, Option<When>, Cow<'a, Quote>)>),
+/// Merged lines rendered at a time.
+const LINES_AT_ONCE: usize = 1024;
+
+
+/// What became of one target so far.
+#[derive(Default)]
+struct Run {
+    /// Its closes the file lacks, set aside in order, a record per window.
+    records: Vec<Id>,
+    /// Why it failed; the closes before the failure are still written.
+    failed: Option<String>,
+}
+
+/// A round's closes for an update, gathered target by target as each input's turn comes.
+pub struct Collect<'a> {
+    update: &'a Update,
+    style: &'a Style,
+    /// The target each plan entry fetches for.
+    target_of: Vec<Option<usize>>,
+    runs: Vec<Run>,
+    spill: Spill,
+    /// Turns so far: the next turn is this plan entry's.
+    turns: usize,
+}
+
+impl Sink for Collect<'_> {
+    fn turn(&mut self, _plan: &Plan, turn: Turn<'_>) {
+        let Some(at) = self.target_of.get(self.turns).copied().flatten() else {
+            self.turns += 1;
+            return;
+        };
+        self.turns += 1;
+        let target = &self.update.targets[at];
+        let run = &mut self.runs[at];
+        if run.failed.is_some() {
+            return; // no window after a failed one is written (no gap)
+        }
+        let quotes = match turn.result {
+            Ok(quotes) => quotes,
+            // The windows before this one are kept; none after it.
+            Err(e) => {
+                run.failed = Some(e.to_string());
+                return;
+            }
+        };
+        match self
+            .update
+            .new_closes(target, &turn.entry.label, quotes, self.style)
+        {
+            Ok(closes) if closes.is_empty() => {}
+            Ok(closes) => run.records.push(self.spill.put(&closes)),
+            Err(why) => {
+                // Another currency than expected, or a price the file cannot take: none
+                // of the target's closes is written.
+                run.failed = Some(why);
+                for id in run.records.drain(..) {
+                    self.spill.remove(id);
+                }
+            }
+        }
+    }
+
+    fn warn(&mut self, text: String) {
+        output::write_stderr(text.as_bytes());
+    }
 }
 
 impl Update {
+    /// A collector of `plan`'s turns for this update (see [`Collect`]).
+    pub fn collect<'a>(&'a self, plan: &Plan, style: &'a Style) -> Collect<'a> {
+        let mut target_of = vec![None; plan.entries().len()];
+        for (at, target) in self.targets.iter().enumerate() {
+            if let State::Fetch(entries) = &target.state {
+                for entry in entries {
+                    if let Some(slot) = target_of.get_mut(*entry) {
+                        *slot = Some(at);
+                    }
+                }
+            }
+        }
+        Collect {
+            update: self,
+            style,
+            target_of,
+            runs: self.targets.iter().map(|_| Run::default()).collect(),
+            spill: Spill::new(SPILL_BUDGET),
+            turns: 0,
+        }
+    }
+
     /// Append the round's closes that the file lacks, or print them (`--dry-run`); say what
     /// happened on stderr. A run stopped by a signal writes nothing.
-    pub fn finish(
-        &self,
-        plan: &Plan,
-        round: &Round,
-        style: &Style,
-        stopped: Option<Stop>,
-    ) -> ExitStatus {
-        let results: Vec<_> = plan.results(round).collect();
-        let outcomes: Vec<Outcome<'_>> = self
-            .targets
-            .iter()
-            .map(|target| self.outcome(target, &results, style))
-            .collect();
+    pub fn finish(&self, collect: Collect<'_>, style: &Style, stopped: Option<Stop>) -> ExitStatus {
+        let Collect { runs, spill, .. } = collect;
         let name = self.path.display();
         let mut stderr = String::new();
         for note in &self.notes {
             stderr.push_str(&format!("quotes: {}\n", crate::text::message(note)));
         }
-        // Rows by date, then target order; one price a day per commodity and currency
-        // (a commodity given twice, `TSLA TSLA@TSLA`, still gets one).
-        let mut rows: Vec<(usize, Row<'_>)> = Vec::new();
         let mut failed: Vec<&str> = Vec::new();
-        for (at, (target, outcome)) in self.targets.iter().zip(&outcomes).enumerate() {
-            let closes = match outcome {
-                Outcome::Closes(closes) => closes,
-                Outcome::Failed(why, closes) => {
-                    stderr.push_str(&format!(
-                        "quotes: {}: {}\n",
-                        target.label,
-                        crate::text::message(why)
-                    ));
-                    failed.push(&target.label);
-                    closes
-                }
+        for (target, run) in self.targets.iter().zip(&runs) {
+            let why = match &target.state {
+                State::Failed(why) => Some(why),
+                State::Fetch(_) => run.failed.as_ref(),
+                State::UpToDate => None,
             };
-            rows.extend(closes.iter().map(|(entry, when, quote)| {
-                let mut row = entry.row(*when, Ok(quote.as_ref()));
-                row.commodity = &target.commodity;
-                (at, row)
-            }));
+            if let Some(why) = why {
+                stderr.push_str(&format!(
+                    "quotes: {}: {}\n",
+                    target.label,
+                    crate::text::message(why)
+                ));
+                failed.push(&target.label);
+            }
         }
-        rows.sort_by_key(|(at, row)| (row.result.as_ref().ok().and_then(|q| q.market_date), *at));
-        let mut written = HashSet::new();
-        rows.retain(|(_, row)| {
-            let quote = row.result.as_ref().ok();
-            written.insert((
-                row.commodity,
-                quote.and_then(|q| q.currency.as_deref()),
-                quote.and_then(|q| q.market_date),
-            ))
-        });
-        let rows: Vec<Row<'_>> = rows.into_iter().map(|(_, row)| row).collect();
-        let count = rows.len();
-        let format = self.kind.format();
-        let mut renderer = (format.renderer)();
-        let rendered = output::render(format, &mut *renderer, rows, style);
-        let mut status = ExitStatus::from_failed(!failed.is_empty() || rendered.failed);
+        let mut status = ExitStatus::from_failed(!failed.is_empty());
         if let Some(stop @ (Stop::Interrupt | Stop::Terminate)) = stopped {
             output::write_stderr(stderr.as_bytes());
             output::write_stderr(format!("quotes: {name}: stopped; nothing written\n").as_bytes());
             self.file.discard_if_created_and_empty();
             return stop.status(status);
+        }
+        // The lines, merged by date then target order; printed as they come (a dry run),
+        // or gathered for the one write that appends them.
+        let mut lines = Vec::new();
+        let mut printing = self.dry_run;
+        let mut merged = Merged::new(self, &runs, &spill);
+        let mut renderer = (self.kind.format().renderer)();
+        let mut count = 0;
+        let mut batch: Vec<(usize, Quote)> = Vec::with_capacity(LINES_AT_ONCE);
+        let mut rendered = Vec::new();
+        loop {
+            batch.clear();
+            while batch.len() < LINES_AT_ONCE
+                && let Some(close) = merged.next()
+            {
+                batch.push(close);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            count += batch.len();
+            let rows: Vec<Row<'_>> = batch
+                .iter()
+                .map(|(at, quote)| self.row(&self.targets[*at], quote))
+                .collect();
+            rendered.clear();
+            renderer.rows(&rows, style, &mut rendered);
+            if self.dry_run {
+                if printing {
+                    match output::write_stdout(&rendered) {
+                        Written::Ok => {}
+                        Written::Gone => printing = false,
+                        Written::Failed => {
+                            printing = false;
+                            status = ExitStatus::Failure;
+                        }
+                    }
+                }
+            } else {
+                self.lines(&rendered, lines.is_empty(), &mut lines);
+            }
+        }
+        if let Some(why) = merged.failed {
+            // The set-aside closes could not be read back: nothing is appended.
+            stderr.push_str(&format!("quotes: {name}: {why}; nothing appended\n"));
+            output::write_stderr(stderr.as_bytes());
+            self.file.discard_if_created_and_empty();
+            return ExitStatus::Failure;
         }
         let summary = if count == 0 {
             self.file.discard_if_created_and_empty();
@@ -119,16 +224,13 @@ impl Update {
                 format!("{name}: {verb}; failed: {}\n", listed(&failed))
             }
         } else if self.dry_run {
-            if output::write_stdout(&rendered.stdout) == Written::Failed {
-                status = ExitStatus::Failure;
-            }
             format!(
                 "{name}: would append {count} price{} (dry run){}\n",
                 plural(count),
                 failures(&failed)
             )
         } else {
-            match self.file.append(&self.lines(&rendered.stdout)) {
+            match self.file.append(&lines) {
                 Ok(()) => format!(
                     "{name}: appended {count} price{}{}\n",
                     plural(count),
@@ -146,17 +248,29 @@ impl Update {
         status
     }
 
+    /// A close's row as the file's format writes it.
+    fn row<'a>(&self, target: &'a Target, quote: &'a Quote) -> Row<'a> {
+        Row {
+            input: &target.label,
+            label: &target.label,
+            source: None,
+            result: Ok(quote),
+            commodity: &target.commodity,
+            adjust: None,
+        }
+    }
+
     /// How many commodities the run keeps (a commodity in two currencies is one).
     fn commodities(&self) -> usize {
         let names: HashSet<&str> = self.targets.iter().map(|t| t.commodity.as_str()).collect();
         names.len()
     }
 
-    /// The rendered lines as the file writes them: its line end, after one if it lacked it.
-    fn lines(&self, rendered: &[u8]) -> Vec<u8> {
+    /// The rendered lines as the file writes them, appended to `bytes`: its line end, after
+    /// one if it lacked it (before the `first` lines).
+    fn lines(&self, rendered: &[u8], first: bool, bytes: &mut Vec<u8>) {
         let end = self.line_end.as_bytes();
-        let mut bytes = Vec::with_capacity(rendered.len() + rendered.len() / 16 + 2);
-        if !self.ends_with_newline {
+        if first && !self.ends_with_newline {
             bytes.extend_from_slice(end);
         }
         for line in rendered.split_inclusive(|b| *b == b'\n') {
@@ -168,62 +282,62 @@ impl Update {
                 None => bytes.extend_from_slice(line),
             }
         }
-        bytes
     }
 
-    /// A target's closes the file lacks, or why it failed.
-    fn outcome<'a>(
-        &'a self,
-        target: &'a Target,
-        results: &[Fetched<'a>],
+    /// Of the closes one window of `target` fetched (for the input labelled `label`), those
+    /// the file lacks, inverted for beanprice's `^`; or why none of the target's closes can
+    /// be written.
+    fn new_closes<'q>(
+        &self,
+        target: &Target,
+        label: &str,
+        quotes: &'q [Quote],
         style: &Style,
-    ) -> Outcome<'a> {
-        let entries = match &target.state {
-            State::Fetch(entries) => entries,
-            State::UpToDate => return Outcome::Closes(Vec::new()),
-            State::Failed(why) => return Outcome::Failed(why.clone(), Vec::new()),
-        };
+    ) -> Result<Cow<'q, [Quote]>, String> {
         let format = self.kind.format();
-        let mut closes = Vec::new();
-        for at in entries {
-            let Some((entry, when, result)) = results.get(*at) else {
-                return Outcome::Failed("internal: result missing".into(), closes);
+        let mut kept: Option<Vec<Quote>> = None;
+        // The new closes of a window are its last ones (closes come in date order): those
+        // are kept as they are, without a copy, unless some must be inverted or skipped.
+        let mut first_new = None;
+        for (i, quote) in quotes.iter().enumerate() {
+            let quote = if target.inverted {
+                Cow::Owned(invert(target, label, quote)?)
+            } else {
+                Cow::Borrowed(quote)
             };
-            let quotes = match result {
-                Ok(quotes) => *quotes,
-                // The windows before this one are kept; none after it (no gap).
-                Err(e) => return Outcome::Failed(e.to_string(), closes),
-            };
-            for quote in quotes {
-                let quote = if target.inverted {
-                    match invert(target, &entry.label, quote) {
-                        Ok(inverse) => Cow::Owned(inverse),
-                        Err(why) => return Outcome::Failed(why, Vec::new()),
+            // Another currency than expected is another instrument: none of its closes is
+            // written.
+            self.check_currency(target, label, &quote)?;
+            let row = self.row(target, &quote);
+            // A price the format cannot write, or `--precision` would write as 0 (issue
+            // 18), fails the commodity: none of its closes is written.
+            style
+                .check(&quote, false)
+                .and_then(|()| (format.check)(&row, &quote))
+                .map_err(|e| e.to_string())?;
+            let new = self.is_new(target, &quote);
+            match (&mut kept, new, quote) {
+                (Some(kept), true, quote) => kept.push(quote.into_owned()),
+                (Some(_), false, _) => {}
+                (None, true, Cow::Borrowed(_)) => {
+                    first_new.get_or_insert(i);
+                }
+                (None, new, quote) => {
+                    // From here on, a copy: an inverse, or an old close after a new one.
+                    let mut copy: Vec<Quote> =
+                        first_new.map_or(&[][..], |from| &quotes[from..i]).to_vec();
+                    if new {
+                        copy.push(quote.into_owned());
                     }
-                } else {
-                    Cow::Borrowed(quote)
-                };
-                // Another currency than expected is another instrument: none of its
-                // closes is written.
-                if let Err(why) = self.check_currency(target, &entry.label, &quote) {
-                    return Outcome::Failed(why, Vec::new());
-                }
-                let mut row = entry.row(*when, Ok(&quote));
-                row.commodity = &target.commodity;
-                // A price the format cannot write, or `--precision` would write as 0 (issue
-                // 18), fails the commodity: none of its closes is written.
-                if let Err(e) = style
-                    .check(&quote, false)
-                    .and_then(|()| (format.check)(&row, &quote))
-                {
-                    return Outcome::Failed(e.to_string(), Vec::new());
-                }
-                if self.is_new(target, &quote) {
-                    closes.push((*entry, *when, quote));
+                    kept = Some(copy);
                 }
             }
         }
-        Outcome::Closes(closes)
+        Ok(match (kept, first_new) {
+            (Some(kept), _) => Cow::Owned(kept),
+            (None, Some(from)) => Cow::Borrowed(&quotes[from..]),
+            (None, None) => Cow::Borrowed(&[]),
+        })
     }
 
     /// Whether a close is not in the file yet: after the last price of its commodity in
@@ -268,6 +382,113 @@ impl Update {
                 currency_name(&want[0]),
             )),
         }
+    }
+}
+
+/// The closes of every target, merged by date and then target order, one price a day per
+/// commodity and currency (a commodity given twice, `TSLA TSLA@TSLA`, still gets one).
+struct Merged<'a> {
+    /// Each target's commodity, as the first target of that commodity.
+    commodity: Vec<usize>,
+    /// Each target's closes, read in order: its records, and the one being read.
+    cursors: Vec<Cursor<'a>>,
+    /// The next close of each target that has one, by (day, target).
+    next: BinaryHeap<Reverse<(jiff::civil::Date, usize)>>,
+    /// What the current day has had: (commodity, currency).
+    written: HashSet<(usize, String)>,
+    day: Option<jiff::civil::Date>,
+    /// Why the set-aside closes could not be read back, if they could not.
+    failed: Option<String>,
+}
+
+/// One target's closes being read back.
+struct Cursor<'a> {
+    spill: &'a Spill,
+    records: std::slice::Iter<'a, Id>,
+    reader: Option<Reader<'a>>,
+    /// Its next close.
+    close: Option<Quote>,
+}
+
+impl Cursor<'_> {
+    fn advance(&mut self) -> std::io::Result<()> {
+        loop {
+            if let Some(reader) = &mut self.reader
+                && let Some(close) = reader.next_quote()?
+            {
+                self.close = Some(close);
+                return Ok(());
+            }
+            match self.records.next() {
+                Some(id) => self.reader = Some(self.spill.reader(*id)?),
+                None => {
+                    self.reader = None;
+                    self.close = None;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Merged<'a> {
+    fn new(update: &'a Update, runs: &'a [Run], spill: &'a Spill) -> Merged<'a> {
+        let targets = &update.targets;
+        let mut merged = Merged {
+            commodity: targets
+                .iter()
+                .map(|t| targets.iter().position(|u| u.commodity == t.commodity))
+                .enumerate()
+                .map(|(at, first)| first.unwrap_or(at))
+                .collect(),
+            cursors: Vec::with_capacity(runs.len()),
+            next: BinaryHeap::new(),
+            written: HashSet::new(),
+            day: None,
+            failed: None,
+        };
+        for (at, run) in runs.iter().enumerate() {
+            let mut cursor = Cursor {
+                spill,
+                records: run.records.iter(),
+                reader: None,
+                close: None,
+            };
+            if let Err(e) = cursor.advance() {
+                merged.failed = Some(e.to_string());
+            }
+            if let Some(day) = cursor.close.as_ref().and_then(|q| q.market_date) {
+                merged.next.push(Reverse((day, at)));
+            }
+            merged.cursors.push(cursor);
+        }
+        merged
+    }
+
+    /// The next close to write, and its target.
+    fn next(&mut self) -> Option<(usize, Quote)> {
+        while self.failed.is_none() {
+            let Reverse((day, at)) = self.next.pop()?;
+            let cursor = &mut self.cursors[at];
+            let close = cursor.close.take()?;
+            if let Err(e) = cursor.advance() {
+                self.failed = Some(e.to_string());
+                return None;
+            }
+            if let Some(next) = cursor.close.as_ref().and_then(|q| q.market_date) {
+                self.next.push(Reverse((next, at)));
+            }
+            if self.day != Some(day) {
+                self.day = Some(day);
+                self.written.clear();
+            }
+            let commodity = self.commodity[at];
+            let currency = close.currency.clone().unwrap_or_default();
+            if self.written.insert((commodity, currency)) {
+                return Some((at, close));
+            }
+        }
+        None
     }
 }
 
