@@ -15,7 +15,9 @@
 //! it meanwhile) and otherwise opens and locks again.
 //!
 //! **Appended in place.** The new lines are added to the file itself, as `>>` would add
-//! them, in one write followed by fsync: owner, group, mode, hard links, ACLs and extended
+//! them, in one write followed by fsync (a back-fill of millions of lines in writes of a
+//! MiB, read from a temporary file rather than held in memory): owner, group, mode, hard
+//! links, ACLs and extended
 //! attributes stay as they were, and a writable file in a directory the user cannot write
 //! can be updated. If the write or the fsync fails (a full disk, a file-size limit), the
 //! file is cut back to its old length. A process killed in the middle of the write (SIGKILL,
@@ -361,7 +363,13 @@ impl Locked {
     /// Append `bytes` (whole lines) in one write, and make them durable; on any failure the
     /// file is cut back to its old length. Refused if the file changed since it was read (a
     /// program that writes it without taking the lock).
-    pub fn append(&self, bytes: &[u8]) -> Result<(), AppendError> {
+    pub fn append(&self, mut bytes: &[u8]) -> Result<(), AppendError> {
+        self.append_from(bytes.len() as u64, &mut bytes)
+    }
+
+    /// [`Locked::append`] the `len` bytes `lines` reads (a temporary file of a long
+    /// back-fill), in writes of a MiB.
+    pub fn append_from(&self, len: u64, lines: &mut dyn Read) -> Result<(), AppendError> {
         let failed = |cause: io::Error| AppendError {
             cause,
             undone: Ok(()),
@@ -379,13 +387,20 @@ impl Locked {
             )));
         }
         let from = meta.len();
-        let to = from.saturating_add(bytes.len() as u64);
+        let to = from.saturating_add(len);
         // The note first, and on disk, so that a kill in the middle of the write below is
         // repaired by the next run.
         let noted = marker::set(file, from, to) && file.sync_all().is_ok();
         let written = (|| {
-            let mut out = file;
-            out.write_all(bytes)?;
+            let chunk = usize::try_from(len).map_or(1 << 20, |len| len.clamp(1, 1 << 20));
+            let mut out = io::BufWriter::with_capacity(chunk, file);
+            let copied = io::copy(&mut lines.take(len), &mut out)?;
+            out.flush()?;
+            if copied != len {
+                return Err(io::Error::other(
+                    "internal: the lines to append were cut short",
+                ));
+            }
             file.sync_all()
         })();
         match written {

@@ -18,8 +18,8 @@
 //! another. So as each input's turn comes, the closes its target keeps are set aside
 //! (`spill`: a dozen bytes a close, in a temporary file past a budget), one run of closes
 //! per target; at the end the runs are merged by date, then target order, reading each a
-//! few KiB at a time. Only the lines to append are held whole, because they are appended
-//! in one write.
+//! few KiB at a time, and the lines to append gathered in a temporary file past a few MiB,
+//! from which they are appended.
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -42,6 +42,74 @@ const SPILL_BUDGET: usize = 16 << 20;
 /// Merged lines rendered at a time.
 const LINES_AT_ONCE: usize = 1024;
 
+/// Bytes of lines to append held in memory; past it they go to a temporary file.
+const LINES_IN_MEMORY: usize = 8 << 20;
+
+/// The lines to append, in memory and then, past [`LINES_IN_MEMORY`], in a temporary file.
+#[derive(Default)]
+struct Lines {
+    memory: Vec<u8>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// Bytes in all.
+    len: u64,
+    /// Why the temporary file failed, if it did.
+    failed: Option<std::io::Error>,
+}
+
+impl Lines {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.len += bytes.len() as u64;
+        if self.file.is_none() && self.memory.len() + bytes.len() > LINES_IN_MEMORY {
+            // No temporary file: all of it in memory, as a short append is.
+            if let Ok(file) = tempfile::tempfile() {
+                let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
+                match file.write_all(&self.memory) {
+                    Ok(()) => {
+                        self.memory = Vec::new();
+                        self.file = Some(file);
+                    }
+                    Err(e) => self.failed = Some(e),
+                }
+            }
+        }
+        match &mut self.file {
+            Some(file) => {
+                if let Err(e) = file.write_all(bytes) {
+                    self.failed.get_or_insert(e);
+                }
+            }
+            None => self.memory.extend_from_slice(bytes),
+        }
+    }
+
+    /// Append them to `file`.
+    fn append_to(self, file: &super::file::Locked) -> Result<(), String> {
+        use std::io::{Seek, SeekFrom};
+        if let Some(e) = self.failed {
+            return Err(format!(
+                "cannot set the lines aside in a temporary file: {e}"
+            ));
+        }
+        let appended = match self.file {
+            None => file.append(&self.memory),
+            Some(lines) => {
+                let mut lines = lines
+                    .into_inner()
+                    .map_err(|e| format!("cannot set the lines aside: {}", e.error()))?;
+                lines
+                    .seek(SeekFrom::Start(0))
+                    .map_err(|e| format!("cannot read the lines set aside: {e}"))?;
+                file.append_from(self.len, &mut std::io::BufReader::new(lines))
+            }
+        };
+        appended.map_err(|e| e.to_string())
+    }
+}
 
 /// What became of one target so far.
 #[derive(Default)]
@@ -163,13 +231,14 @@ impl Update {
         }
         // The lines, merged by date then target order; printed as they come (a dry run),
         // or gathered for the one write that appends them.
-        let mut lines = Vec::new();
+        let mut lines = Lines::default();
         let mut printing = self.dry_run;
         let mut merged = Merged::new(self, &runs, &spill);
         let mut renderer = (self.kind.format().renderer)();
         let mut count = 0;
         let mut batch: Vec<(usize, Quote)> = Vec::with_capacity(LINES_AT_ONCE);
         let mut rendered = Vec::new();
+        let mut converted = Vec::new();
         loop {
             batch.clear();
             while batch.len() < LINES_AT_ONCE
@@ -199,7 +268,10 @@ impl Update {
                     }
                 }
             } else {
-                self.lines(&rendered, lines.is_empty(), &mut lines);
+                let first = lines.is_empty();
+                converted.clear();
+                self.lines(&rendered, first, &mut converted);
+                lines.push(&converted);
             }
         }
         if let Some(why) = merged.failed {
@@ -230,7 +302,7 @@ impl Update {
                 failures(&failed)
             )
         } else {
-            match self.file.append(&lines) {
+            match lines.append_to(&self.file) {
                 Ok(()) => format!(
                     "{name}: appended {count} price{}{}\n",
                     plural(count),
