@@ -15,6 +15,8 @@
 //!   with the same environment, so a pty or a shell pipeline sees the same scrubbed world.
 //! - `require_tool(name)`: whether an external tool a test needs is installed; in CI a
 //!   missing tool fails the test instead of skipping it.
+//! - `run_measured(cmd)` (Linux): run to completion, with the peak resident set read from
+//!   /proc.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -181,4 +183,64 @@ fn on_path(tool: &str) -> bool {
 /// `bean-check` there).
 fn is_program(path: &Path) -> bool {
     path.is_file() || (cfg!(windows) && path.with_extension("exe").is_file())
+}
+
+/// How a command measured by [`run_measured`] ended.
+#[cfg(target_os = "linux")]
+pub struct Measured {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// The peak resident set, KiB.
+    pub peak_kib: u64,
+}
+
+/// Runs `cmd` to completion and returns its status, output and peak resident set.
+///
+/// The peak is the process's own `VmHWM`, read from /proc while it runs (it only grows). Not
+/// wait4's `ru_maxrss`: a child started by vfork/posix_spawn shares this test process's
+/// memory until it execs, and Linux counts that high-water mark as the child's, so a busy
+/// test process would show its own size.
+#[cfg(target_os = "linux")]
+pub fn run_measured(mut cmd: std::process::Command) -> Measured {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            pipe.read_to_string(&mut out).unwrap();
+            out
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "hung");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Measured {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        peak_kib,
+    }
 }

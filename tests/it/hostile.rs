@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
+#[cfg(target_os = "linux")]
+use crate::cmd::run_measured;
 use crate::cmd::{quotes_for, quotes_process};
 use crate::support::{Reply, Server, chart_body, wait_until};
 
@@ -28,46 +30,6 @@ fn chart_with(symbol: &str, field: &str, value: &str) -> Reply {
 /// A JSON string of `n` copies of `c`.
 fn long_json_string(c: char, n: usize) -> String {
     format!("\"{}\"", c.to_string().repeat(n))
-}
-
-/// Runs `cmd` to completion and returns its status, stdout and peak resident set (KiB).
-///
-/// The peak is the process's own `VmHWM`, read from /proc while it runs (it only grows). Not
-/// wait4's `ru_maxrss`: a child started by vfork/posix_spawn shares this test process's
-/// memory until it execs, and Linux counts that high-water mark as the child's, so a busy
-/// test process would show its own size.
-#[cfg(target_os = "linux")]
-fn run_measured(mut cmd: std::process::Command) -> (std::process::ExitStatus, String, u64) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).unwrap();
-        out
-    });
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0;
-    let started = Instant::now();
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kib) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak_kib = peak_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "hung");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    (status, reader.join().unwrap(), peak_kib)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -281,7 +243,12 @@ fn huge_names_at_200_in_flight_stay_within_64_mib() {
     cmd.env("QUOTES_YAHOO_URL", server.url())
         .args(["-j", "200", "-o", "symbol,name"])
         .args(&tickers);
-    let (status, stdout, peak_kib) = run_measured(cmd);
+    let crate::cmd::Measured {
+        status,
+        stdout,
+        peak_kib,
+        ..
+    } = run_measured(cmd);
     assert!(status.success(), "{status:?}");
     assert!(peak_kib > 0, "the peak RSS was never read");
     assert_eq!(stdout.lines().count(), 400);

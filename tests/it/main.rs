@@ -3,7 +3,7 @@
 //!
 //! Every test runs the real `quotes` binary, built by `cmd` in a scrubbed environment,
 //! against servers on `127.0.0.1` (`support`); nothing here touches the internet. The slow
-//! tests (`scale`, `bench_smoke`) are `#[ignore]`d: `cargo test --test it -- --ignored`
+//! tests (`scale`, `bench_smoke`, `streaming`'s bound) are `#[ignore]`d: `cargo test --test it -- --ignored`
 //! runs them.
 
 mod cmd;
@@ -25,6 +25,7 @@ mod properties;
 mod readme;
 mod scale;
 mod sources;
+mod streaming;
 mod support_selftest;
 mod tiingo;
 mod update;
