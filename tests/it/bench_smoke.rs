@@ -1,7 +1,9 @@
 //! The benchmark harness runs end to end (issue 6) so it never rots: `bench/run --smoke`
 //! starts the bench server and delaying proxy, runs `quotes` (and any installed peers) on
-//! tiny ticker lists, and checks every output. No timing is asserted here: tests assert
-//! behaviour, the benchmark measures.
+//! tiny ticker lists, and checks every output; scenario S (issue 20) runs with this same
+//! binary as its `--baseline`, so the side-by-side runs and their byte-for-byte comparison
+//! are exercised too. No timing is asserted here: tests assert behaviour, the benchmark
+//! measures.
 //!
 //! It builds nothing and writes nothing into the source tree: it hands `bench/run` the
 //! `quotes` binary this test run built (`QUOTES_BIN`) and the directory holding the bench
@@ -19,7 +21,7 @@ const BENCH_BINS: [&str; 3] = ["bench-server", "delay-proxy", "run-measured"];
 
 #[test]
 #[ignore = "tens of seconds; needs the bench binaries; run by .ci/run (cargo test --test it -- --ignored)"]
-fn bench_run_smoke_measures_quotes_in_both_scenarios() {
+fn bench_run_smoke_measures_quotes_in_every_scenario() {
     if !require_tool("python3") {
         return;
     }
@@ -51,6 +53,8 @@ fn bench_run_smoke_measures_quotes_in_both_scenarios() {
         .arg("--smoke")
         .arg("--out")
         .arg(out_dir.path())
+        .arg("--baseline")
+        .arg(BIN)
         .env("QUOTES_BIN", BIN)
         .env("QUOTES_BENCH_BIN_DIR", bin_dir)
         .timeout(std::time::Duration::from_secs(600))
@@ -72,7 +76,7 @@ fn bench_run_smoke_measures_quotes_in_both_scenarios() {
         )
     });
     let results: serde_json::Value = serde_json::from_str(&report).unwrap();
-    // Both scenarios measured quotes itself, and every quotes run printed correct prices.
+    // Scenarios A and B measured quotes itself, and every quotes run printed correct prices.
     for scenario in ["A", "B"] {
         let cells = results["scenarios"][scenario]["cells"]
             .as_array()
@@ -82,5 +86,50 @@ fn bench_run_smoke_measures_quotes_in_both_scenarios() {
         for cell in quotes {
             assert_eq!(cell["status"], "ok", "scenario {scenario}: {cell}");
         }
+    }
+    // Scenario H's quotes rows and every row of S (each run of this build beside the same
+    // run of the baseline, the same bytes) were measured and checked.
+    let rows = |key: &str| {
+        results[key]["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} rows: {report}"))
+            .clone()
+    };
+    let history = rows("history");
+    let quotes_rows: Vec<_> = history
+        .iter()
+        .filter(|r| {
+            r["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("quotes"))
+        })
+        .collect();
+    assert!(!quotes_rows.is_empty(), "scenario H ran no quotes row");
+    for row in quotes_rows {
+        assert_eq!(row["status"], "ok", "scenario H: {row}");
+    }
+    let streaming = rows("streaming");
+    let ids: Vec<&str> = streaming.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "latest",
+            "year",
+            "tsv",
+            "ledger",
+            "cache_fill",
+            "cache_tsv",
+            "cache_ledger",
+            "update"
+        ],
+        "scenario S's rows"
+    );
+    for row in &streaming {
+        assert_eq!(row["status"], "ok", "scenario S: {row}");
+        assert_eq!(
+            row["before_status"][0], "ok",
+            "scenario S, the baseline: {row}"
+        );
+        assert_eq!(row["identical"], true, "scenario S, byte for byte: {row}");
     }
 }
