@@ -17,17 +17,47 @@
 //! is ours and lives only as long as the run, but a disk can fail: a record that cannot be
 //! read back whole is an error for the ticker it belongs to, never a wrong price. A file
 //! that cannot be made or written (no temporary directory, a full disk) keeps the records
-//! in memory instead: slower to bound, never lost.
+//! in memory instead, as the build before did, and says so once on stderr
+//! ([`keeping_in_memory`]): the memory bound is lost, never a price.
+//!
+//! **Where.** [`temporary_file`]: in the system's temporary directory (`TMPDIR`, else
+//! `/tmp`; `%TEMP%` on Windows), through `tempfile`: created exclusively under a random
+//! name and unlinked at once (or never named at all, `O_TMPFILE`), and deleted on close
+//! on Windows, so that no other user can open it and nothing is left behind when the run
+//! ends, however it ends (an exit, Ctrl-C, `--deadline`, a kill).
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rust_decimal::Decimal;
 
 use crate::calendar::{day_number, from_day_number};
 use crate::quote::{Decimals, FxRate, MAX_SCALE, Quote, Quoted};
+
+/// A new temporary file for what waits (see the module docs: where, and why nothing is
+/// left behind).
+pub fn temporary_file() -> io::Result<File> {
+    tempfile::tempfile()
+}
+
+/// Say, once a run, that a temporary file could not be made or written (`e`), so that what
+/// waits for its turn is kept in memory instead.
+pub fn keeping_in_memory(e: &io::Error) {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if SAID.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let why = crate::text::message(&format!(
+        "cannot write a temporary file in {} ({e}); keeping the prices that wait for \
+         their turn in memory instead (set TMPDIR to a directory with room)",
+        dir.display()
+    ));
+    crate::output::write_stderr(format!("quotes: warning: {why}\n").as_bytes());
+}
 
 /// A record set aside: which one, for reading it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +82,18 @@ pub struct Spill {
     end: u64,
     /// The file could not be made or written: everything stays in memory.
     no_file: bool,
+    /// How the file is made: [`temporary_file`] (a test gives a file that fails).
+    make: fn() -> io::Result<File>,
 }
 
 impl Spill {
     /// A store that keeps up to `budget` bytes of records in memory.
     pub fn new(budget: usize) -> Spill {
+        Spill::with_file(budget, temporary_file)
+    }
+
+    /// A store whose temporary file `make` makes.
+    fn with_file(budget: usize, make: fn() -> io::Result<File>) -> Spill {
         Spill {
             budget,
             in_memory: 0,
@@ -64,6 +101,7 @@ impl Spill {
             file: RefCell::new(None),
             end: 0,
             no_file: false,
+            make,
         }
     }
 
@@ -80,7 +118,10 @@ impl Spill {
         let record = if self.in_memory + bytes.len() > self.budget && !self.no_file {
             match self.write_to_disk(&bytes) {
                 Ok(record) => record,
-                Err(_) => {
+                // The records already on disk stay readable: each was written whole, and
+                // this one's bytes (maybe some of them) lie past them.
+                Err(e) => {
+                    keeping_in_memory(&e);
                     self.no_file = true;
                     self.memory(bytes)
                 }
@@ -101,7 +142,7 @@ impl Spill {
         let mut slot = self.file.borrow_mut();
         let file = match &mut *slot {
             Some(file) => file,
-            None => slot.insert(tempfile::tempfile()?),
+            None => slot.insert((self.make)()?),
         };
         file.seek(SeekFrom::Start(self.end))?;
         file.write_all(bytes)?;
@@ -708,6 +749,28 @@ mod tests {
         spill.remove(id);
         assert_eq!(spill.in_memory(), 0);
         assert!(spill.get(id).is_err());
+    }
+
+    // /dev/full is Linux's: every write to it fails with ENOSPC, as on a full disk.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_keeps_the_records_in_memory_and_loses_none() {
+        fn full() -> io::Result<File> {
+            File::options().read(true).write(true).open("/dev/full")
+        }
+        fn nowhere() -> io::Result<File> {
+            tempfile::tempfile_in("/nonexistent/quotes-test/tmp")
+        }
+        for make in [full as fn() -> io::Result<File>, nowhere] {
+            let mut spill = Spill::with_file(0, make);
+            let records = [history(500), vec![every_field()], history(3)];
+            let ids: Vec<Id> = records.iter().map(|r| spill.put(r)).collect();
+            assert!(spill.no_file, "the file failed");
+            assert!(spill.in_memory() > 0);
+            for (id, record) in ids.iter().zip(&records) {
+                assert_eq!(&spill.get(*id).unwrap(), record);
+            }
+        }
     }
 
     #[test]

@@ -360,15 +360,10 @@ impl Locked {
         Ok(BufReader::with_capacity(1 << 16, source))
     }
 
-    /// Append `bytes` (whole lines) in one write, and make them durable; on any failure the
+    /// Append the `len` bytes `lines` reads (whole lines: from memory, or a temporary file
+    /// of a long back-fill), in writes of a MiB, and make them durable; on any failure the
     /// file is cut back to its old length. Refused if the file changed since it was read (a
     /// program that writes it without taking the lock).
-    pub fn append(&self, mut bytes: &[u8]) -> Result<(), AppendError> {
-        self.append_from(bytes.len() as u64, &mut bytes)
-    }
-
-    /// [`Locked::append`] the `len` bytes `lines` reads (a temporary file of a long
-    /// back-fill), in writes of a MiB.
     pub fn append_from(&self, len: u64, lines: &mut dyn Read) -> Result<(), AppendError> {
         let failed = |cause: io::Error| AppendError {
             cause,

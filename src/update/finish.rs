@@ -24,6 +24,8 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use rust_decimal::Decimal;
 
@@ -34,7 +36,7 @@ use crate::output::{self, Row, Style, Written};
 use crate::plan::{Plan, Turn};
 use crate::quote::{Decimals, Quote};
 use crate::round::Sink;
-use crate::spill::{Id, Reader, Spill};
+use crate::spill::{self, Id, Reader, Spill};
 
 /// Bytes of set-aside closes kept in memory before the rest go to a temporary file.
 const SPILL_BUDGET: usize = 16 << 20;
@@ -45,69 +47,93 @@ const LINES_AT_ONCE: usize = 1024;
 /// Bytes of lines to append held in memory; past it they go to a temporary file.
 const LINES_IN_MEMORY: usize = 8 << 20;
 
-/// The lines to append, in memory and then, past [`LINES_IN_MEMORY`], in a temporary file.
-#[derive(Default)]
+/// The lines to append, in memory and then, past [`LINES_IN_MEMORY`], in a temporary file
+/// (`spill::temporary_file`). A file that cannot be made or written keeps the rest in
+/// memory, said once on stderr (`spill::keeping_in_memory`): the lines are all appended
+/// still, as they were before issue 20.
 struct Lines {
+    /// The lines not in the file (every line, without a file).
     memory: Vec<u8>,
-    file: Option<std::io::BufWriter<std::fs::File>>,
-    /// Bytes in all.
-    len: u64,
-    /// Why the temporary file failed, if it did.
-    failed: Option<std::io::Error>,
+    /// The temporary file: its first `in_file` bytes are lines, whole and in order.
+    file: Option<File>,
+    in_file: u64,
+    /// The file failed: what comes stays in memory.
+    no_file: bool,
+    /// Bytes in memory that go to the file.
+    limit: usize,
+    /// How the file is made (a test gives one that fails).
+    make: fn() -> io::Result<File>,
 }
 
 impl Lines {
+    fn new() -> Lines {
+        Lines::with_file(LINES_IN_MEMORY, spill::temporary_file)
+    }
+
+    fn with_file(limit: usize, make: fn() -> io::Result<File>) -> Lines {
+        Lines {
+            memory: Vec::new(),
+            file: None,
+            in_file: 0,
+            no_file: false,
+            limit,
+            make,
+        }
+    }
+
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    /// Bytes in all.
+    fn len(&self) -> u64 {
+        self.in_file + self.memory.len() as u64
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        use std::io::Write;
-        self.len += bytes.len() as u64;
-        if self.file.is_none() && self.memory.len() + bytes.len() > LINES_IN_MEMORY {
-            // No temporary file: all of it in memory, as a short append is.
-            if let Ok(file) = tempfile::tempfile() {
-                let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
-                match file.write_all(&self.memory) {
-                    Ok(()) => {
-                        self.memory = Vec::new();
-                        self.file = Some(file);
-                    }
-                    Err(e) => self.failed = Some(e),
-                }
-            }
-        }
-        match &mut self.file {
-            Some(file) => {
-                if let Err(e) = file.write_all(bytes) {
-                    self.failed.get_or_insert(e);
-                }
-            }
-            None => self.memory.extend_from_slice(bytes),
+        self.memory.extend_from_slice(bytes);
+        if self.memory.len() >= self.limit
+            && !self.no_file
+            && let Err(e) = self.write_out()
+        {
+            spill::keeping_in_memory(&e);
+            self.no_file = true;
         }
     }
 
-    /// Append them to `file`.
-    fn append_to(self, file: &super::file::Locked) -> Result<(), String> {
-        use std::io::{Seek, SeekFrom};
-        if let Some(e) = self.failed {
-            return Err(format!(
-                "cannot set the lines aside in a temporary file: {e}"
-            ));
-        }
-        let appended = match self.file {
-            None => file.append(&self.memory),
-            Some(lines) => {
-                let mut lines = lines
-                    .into_inner()
-                    .map_err(|e| format!("cannot set the lines aside: {}", e.error()))?;
-                lines
-                    .seek(SeekFrom::Start(0))
-                    .map_err(|e| format!("cannot read the lines set aside: {e}"))?;
-                file.append_from(self.len, &mut std::io::BufReader::new(lines))
-            }
+    /// The lines in memory, moved to the end of the file. On an error the file's first
+    /// `in_file` bytes are still the lines before (what this write got out lies past them,
+    /// and is never read).
+    fn write_out(&mut self) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert((self.make)()?),
         };
-        appended.map_err(|e| e.to_string())
+        file.write_all(&self.memory)?;
+        self.in_file += self.memory.len() as u64;
+        self.memory.clear();
+        Ok(())
+    }
+
+    /// Every line, in order: the file's, then the memory's.
+    fn reader(&mut self) -> io::Result<impl Read + '_> {
+        let head: Box<dyn Read + '_> = match &mut self.file {
+            Some(file) => {
+                file.seek(SeekFrom::Start(0))?;
+                Box::new(io::BufReader::with_capacity(1 << 16, file).take(self.in_file))
+            }
+            None => Box::new(io::empty()),
+        };
+        Ok(head.chain(&self.memory[..]))
+    }
+
+    /// Append them to `file`.
+    fn append_to(mut self, file: &super::file::Locked) -> Result<(), String> {
+        let len = self.len();
+        let mut lines = self
+            .reader()
+            .map_err(|e| format!("cannot read the lines set aside in a temporary file: {e}"))?;
+        file.append_from(len, &mut lines).map_err(|e| e.to_string())
     }
 }
 
@@ -231,7 +257,7 @@ impl Update {
         }
         // The lines, merged by date then target order; printed as they come (a dry run),
         // or gathered for the one write that appends them.
-        let mut lines = Lines::default();
+        let mut lines = Lines::new();
         let mut printing = self.dry_run;
         let mut merged = Merged::new(self, &runs, &spill);
         let mut renderer = (self.kind.format().renderer)();
@@ -626,4 +652,67 @@ fn failures(failed: &[&str]) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(lines: &mut Lines) -> Vec<u8> {
+        let mut all = Vec::new();
+        lines.reader().unwrap().read_to_end(&mut all).unwrap();
+        all
+    }
+
+    /// Lines of 40 bytes, numbered, pushed a few at a time.
+    fn fill(lines: &mut Lines, count: usize) -> Vec<u8> {
+        let mut want = Vec::new();
+        for at in 0..count {
+            let line = format!("P 2021-01-04 \"T{at:05}\" {:>12} USD\n", at * 7);
+            lines.push(line.as_bytes());
+            want.extend_from_slice(line.as_bytes());
+        }
+        want
+    }
+
+    #[test]
+    fn lines_past_the_limit_go_to_the_file_and_read_back_in_order() {
+        let mut lines = Lines::with_file(100, spill::temporary_file);
+        let want = fill(&mut lines, 50);
+        assert!(
+            lines.in_file > 0 && !lines.memory.is_empty(),
+            "some in each"
+        );
+        assert!(
+            lines.memory.len() < 100 + 40,
+            "the memory holds only the tail"
+        );
+        assert_eq!(lines.len(), want.len() as u64);
+        assert_eq!(read_all(&mut lines), want);
+    }
+
+    // /dev/full is Linux's: every write to it fails with ENOSPC, as on a full disk.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_keeps_the_lines_in_memory_and_loses_none() {
+        fn full() -> io::Result<File> {
+            File::options().read(true).write(true).open("/dev/full")
+        }
+        let mut lines = Lines::with_file(100, full);
+        let want = fill(&mut lines, 50);
+        assert!(lines.no_file, "the write failed");
+        assert_eq!(lines.in_file, 0);
+        assert_eq!(read_all(&mut lines), want);
+    }
+
+    #[test]
+    fn no_temporary_directory_keeps_the_lines_in_memory_and_loses_none() {
+        fn nowhere() -> io::Result<File> {
+            tempfile::tempfile_in("/nonexistent/quotes-test/tmp")
+        }
+        let mut lines = Lines::with_file(100, nowhere);
+        let want = fill(&mut lines, 50);
+        assert!(lines.no_file && lines.file.is_none());
+        assert_eq!(read_all(&mut lines), want);
+    }
 }

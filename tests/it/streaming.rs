@@ -16,9 +16,14 @@
 //!
 //! **The bound.** 300 tickers × 30 years of daily closes (2,347,500 rows; the build before
 //! held them all: about 1 GB) are written within 64 MiB of peak resident memory, fetched and
-//! from the cache, and an empty price file back-filled with 100 of them within 128 MiB
-//! (Linux: the peak is read from /proc). Slow in a debug build, so `#[ignore]`d: `.ci/run`
-//! runs it with `cargo test --test it -- --ignored`.
+//! from the cache, and an empty price file back-filled with 100
+//! of them within 128 MiB (Linux: the peak is read from /proc). The 300-ticker test is slow in a debug build, so
+//! `#[ignore]`d: `.ci/run` runs it with `cargo test --test it -- --ignored`.
+//!
+//! **The temporary file.** What must wait longer than its turn (a long back-fill's lines)
+//! goes to a temporary file in `TMPDIR`, which is left empty; with no
+//! temporary directory, or a full one, every line is still written, and stderr says once
+//! that it was kept in memory instead.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -347,10 +352,9 @@ fn closes(from: jiff::civil::Date, to: jiff::civil::Date) -> Vec<(String, String
     days
 }
 
+/// The 30 years to yesterday (UTC): from the day after yesterday 30 years ago.
 #[cfg(target_os = "linux")]
-#[test]
-#[ignore = "slow in a debug build (about 30 s): .ci/run runs it with --ignored"]
-fn thirty_years_of_300_tickers_are_written_within_64_mib() {
+fn thirty_years_to_yesterday() -> (jiff::civil::Date, jiff::civil::Date) {
     let to = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
@@ -361,6 +365,14 @@ fn thirty_years_of_300_tickers_are_written_within_64_mib() {
         .unwrap()
         .tomorrow()
         .unwrap();
+    (from, to)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "slow in a debug build (about 30 s): .ci/run runs it with --ignored"]
+fn thirty_years_of_300_tickers_are_written_within_64_mib() {
+    let (from, to) = thirty_years_to_yesterday();
     let server = thirty_years(&from.to_string());
     let days = closes(from, to);
     let tickers: Vec<String> = (1..=300).map(|n| format!("T{n:04}")).collect();
@@ -446,5 +458,134 @@ fn thirty_years_of_300_tickers_are_written_within_64_mib() {
         update.peak_kib < 128 * MIB,
         "--update: peak RSS {} MiB",
         update.peak_kib / MIB
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The temporary file
+
+/// A back-fill whose lines pass what is held in memory (8 MiB: 40 tickers × 30 years, about
+/// 10 MB of lines) gathers them in a temporary file in `TMPDIR`, and leaves nothing there.
+/// With no temporary directory, or a full one (a 1 MiB tmpfs, as root: the write fails with
+/// ENOSPC midway), every line is still appended, the same bytes, and stderr says once that
+/// they were kept in memory instead (it used to append nothing when the write failed).
+// Linux: TMPDIR is where the temporary file goes on Unix; the full disk is a tmpfs mounted
+// in a mount namespace of its own (unshare). Elsewhere the same code keeps the lines in
+// memory the same way (src/update/finish.rs, unit tests with /dev/full).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_long_backfill_appends_every_line_whatever_the_temporary_directory() {
+    let (from, to) = thirty_years_to_yesterday();
+    let server = thirty_years(&from.to_string());
+    let days = closes(from, to);
+    let tickers: Vec<String> = (1..=40).map(|n| format!("T{n:04}")).collect();
+    let count = tickers.len() * days.len();
+    let dir = tempfile::tempdir().unwrap();
+    // `quotes --update FILE` with TMPDIR set, maybe run through `wrap` (a program and its
+    // arguments before quotes'); the file written, and stderr with FILE for its path.
+    let backfill = |name: &str, tmpdir: &Path, wrap: &[&std::ffi::OsStr]| {
+        let file = dir.path().join(name);
+        let mut cmd = match wrap.split_first() {
+            None => crate::cmd::quotes_process(),
+            Some((program, args)) => {
+                let mut cmd = crate::cmd::scrubbed(program);
+                cmd.args(args).arg(crate::cmd::BIN);
+                cmd
+            }
+        };
+        cmd.env("QUOTES_YAHOO_URL", server.url())
+            .env("TMPDIR", tmpdir)
+            .args(["--no-cache", "-j", "20", "--update"])
+            .arg(&file)
+            .args(["--from", &from.to_string(), "--to", &to.to_string()])
+            .args(&tickers);
+        let out = assert_cmd::Command::from_std(cmd)
+            .timeout(crate::cmd::HANG_GUARD)
+            .output()
+            .unwrap();
+        let stderr =
+            String::from_utf8_lossy(&out.stderr).replace(&file.display().to_string(), "FILE");
+        assert!(out.status.success(), "{name}: {stderr}");
+        (std::fs::read(&file).unwrap(), stderr)
+    };
+    let summary = format!("FILE: appended {count} prices\n");
+
+    // A temporary directory with room: the lines pass through it, and nothing is left.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let (written, stderr) = backfill("with-room.journal", &tmp, &[]);
+    assert_eq!(stderr, summary);
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "a temporary file was left behind"
+    );
+    let text = String::from_utf8(written.clone()).unwrap();
+    assert!(
+        text.len() > 8 << 20,
+        "{} bytes: not past the memory",
+        text.len()
+    );
+    assert_eq!(text.lines().count(), count);
+    let (first_day, first_close) = &days[0];
+    let (last_day, last_close) = days.last().unwrap();
+    assert!(text.starts_with(&format!("P {first_day} \"T0001\" {first_close} USD\n")));
+    assert!(text.ends_with(&format!("P {last_day} \"T0040\" {last_close} USD\n")));
+
+    let kept_in_memory = |stderr: &str, tmpdir: &Path, why: &str| {
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{stderr}");
+        let warning = format!(
+            "quotes: warning: cannot write a temporary file in {} (",
+            tmpdir.display()
+        );
+        assert!(lines[0].starts_with(&warning), "{stderr}");
+        assert!(lines[0].contains(why), "{stderr}");
+        assert!(
+            lines[0].ends_with(
+                "; keeping the prices that wait for their turn in memory instead (set \
+                 TMPDIR to a directory with room)"
+            ),
+            "{stderr}"
+        );
+        assert_eq!(format!("{}\n", lines[1]), summary);
+    };
+
+    // No temporary directory at all.
+    let nowhere = dir.path().join("no-such-directory");
+    let (same, stderr) = backfill("nowhere.journal", &nowhere, &[]);
+    kept_in_memory(&stderr, &nowhere, "No such file or directory");
+    assert!(
+        same == written,
+        "the lines differ without a temporary directory"
+    );
+
+    // A full one: a 1 MiB tmpfs, in a mount namespace of this run's own (root only).
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the full-disk case needs root to mount a tmpfs"
+        );
+        eprintln!("skipped the full-disk case: not root, so no tmpfs of 1 MiB");
+        return;
+    }
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let mount = r#"mount -t tmpfs -o size=1m quotes-test "$TMPDIR" && exec "$0" "$@""#;
+    let (same, stderr) = backfill(
+        "full.journal",
+        &full,
+        &[
+            "unshare".as_ref(),
+            "-m".as_ref(),
+            "sh".as_ref(),
+            "-c".as_ref(),
+            mount.as_ref(),
+        ],
+    );
+    kept_in_memory(&stderr, &full, "No space left on device");
+    assert!(
+        same == written,
+        "the lines differ with a full temporary directory"
     );
 }
