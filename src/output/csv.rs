@@ -30,8 +30,9 @@ impl Render for Csv {
     }
 
     /// A round without a row still has its header (once per stream).
-    fn end(&mut self, style: &Style, out: &mut Vec<u8>) {
+    fn end(&mut self, style: &Style, out: &mut Vec<u8>) -> std::io::Result<bool> {
         let _ = self.records(&[], style, out);
+        Ok(true)
     }
 }
 

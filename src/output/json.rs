@@ -166,13 +166,14 @@ impl Render for Array {
         }
     }
 
-    fn end(&mut self, _style: &Style, out: &mut Vec<u8>) {
+    fn end(&mut self, _style: &Style, out: &mut Vec<u8>) -> std::io::Result<bool> {
         out.extend_from_slice(if self.elements == 0 {
             b"[]\n"
         } else {
             b"\n]\n"
         });
         self.elements = 0;
+        Ok(true)
     }
 }
 

@@ -104,14 +104,19 @@ pub trait Render {
     /// has tickers, or in one).
     fn rows(&mut self, rows: &[Row<'_>], style: &Style, out: &mut Vec<u8>);
 
-    /// The round is over: what the format writes after its rows, or held back until now.
-    fn end(&mut self, _style: &Style, _out: &mut Vec<u8>) {}
+    /// The round is over: what the format writes after its rows, or held back until now,
+    /// a part at a time (the table's rows of a long history are many MB): called until it
+    /// says it is done (`Ok(true)`). `Err`: what was held back in a temporary file could not
+    /// be read back (the rest of the round is lost; the renderer is ready for the next).
+    fn end(&mut self, _style: &Style, _out: &mut Vec<u8>) -> io::Result<bool> {
+        Ok(true)
+    }
 
     /// A whole round at once.
     fn write(&mut self, rows: &[Row<'_>], style: &Style, out: &mut dyn Write) -> io::Result<()> {
         let mut bytes = Vec::new();
         self.rows(rows, style, &mut bytes);
-        self.end(style, &mut bytes);
+        while !self.end(style, &mut bytes)? {}
         out.write_all(&bytes)
     }
 }
@@ -247,6 +252,8 @@ pub struct Stream<'a> {
     /// The error lines so far, written after the data.
     stderr: Vec<u8>,
     failed: bool,
+    /// Everything the format held back is in `stdout` (or was taken).
+    ended: bool,
 }
 
 impl<'a> Stream<'a> {
@@ -258,6 +265,7 @@ impl<'a> Stream<'a> {
             stdout: Vec::new(),
             stderr: Vec::new(),
             failed: false,
+            ended: false,
         }
     }
 
@@ -284,9 +292,32 @@ impl<'a> Stream<'a> {
         self.failed
     }
 
+    /// The end of the round, a part at a time: the next part of what the format held back
+    /// goes into [`Stream::stdout`]; `true` once all of it is there. A failure to read back
+    /// what was set aside is an error line, and the round a failed one.
+    pub fn end_part(&mut self) -> bool {
+        if self.ended {
+            return true;
+        }
+        self.ended = match self.renderer.end(self.style, &mut self.stdout) {
+            Ok(done) => done,
+            Err(e) => {
+                self.failed = true;
+                let why = format!(
+                    "the rows set aside in a temporary file could not be read back ({e}); \
+                     the output is cut short"
+                );
+                // Writing into a Vec cannot fail.
+                let _ = writeln!(self.stderr, "quotes: error: {}", text::message(&why));
+                true
+            }
+        };
+        self.ended
+    }
+
     /// The end of the round: what is left to write, and the error lines.
     pub fn end(mut self) -> Rendered {
-        self.renderer.end(self.style, &mut self.stdout);
+        while !self.end_part() {}
         Rendered {
             stdout: self.stdout,
             stderr: self.stderr,

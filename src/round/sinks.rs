@@ -41,25 +41,39 @@ impl<'a> ToStdout<'a> {
         self.stream.failed()
     }
 
-    /// The end of the round: what the format held back, then the error lines; how writing
-    /// stdout went once everything is written.
+    /// The end of the round: what the format held back, a part at a time (the table of a
+    /// long history is many MB), then the error lines; how writing stdout went once
+    /// everything is written.
     pub async fn finish(self) -> Written {
         let ToStdout {
-            stream,
+            mut stream,
             queue,
             writer,
             ..
         } = self;
-        let rendered = stream.end();
-        let chunks = queue.into_iter().chain([
-            Chunk::Stdout(rendered.stdout),
-            Chunk::Stderr(rendered.stderr),
-        ]);
-        for chunk in chunks {
-            if writer.sender().send(chunk).await.is_err() {
-                break;
+        let sent = async {
+            for chunk in queue {
+                writer.sender().send(chunk).await.ok()?;
             }
-        }
+            loop {
+                let done = stream.end_part();
+                let part = std::mem::take(&mut stream.stdout);
+                if !part.is_empty() {
+                    writer.sender().send(Chunk::Stdout(part)).await.ok()?;
+                }
+                if done {
+                    break;
+                }
+            }
+            let rendered = stream.end();
+            writer
+                .sender()
+                .send(Chunk::Stderr(rendered.stderr))
+                .await
+                .ok()
+        };
+        // The output thread is gone (it says why): nothing more can be written.
+        let _ = sent.await;
         writer.finish().await
     }
 }

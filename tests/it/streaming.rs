@@ -16,12 +16,12 @@
 //!
 //! **The bound.** 300 tickers × 30 years of daily closes (2,347,500 rows; the build before
 //! held them all: about 1 GB) are written within 64 MiB of peak resident memory, fetched and
-//! from the cache, and an empty price file back-filled with 100
+//! from the cache, in the aligned table too, and an empty price file back-filled with 100
 //! of them within 128 MiB (Linux: the peak is read from /proc). The 300-ticker test is slow in a debug build, so
 //! `#[ignore]`d: `.ci/run` runs it with `cargo test --test it -- --ignored`.
 //!
-//! **The temporary file.** What must wait longer than its turn (a long back-fill's lines)
-//! goes to a temporary file in `TMPDIR`, which is left empty; with no
+//! **The temporary file.** What must wait longer than its turn (a long back-fill's lines,
+//! the table's rows) goes to a temporary file in `TMPDIR`, which is left empty; with no
 //! temporary directory, or a full one, every line is still written, and stderr says once
 //! that it was kept in memory instead.
 
@@ -429,6 +429,24 @@ fn thirty_years_of_300_tickers_are_written_within_64_mib() {
         cached.peak_kib < 64 * MIB,
         "from the cache: peak RSS {} MiB",
         cached.peak_kib / MIB
+    );
+
+    // The default format, aligned over all 300 × 30 years (from the cache): its rows wait
+    // in a temporary file, not in memory (it held about 145 MiB of text before).
+    let table = run("table", &tickers, &[]);
+    assert!(table.status.success(), "{}", table.stderr);
+    assert_eq!(server.request_count(), 300, "answered from the cache");
+    let mut lines = table.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("T0001  {}  {}  USD", days[0].0, days[0].1).as_str())
+    );
+    assert_eq!(lines.count(), 300 * days.len() - 1);
+    eprintln!("-f table: peak RSS {} MiB", table.peak_kib / MIB);
+    assert!(
+        table.peak_kib < 64 * MIB,
+        "-f table: peak RSS {} MiB",
+        table.peak_kib / MIB
     );
 
     // An empty price file back-filled with the same 100: sorted by date, then input order.
