@@ -15,6 +15,9 @@
 //! - what came back: `quote` (a price and its exact rounding), `fx` (minor units and
 //!   `--currency`: one exact conversion per price), `error` (what a user can see go wrong,
 //!   in words), `text` (server text made safe to show);
+//! - in order, as it comes (issue 20): `round` (jobs started in input order, fetching ahead
+//!   of writing by a bounded window, each input's rows written when its turn comes), `spill`
+//!   (what must wait past its turn: compact, in an anonymous temporary file past a budget);
 //! - writing it: `output` (the registry of formats, one file each, and the stdout policy);
 //! - price history (issue 10): `history` (ranges, intervals, closes as traded), `cache`
 //!   (closes that cannot change, in SQLite), `update` (`--update`: append what a price file

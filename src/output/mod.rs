@@ -8,10 +8,10 @@
 //!
 //! **A round is a stream** (issue 20). A format renders the rows it is given as they come
 //! ([`Render::rows`], a ticker's rows at a time, in input order) and writes what it holds
-//! back at the end of the round ([`Render::end`]): JSON's closing `]`; the table's every
-//! row, because it aligns its columns over all of them (it is for people at a terminal: it
-//! keeps each row's cells as text, a few bytes a cell, until the end). [`Stream`] runs the
-//! checks and collects the error lines; the bytes go to stdout through [`Writer`], a thread
+//! back at the end of the round ([`Render::end`], a part at a time): JSON's closing `]`;
+//! the table's every row, because it aligns its columns over all of them (it keeps each
+//! row's cells as text until the end, past a few MiB in a temporary file). [`Stream`] runs
+//! the checks and collects the error lines; the bytes go to stdout through [`Writer`], a thread
 //! of its own fed in order, so that a write blocked on a full pipe never holds up the run,
 //! and a signal can end the run at once even then. A broken pipe is quiet (the reader,
 //! `head -1`, has what it wanted) while any other write error (a full disk) is reported,
