@@ -518,7 +518,9 @@ fn invalid(what: &str) -> io::Error {
     )
 }
 
-fn write_varint(out: &mut Vec<u8>, mut n: u128) {
+/// `n` in 7-bit groups, low first, the high bit set on all but the last (`output::table`
+/// writes its cells' lengths so too).
+pub fn write_varint(out: &mut Vec<u8>, mut n: u128) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;

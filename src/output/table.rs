@@ -94,7 +94,8 @@ impl Render for Table {
                 cell.clear();
                 field.push(&mut cell, row, quote, style);
                 *width = (*width).max(cell.width());
-                push_length(&mut self.cells, cell.len());
+                // A cell's length, before its text.
+                spill::write_varint(&mut self.cells, cell.len() as u128);
                 self.cells.extend_from_slice(cell.as_bytes());
             }
         }
@@ -240,19 +241,6 @@ impl Table {
         out.extend_from_slice(line.trim_end().as_bytes());
         out.push(b'\n');
         cells
-    }
-}
-
-/// A cell's length, before its text.
-fn push_length(cells: &mut Vec<u8>, mut len: usize) {
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            cells.push(byte);
-            return;
-        }
-        cells.push(byte | 0x80);
     }
 }
 

@@ -324,14 +324,9 @@ impl<'r> Round<'r> {
         while at < entries.len() {
             // Every turn that can be given now, until the sink holds enough to write.
             while at < entries.len() && sink.pending() < FLUSH_AT {
-                let entry = &entries[at];
-                let job = match &entry.resolved {
-                    Err(e) => {
-                        sink.turn(self.plan, invalid(entry, e));
-                        at += 1;
-                        continue;
-                    }
-                    Ok((job, _)) => *job,
+                let Some(job) = self.job_of(sink, at) else {
+                    at += 1;
+                    continue;
                 };
                 if let Some((result, source)) = kept.get(&job) {
                     let last = last_turn[job] == at;
@@ -417,14 +412,9 @@ impl<'r> Round<'r> {
         let mut at = 0;
         while at < entries.len() {
             while at < entries.len() && sink.pending() < FLUSH_AT {
-                let entry = &entries[at];
-                let job = match &entry.resolved {
-                    Err(e) => {
-                        sink.turn(self.plan, invalid(entry, e));
-                        at += 1;
-                        continue;
-                    }
-                    Ok((job, _)) => *job,
+                let Some(job) = self.job_of(sink, at) else {
+                    at += 1;
+                    continue;
                 };
                 let (set_aside, source) = &kept[job];
                 let mut result: Fetched = match set_aside {
@@ -479,6 +469,19 @@ impl<'r> Round<'r> {
             () = sink.flush(), if pending => {}
         }
         Ok(())
+    }
+
+    /// The job of the input at `at`; `None` once an input that is no valid ticker has had
+    /// its turn (its error).
+    fn job_of<S: Sink>(&self, sink: &mut S, at: usize) -> Option<usize> {
+        let entry = &self.plan.entries()[at];
+        match &entry.resolved {
+            Ok((job, _)) => Some(*job),
+            Err(e) => {
+                sink.turn(self.plan, invalid(entry, e));
+                None
+            }
+        }
     }
 
     /// For each job, the last input that asks for it.

@@ -15,7 +15,8 @@
 //!   with the same environment, so a pty or a shell pipeline sees the same scrubbed world.
 //! - `require_tool(name)`: whether an external tool a test needs is installed; in CI a
 //!   missing tool fails the test instead of skipping it.
-//! - `run_measured(cmd)` (Linux): run to completion, with the peak resident set read from
+//! - `spawn_reading(cmd)`: start a command with its output read by threads of their own;
+//!   `run_measured(cmd)` (Linux): run to completion, with the peak resident set read from
 //!   /proc.
 
 use std::ffi::{OsStr, OsString};
@@ -185,6 +186,31 @@ fn is_program(path: &Path) -> bool {
     path.is_file() || (cfg!(windows) && path.with_extension("exe").is_file())
 }
 
+/// `cmd` started with its stdout and stderr piped, each read to its end by a thread of its
+/// own (a pipe nobody reads would block it): the child, and the threads that give stdout's
+/// and stderr's bytes when joined.
+pub fn spawn_reading(
+    cmd: &mut std::process::Command,
+) -> (std::process::Child, [std::thread::JoinHandle<Vec<u8>>; 2]) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            pipe.read_to_end(&mut out).unwrap();
+            out
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    (child, [stdout, stderr])
+}
+
 /// How a command measured by [`run_measured`] ended.
 #[cfg(target_os = "linux")]
 pub struct Measured {
@@ -203,22 +229,7 @@ pub struct Measured {
 /// test process would show its own size.
 #[cfg(target_os = "linux")]
 pub fn run_measured(mut cmd: std::process::Command) -> Measured {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut out = String::new();
-            pipe.read_to_string(&mut out).unwrap();
-            out
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let (mut child, [stdout, stderr]) = spawn_reading(&mut cmd);
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0;
     let started = std::time::Instant::now();
@@ -237,10 +248,11 @@ pub fn run_measured(mut cmd: std::process::Command) -> Measured {
         assert!(started.elapsed() < Duration::from_secs(300), "hung");
         std::thread::sleep(Duration::from_millis(5));
     };
+    let text = |bytes| String::from_utf8(bytes).expect("quotes writes UTF-8");
     Measured {
         status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
+        stdout: text(stdout.join().unwrap()),
+        stderr: text(stderr.join().unwrap()),
         peak_kib,
     }
 }

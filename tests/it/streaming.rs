@@ -130,22 +130,7 @@ fn run(server: &Server, args: &[String], case: &str) -> Printed {
 /// Run `cmd` to its end, or kill it after [`crate::cmd::HANG_GUARD`] (a hang fails the test
 /// instead of holding up the suite).
 fn output(mut cmd: std::process::Command) -> Printed {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            pipe.read_to_end(&mut out).unwrap();
-            out
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let (mut child, [stdout, stderr]) = crate::cmd::spawn_reading(&mut cmd);
     let started = std::time::Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -194,20 +179,15 @@ fn args(extra: &[&str]) -> Vec<String> {
     args
 }
 
-const FORMATS: &[&str] = &[
-    "table",
-    "tsv",
-    "csv",
-    "json",
-    "jsonl",
-    "ledger",
-    "beancount",
-];
+/// Every format's name.
+fn formats() -> impl Iterator<Item = &'static str> {
+    quotes::output::FORMATS.iter().map(|f| f.name)
+}
 
 #[test]
 fn a_range_with_failures_in_the_middle_is_byte_for_byte_what_was_printed_whole() {
     let server = yahoo();
-    for format in FORMATS {
+    for format in formats() {
         let case = format!("range.{format}");
         let printed = run(
             &server,
@@ -243,7 +223,7 @@ fn a_range_with_failures_in_the_middle_is_byte_for_byte_what_was_printed_whole()
 #[test]
 fn latest_prices_with_failures_in_the_middle_are_byte_for_byte_what_was_printed_whole() {
     let server = yahoo();
-    for format in FORMATS {
+    for format in formats() {
         let case = format!("latest.{format}");
         let printed = run(&server, &args(&["-f", format]), &case);
         assert_recorded(&printed, &case);
