@@ -197,7 +197,9 @@ pub struct Cli {
     /// Most requests in flight at once
     ///
     /// The default sends a typical watchlist in one round trip; over HTTPS Yahoo multiplexes
-    /// them on one HTTP/2 connection.
+    /// them on one HTTP/2 connection. A source's own concurrency cap (Nasdaq: 10 at a time)
+    /// holds by default; -j given lifts it up to N. A source's spacing (Alpha Vantage: one
+    /// request a second, hence one at a time) and its quota are never lifted.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 50,
           value_parser = clap::value_parser!(u16).range(1..=1000), help_heading = "Network")]
     pub jobs: u16,
@@ -354,6 +356,10 @@ pub struct Cli {
     /// Whether `-o` was given (filled by `parse`): a range has other default fields.
     #[arg(skip)]
     pub fields_given: bool,
+
+    /// Whether `-j` was given (filled by `parse`): it lifts a source's own concurrency cap.
+    #[arg(skip)]
+    pub jobs_given: bool,
 }
 
 /// `--interval`.
@@ -546,6 +552,7 @@ impl Cli {
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         cli.format_given = given("format");
         cli.fields_given = given("fields");
+        cli.jobs_given = given("jobs");
         cli.base_urls = REGISTRY
             .iter()
             .flat_map(|spec| spec.endpoints)

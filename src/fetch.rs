@@ -55,6 +55,8 @@ pub const MAX_FOLLOW_UPS: usize = 3;
 pub struct Settings {
     /// Requests in flight at once (`--jobs`, within the open-file limit).
     pub jobs: usize,
+    /// Whether `-j` was given: then it lifts a source's own concurrency cap (`limit`).
+    pub jobs_given: bool,
     /// Retries of a transient failure (`--retries`).
     pub retries: u32,
     /// The first retry's backoff (hidden `--backoff-base`).
@@ -131,9 +133,9 @@ impl Fetcher {
             http,
             permits: Semaphore::new(settings.jobs.max(1)),
             log: settings.verbose.then_some(Log),
+            limiters: Limiters::new(settings.jobs_given),
             settings,
             gates: Mutex::new(HashMap::new()),
-            limiters: Limiters::new(),
         }
     }
 

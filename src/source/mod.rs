@@ -135,20 +135,27 @@ impl Limits {
         self.in_flight.is_some() || self.spacing.is_some()
     }
 
-    /// The limits in words, for the README's source table: `10 requests at a time`.
+    /// The limits in words, for the README's source table: `10 requests at a time unless
+    /// -j says more`, `one request a second`. A concurrency cap is a default an explicit `-j`
+    /// lifts; a spacing (with the one request at a time it implies) is not (see `limit`).
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(n) = self.in_flight {
-            parts.push(format!(
-                "{n} request{} at a time",
+        match (self.in_flight, self.spacing) {
+            (Some(n), None) => parts.push(format!(
+                "{n} request{} at a time unless `-j` says more",
                 if n == 1 { "" } else { "s" }
-            ));
+            )),
+            (Some(n), Some(_)) if n > 1 => {
+                parts.push(format!("{n} requests at a time"));
+            }
+            _ => {}
         }
         if let Some(spacing) = self.spacing {
-            parts.push(format!(
-                "one request every {}",
-                crate::error::secs(&spacing)
-            ));
+            parts.push(if spacing == Duration::from_secs(1) {
+                "one request a second".to_string()
+            } else {
+                format!("one request every {}", crate::error::secs(&spacing))
+            });
         }
         if !self.quota.is_empty() {
             parts.push(self.quota.to_string());
