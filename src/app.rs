@@ -450,6 +450,7 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
                     .any(|f| matches!(f, Field::Name | Field::Exchange)),
             verbose: config.verbose,
             keys: config.keys.clone(),
+            cache_dir: config.cache_dir.clone(),
         },
     ))
 }

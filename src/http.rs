@@ -82,6 +82,9 @@ pub struct Response {
     pub redirects: usize,
     /// The HTTP version it came over (for `-v`).
     pub version: reqwest::Version,
+    /// Its `Set-Cookie` headers, as sent (issue 19: the cookie of a session, `session`);
+    /// empty, and nothing allocated, for an answer that sets none.
+    pub cookies: Vec<String>,
 }
 
 /// Why a request got no complete answer.
@@ -170,6 +173,11 @@ impl Http {
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_string);
             let location = raw_location.map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let cookies = answered
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+                .collect();
             let body = self.read_body(response, origin, &mut permit, clock).await?;
             let next = match (status, &followable) {
                 (301 | 302 | 303 | 307 | 308, Some(to)) if redirects < MAX_REDIRECTS => {
@@ -190,6 +198,7 @@ impl Http {
                         body,
                         redirects,
                         version,
+                        cookies,
                     });
                 }
             }

@@ -215,7 +215,7 @@ fn a_spent_allowance_ends_the_source_for_the_run() {
         assert_eq!(err.lines().count(), 3, "{err}");
         for line in err.lines() {
             assert!(
-                line.contains("rate limited by Tiingo (HTTP 429): Error: You have")
+                line.contains("rate limited by Tiingo: Error: You have")
                     && line.ends_with("nothing more is asked of it this run"),
                 "{line}"
             );
