@@ -13,6 +13,7 @@ mod bench_smoke;
 mod cache;
 mod chains;
 mod core;
+mod crumb;
 mod currencies;
 mod formats;
 mod hardening;
