@@ -40,6 +40,7 @@
 //! - a session the API may demand ([`Source::session`]: Yahoo's cookie and crumb), got once
 //!   per run when an answer asks for it and kept for a day.
 
+pub mod alphavantage;
 pub mod coinbase;
 pub mod ecb;
 pub mod nasdaq;
@@ -66,6 +67,7 @@ pub static REGISTRY: &[&SourceSpec] = &[
     &ecb::SPEC,
     &nasdaq::SPEC,
     &tiingo::SPEC,
+    &alphavantage::SPEC,
 ];
 
 /// What a source is, as users and the rest of the program see it.

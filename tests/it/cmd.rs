@@ -54,9 +54,16 @@ const SCRUBBED: &[&str] = &[
 ];
 
 /// The names to remove from a child's environment, given the names set in this one:
-/// everything in `SCRUBBED`, and every set name starting with `LC_` or `QUOTES_`.
+/// everything in `SCRUBBED`, every set name starting with `LC_` or `QUOTES_`, and every API
+/// key a source reads (a developer's real `TIINGO_API_KEY` must neither change a test nor be
+/// sent to a test server).
 pub fn scrubbed_names(set: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut names: Vec<OsString> = SCRUBBED.iter().map(OsString::from).collect();
+    for spec in quotes::source::REGISTRY {
+        if let Some(key) = &spec.key {
+            names.push(key.env.into());
+        }
+    }
     for name in set {
         let bytes = name.as_encoded_bytes();
         if (bytes.starts_with(b"LC_") || bytes.starts_with(b"QUOTES_")) && !names.contains(&name) {

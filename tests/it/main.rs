@@ -9,6 +9,7 @@
 mod cmd;
 mod support;
 
+mod alphavantage;
 mod bench_smoke;
 mod cache;
 mod chains;
