@@ -336,6 +336,8 @@ pub struct Cli {
 
     /// Where past closes are cached
     ///
+    /// Also what sources keep for later runs: Alpha Vantage's currencies (30 days), Yahoo's
+    /// cookie and crumb when its chart API asked for them (a day, readable by you only).
     /// [default: $XDG_CACHE_HOME/quotes, or ~/.cache/quotes]
     #[arg(
         long,
@@ -346,6 +348,8 @@ pub struct Cli {
     pub cache_dir: Option<PathBuf>,
 
     /// Neither read nor write the cache of past closes
+    ///
+    /// Nor what sources keep there: a currency or a crumb is asked again.
     #[arg(long, help_heading = "Prices and history")]
     pub no_cache: bool,
 
