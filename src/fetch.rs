@@ -20,7 +20,13 @@
 //! - **follow-ups** (`Source::follow`): requests decided by the answers, fetched and read in
 //!   rounds, at most [`MAX_FOLLOW_UPS`];
 //! - **per-source limits** (`limit`), **request headers** (`Source::headers`), **keys**
-//!   attached on the wire only (`secret`), **spent quotas** (`Source::quota_spent`);
+//!   attached on the wire only (`secret`), **spent quotas** told by any answer
+//!   (`Source::quota_spent`: a 429's words, an Alpha Vantage 200);
+//! - **answers kept for days** (`Source::keep`, `kept`): a follow-up answered from the cache
+//!   directory, kept once its query was read into prices, asked again when unreadable;
+//! - **sessions** (`Source::session`, `session`): when an answer asks for one (Yahoo's 401
+//!   "Invalid Crumb"), one cookie and token for the run, the request asked again once with
+//!   them; a request waiting for it holds no permit, and nothing of it runs until asked;
 //! - **`-v`** (`verbose`): a line per attempt and per fallback.
 
 use std::collections::HashMap;
@@ -372,7 +378,9 @@ impl Fetcher {
             });
             let urls = match step {
                 Ok(Step::Done(mut parsed)) => {
-                    self.keep_answers(&kept, &answers).await;
+                    if !kept.is_empty() {
+                        Box::pin(self.keep_answers(&kept, &answers)).await;
+                    }
                     // A close the cache may keep keeps its names until it is kept: what the
                     // cache serves later must show what a fetch shows (issue 18).
                     let cached = query.when.adjust() == Some(Adjust::None);
@@ -389,10 +397,10 @@ impl Fetcher {
                     )));
                 }
                 Err(error) => {
-                    if self
-                        .ask_kept_again(source, &mut kept, &mut answers, patient)
-                        .await?
-                    {
+                    let again = !kept.is_empty()
+                        && Box::pin(self.ask_kept_again(source, &mut kept, &mut answers, patient))
+                            .await?;
+                    if again {
                         continue;
                     }
                     return Err(error);
@@ -618,9 +626,9 @@ impl Fetcher {
                 Ok(answer) => {
                     gate.succeeded();
                     // An answer asking for a session: asked again with one (not a retry).
-                    if self
-                        .renewed_session(source, &answer, carried.as_ref())
-                        .await?
+                    // Boxed: a rare path, kept out of every request's future.
+                    if let Some(session) = source.session().filter(|s| (s.wanted)(&answer))
+                        && Box::pin(self.renew_session(source, session, carried.as_ref())).await?
                     {
                         continue;
                     }
@@ -685,16 +693,17 @@ impl Fetcher {
                 .get_or_insert_with(HeaderMap::new)
                 .insert(COOKIE, credentials.cookie.clone());
         }
-        let shown = || verbose::shown_url(spec, url, carried.map(|(_, s)| s.param));
-        let mut response = self
-            .exchange(
-                source,
-                wire.as_ref().unwrap_or(url),
-                headers.as_ref(),
-                shown,
-                attempt,
-            )
-            .await?;
+        let started = self.log.as_ref().map(|_| std::time::Instant::now());
+        let response = self
+            .http
+            .get(wire.as_ref().unwrap_or(url), headers.as_ref())
+            .await
+            .map_err(|e| self.http_error(api, e));
+        if let Some(started) = started {
+            let shown = verbose::shown_url(spec, url, carried.map(|(_, s)| s.param));
+            self.log_exchange(spec, &shown, attempt, started, &response);
+        }
+        let mut response = response?;
         if response.status == 429 {
             let answer = Answer {
                 status: 429,
@@ -712,20 +721,9 @@ impl Fetcher {
         Ok(answer)
     }
 
-    /// One HTTP exchange with `source`'s server, its failure in the fetcher's terms, shown by
-    /// `-v` as `shown` gives it (the URL without key or token).
-    async fn exchange(
-        &self,
-        source: &dyn Source,
-        url: &Url,
-        headers: Option<&HeaderMap>,
-        shown: impl FnOnce() -> String,
-        attempt: u32,
-    ) -> Result<Response, FetchError> {
-        let spec = source.spec();
-        let api = spec.display_name;
-        let started = self.log.as_ref().map(|_| std::time::Instant::now());
-        let response = self.http.get(url, headers).await.map_err(|e| match e {
+    /// `http`'s failure in the fetcher's terms.
+    fn http_error(&self, api: &'static str, error: HttpError) -> FetchError {
+        match error {
             HttpError::Transport { error, when } => {
                 FetchError::from_transport(&error, api, when, self.http.timeout())
             }
@@ -737,35 +735,63 @@ impl Fetcher {
                 api,
                 after: self.http.timeout(),
             },
-        });
-        if let (Some(log), Some(started)) = (&self.log, started) {
-            let outcome = match &response {
-                Ok(r) => verbose::Outcome::Answer {
-                    status: r.status,
-                    version: r.version,
-                    bytes: r.body.len(),
-                    redirects: r.redirects,
-                },
-                Err(e) => verbose::Outcome::Failed(e),
-            };
-            log.attempt(spec, &shown(), attempt + 1, started.elapsed(), outcome);
         }
+    }
+
+    /// `-v`'s line for one exchange begun at `started` with `spec`'s server, its URL `shown`
+    /// (without key or token).
+    fn log_exchange(
+        &self,
+        spec: &SourceSpec,
+        shown: &str,
+        attempt: u32,
+        started: std::time::Instant,
+        response: &Result<Response, FetchError>,
+    ) {
+        let Some(log) = &self.log else {
+            return;
+        };
+        let outcome = match response {
+            Ok(r) => verbose::Outcome::Answer {
+                status: r.status,
+                version: r.version,
+                bytes: r.body.len(),
+                redirects: r.redirects,
+            },
+            Err(e) => verbose::Outcome::Failed(e),
+        };
+        log.attempt(spec, shown, attempt + 1, started.elapsed(), outcome);
+    }
+
+    /// One request of a session (its cookie, its token): `http`'s answer whatever the
+    /// status, its cookies collected, shown by `-v` as sent (it carries no key or token).
+    async fn session_request(
+        &self,
+        source: &dyn Source,
+        url: &Url,
+        headers: Option<&HeaderMap>,
+    ) -> Result<Response, FetchError> {
+        let spec = source.spec();
+        let started = std::time::Instant::now();
+        let response = self
+            .http
+            .get_with_cookies(url, headers)
+            .await
+            .map_err(|e| self.http_error(spec.display_name, e));
+        self.log_exchange(spec, url.as_str(), 0, started, &response);
         response
     }
 
-    /// Whether `answer` asks for a session its request did not carry, or carried one older
-    /// than the run's (see `session`): then a session is at hand to ask again with (`true`).
-    /// `false`: the answer is the request's, for its source to read. Getting a session
-    /// failed: that failure, the request's.
-    async fn renewed_session(
+    /// After an answer asked for `session` (its request carried `carried`, or none): whether
+    /// a session is at hand to ask again with (`true`), or nothing better than `carried` to
+    /// try (`false`: the answer is the request's, for its source to read; see `session`).
+    /// Getting a session failed: that failure, the request's.
+    async fn renew_session(
         &self,
         source: &dyn Source,
-        answer: &Answer,
+        session: &Session,
         carried: Option<&Arc<Credentials>>,
     ) -> Result<bool, FetchError> {
-        let Some(session) = source.session().filter(|s| (s.wanted)(answer)) else {
-            return Ok(false);
-        };
         let renewed = self
             .sessions
             .renew(source.spec().name, session, carried, || {
@@ -787,9 +813,8 @@ impl Fetcher {
             api,
             cause: Box::new(cause),
         };
-        let shown = |url: &Url| url.to_string();
         let set = self
-            .exchange(source, &session.cookie, None, || shown(&session.cookie), 0)
+            .session_request(source, &session.cookie, None)
             .await
             .map_err(failed)?;
         let cookie = session::cookie_header(&set.cookies).ok_or_else(|| {
@@ -811,13 +836,7 @@ impl Fetcher {
         let header = HeaderValue::from_str(&cookie).map_err(|_| unsendable())?;
         let headers = HeaderMap::from_iter([(COOKIE, header)]);
         let token = self
-            .exchange(
-                source,
-                &session.token,
-                Some(&headers),
-                || shown(&session.token),
-                0,
-            )
+            .session_request(source, &session.token, Some(&headers))
             .await
             .map_err(failed)?;
         let token = (session.read_token)(&Answer {

@@ -86,6 +86,7 @@ impl Sessions {
     }
 
     /// The session a request to `source` carries now, if it has one.
+    #[inline]
     pub fn current(&self, source: &'static str) -> Option<Arc<Credentials>> {
         if !self.any.load(Ordering::Acquire) {
             return None;
