@@ -19,7 +19,7 @@ const BENCH_BINS: [&str; 3] = ["bench-server", "delay-proxy", "run-measured"];
 
 #[test]
 #[ignore = "tens of seconds; needs the bench binaries; run by .ci/run (cargo test --test it -- --ignored)"]
-fn bench_run_smoke_measures_quotes_in_both_scenarios() {
+fn bench_run_smoke_measures_quotes_in_every_scenario() {
     if !require_tool("python3") {
         return;
     }
@@ -72,7 +72,7 @@ fn bench_run_smoke_measures_quotes_in_both_scenarios() {
         )
     });
     let results: serde_json::Value = serde_json::from_str(&report).unwrap();
-    // Both scenarios measured quotes itself, and every quotes run printed correct prices.
+    // Scenarios A and B measured quotes itself, and every quotes run printed correct prices.
     for scenario in ["A", "B"] {
         let cells = results["scenarios"][scenario]["cells"]
             .as_array()
@@ -82,5 +82,14 @@ fn bench_run_smoke_measures_quotes_in_both_scenarios() {
         for cell in quotes {
             assert_eq!(cell["status"], "ok", "scenario {scenario}: {cell}");
         }
+    }
+    // Scenario F (issue 19): every row measured, Yahoo refusing and Nasdaq pricing each ticker.
+    let rows = results["fallback"]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows for scenario F: {report}"));
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["yahoo", "fallback", "fallback_default_jobs"]);
+    for row in rows {
+        assert_eq!(row["status"], "ok", "scenario F: {row}");
     }
 }
