@@ -155,6 +155,46 @@ fn sweep_dead_processes(root: &Path) {
     }
 }
 
+/// Issue 19: an API key never shows. Runs `cmd()` (quotes with the key in its variable,
+/// pointed at `server`, which echoes the key back in its errors) with `-v` on `tickers` in
+/// the table, JSON and CSV formats, and fails the test if the key, or its first characters,
+/// appear on stdout or stderr, or if stderr lacks `line` (a request as `-v` shows it, the key
+/// written `…`) or `echoed` (the server's echo, the key written `…`); then if a request
+/// lacked the key as the query parameter `param`. Every keyed source's test calls it.
+pub fn assert_key_never_shows(
+    cmd: impl Fn() -> Command,
+    server: &Server,
+    (key, param): (&str, &str),
+    tickers: &[&str],
+    (line, echoed): (&str, &str),
+) {
+    for format in ["table", "json", "csv"] {
+        let assert = cmd()
+            .args(["-v", "-f", format])
+            .args(tickers)
+            .assert()
+            .code(1);
+        let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        for shown in [key, &key[..8]] {
+            assert!(
+                !out.contains(shown) && !err.contains(shown),
+                "{format}:\n{out}\n{err}"
+            );
+        }
+        assert!(err.contains(line), "{line}\n{err}");
+        assert!(err.contains(echoed), "{echoed}\n{err}");
+    }
+    // The key was sent, all the same.
+    for request in server.requests() {
+        assert_eq!(
+            request.query_param(param).as_deref(),
+            Some(key),
+            "{request:?}"
+        );
+    }
+}
+
 /// Whether `tool` is installed (on `PATH`). If it is not, a test that needs it must not pass
 /// silently in CI, where `.ci/run` installs every tool the suite uses: with `CI=true` this
 /// fails the test. Elsewhere it says on stderr what is skipped and returns `false`.

@@ -44,22 +44,27 @@ fn has_cookie(req: &Request) -> bool {
         .is_some_and(|c| c.split("; ").any(|pair| pair == COOKIE))
 }
 
-/// A Yahoo whose chart API wants the crumb `crumb` and the cookie, and whose getcrumb gives
-/// `crumb` to a request with the cookie: `getcrumb` answers it.
+/// A Yahoo whose chart API wants the crumb `crumb` and the cookie; `getcrumb` answers its
+/// crumb requests.
 fn yahoo_wanting(
     crumb: &'static str,
+    getcrumb: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+) -> Server {
+    yahoo_wanting_now(move || crumb, getcrumb)
+}
+
+/// [`yahoo_wanting`], the crumb it wants being what `crumb()` says at each request.
+fn yahoo_wanting_now(
+    crumb: impl Fn() -> &'static str + Send + Sync + 'static,
     getcrumb: impl Fn(&Request) -> Reply + Send + Sync + 'static,
 ) -> Server {
     Server::start(move |req| {
         if req.path == "/v1/test/getcrumb" {
             return getcrumb(req);
         }
-        let symbol = req.symbol();
-        if has_cookie(req) && req.query_param("crumb").as_deref() == Some(crumb) {
-            Reply::json(
-                200,
-                chart_body(&symbol, "101.5", Some("USD"), 1_742_824_293),
-            )
+        if has_cookie(req) && req.query_param("crumb").as_deref() == Some(crumb()) {
+            let body = chart_body(&req.symbol(), "101.5", Some("USD"), 1_742_824_293);
+            Reply::json(200, body)
         } else {
             Reply::fixture(401, "yahoo_error_401_invalid_crumb_2023-04-19.json")
         }
@@ -84,6 +89,18 @@ fn run(yahoo: &Server, cookies: &Server, cache: &std::path::Path) -> assert_cmd:
         .arg("--cache-dir")
         .arg(cache);
     cmd
+}
+
+/// One run pricing AAPL from `yahoo`, which gets it a session: the cookie server it used and
+/// the cache directory that keeps the session.
+fn priced_once(yahoo: &Server) -> (Server, tempfile::TempDir) {
+    let cookies = cookie_server();
+    let cache = tempfile::tempdir().unwrap();
+    run(yahoo, &cookies, cache.path())
+        .arg("AAPL")
+        .assert()
+        .success();
+    (cookies, cache)
 }
 
 fn tickers(n: usize) -> Vec<String> {
@@ -165,12 +182,7 @@ fn a_chart_api_that_wants_no_crumb_gets_none_and_no_cookie_is_asked() {
 #[test]
 fn the_next_run_uses_the_kept_session_and_asks_for_none() {
     let yahoo = yahoo_wanting(CRUMB, gives(CRUMB));
-    let cookies = cookie_server();
-    let cache = tempfile::tempdir().unwrap();
-    run(&yahoo, &cookies, cache.path())
-        .arg("AAPL")
-        .assert()
-        .success();
+    let (cookies, cache) = priced_once(&yahoo);
     assert_eq!((cookies.request_count(), getcrumbs(&yahoo)), (1, 1));
     run(&yahoo, &cookies, cache.path())
         .args(["-o", "symbol,price", "MSFT", "IBM"])
@@ -198,26 +210,9 @@ fn a_kept_crumb_yahoo_no_longer_takes_is_replaced_by_a_new_one() {
             "newCrumb456"
         }
     };
-    let yahoo = Server::start(move |req| {
-        let current = crumb();
-        if req.path == "/v1/test/getcrumb" {
-            return gives(current)(req);
-        }
-        if has_cookie(req) && req.query_param("crumb").as_deref() == Some(current) {
-            Reply::json(
-                200,
-                chart_body(&req.symbol(), "101.5", Some("USD"), 1_742_824_293),
-            )
-        } else {
-            Reply::fixture(401, "yahoo_error_401_invalid_crumb_2023-04-19.json")
-        }
-    });
-    let cookies = cookie_server();
-    let cache = tempfile::tempdir().unwrap();
-    run(&yahoo, &cookies, cache.path())
-        .arg("AAPL")
-        .assert()
-        .success();
+    let wanted = crumb.clone();
+    let yahoo = yahoo_wanting_now(wanted, move |req| gives(crumb())(req));
+    let (cookies, cache) = priced_once(&yahoo);
     rotated.store(1, Ordering::SeqCst);
     let before = yahoo.request_count();
     run(&yahoo, &cookies, cache.path())
