@@ -372,6 +372,59 @@ fn a_file_renamed_over_the_path_while_a_run_waited_is_the_one_updated() {
     ledger_tools_accept(&file);
 }
 
+// Unix: on Windows a file open in another program cannot be renamed over, and the path
+// check (`names`) always holds there.
+#[cfg(unix)]
+#[test]
+fn a_file_replaced_while_the_prices_were_fetched_is_neither_appended_to_blind_nor_removed() {
+    // An editor (or a sync tool) saves the file by renaming a new one over its path while
+    // the run is fetching: the server does it when the request arrives, so the run is past
+    // its lock and its read.
+    fn replacing(
+        saved: &Path,
+        file: &Path,
+        reply: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        let (saved, file) = (saved.to_path_buf(), file.to_path_buf());
+        Server::start(move |req| {
+            if saved.exists() {
+                std::fs::rename(&saved, &file).unwrap();
+            }
+            reply(req)
+        })
+    }
+    let dir = Dirs::new();
+    let file = dir.file("prices.journal");
+    let saved = dir.file("prices.journal.new");
+    std::fs::write(&file, "P 2021-01-04 EDITED 1 USD\n").unwrap();
+    let new = "P 2021-01-04 EDITED 1 USD\n; a line the editor added\n";
+    std::fs::write(&saved, new).unwrap();
+    let server = replacing(&saved, &file, |req| yahoo_answer(req, Some("USD")));
+    // The lines are not appended to the file nobody sees any more, with "appended" said.
+    update(&dir, &server, &file)
+        .args(["--no-cache", "--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: {}: cannot append to it: it was replaced while quotes was updating it (an \
+             editor or a sync tool saving it?); run again; the file is unchanged\n",
+            file.display()
+        ));
+    assert_eq!(read(&file), new);
+    ledger_tools_accept(&file);
+
+    // A file this run created, replaced by another before the run failed, is not removed.
+    let created = dir.file("new.journal");
+    let saved = dir.file("new.journal.saved");
+    std::fs::write(&saved, "P 2021-01-04 KEPT 1 USD\n").unwrap();
+    let server = replacing(&saved, &created, |req| yahoo_answer(req, None));
+    update(&dir, &server, &created)
+        .args(["--no-cache", "--from", "2021-01-04", "--to", "2021-01-05", "GONE"])
+        .assert()
+        .code(1);
+    assert_eq!(read(&created), "P 2021-01-04 KEPT 1 USD\n");
+}
+
 #[cfg(target_os = "linux")]
 /// Wait until process `pid` waits for a file lock: the kernel lists it in `/proc/locks`
 /// as a waiter (`->`) once it is blocked in `flock`.
