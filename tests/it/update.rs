@@ -419,7 +419,14 @@ fn a_file_replaced_while_the_prices_were_fetched_is_neither_appended_to_blind_no
     std::fs::write(&saved, "P 2021-01-04 KEPT 1 USD\n").unwrap();
     let server = replacing(&saved, &created, |req| yahoo_answer(req, None));
     update(&dir, &server, &created)
-        .args(["--no-cache", "--from", "2021-01-04", "--to", "2021-01-05", "GONE"])
+        .args([
+            "--no-cache",
+            "--from",
+            "2021-01-04",
+            "--to",
+            "2021-01-05",
+            "GONE",
+        ])
         .assert()
         .code(1);
     assert_eq!(read(&created), "P 2021-01-04 KEPT 1 USD\n");
@@ -1368,6 +1375,40 @@ over two lines\"
         format!(
             "{before}2021-01-05 price FUND {} USD\n",
             close_of("FUND", "2021-01-05")
+        )
+    );
+    bean_check_accepts(&file);
+}
+
+#[test]
+fn every_commodity_and_amount_bean_check_reads_is_read() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("futures.beancount");
+    // Beancount 3's names (futures, any length) and an amount without a space: bean-check
+    // reads them all.
+    let before = "\
+2020-01-01 commodity USD
+2020-01-01 commodity /ESZ24
+2020-01-01 commodity VTSAX
+  price: \"USD:yahoo/VTSAX\"
+2020-01-01 commodity AAPL_210917C00150000_A_LONG_NAME
+2021-01-04 price /ESZ24 4500.25 USD
+2021-01-04 price AAPL_210917C00150000_A_LONG_NAME 1.10USD
+2021-01-04 price VTSAX 100.00USD
+";
+    std::fs::write(&file, before).unwrap();
+    bean_check_accepts(&file);
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}2021-01-05 price VTSAX {} USD\n",
+            close_of("VTSAX", "2021-01-05")
         )
     );
     bean_check_accepts(&file);
