@@ -234,6 +234,28 @@ impl Ledger {
     }
 }
 
+/// hledger's formats besides the journal, which an `include` may name (by a `FORMAT:`
+/// prefix, or by the file's extension). None of them holds a price directive.
+const OTHER_FORMATS: &[&str] = &["timeclock", "timedot", "csv", "tsv", "ssv", "rules"];
+
+/// What an `include` names: its path or pattern without hledger's `FORMAT:` prefix, and
+/// whether the files are journals, to be read for their prices (`None`: each file's
+/// extension says, as hledger picks its reader).
+pub fn include_format(pattern: &str) -> (&str, Option<bool>) {
+    match pattern.split_once(':') {
+        Some(("journal" | "ledger", path)) => (path, Some(true)),
+        Some((format, path)) if OTHER_FORMATS.contains(&format) => (path, Some(false)),
+        _ => (pattern, None),
+    }
+}
+
+/// Whether an included file is a journal: its extension is not one of hledger's other
+/// formats (`.timedot`, `.csv`, …).
+pub fn is_journal(path: &std::path::Path) -> bool {
+    let extension = path.extension().and_then(|e| e.to_str());
+    !extension.is_some_and(|e| OTHER_FORMATS.iter().any(|f| e.eq_ignore_ascii_case(f)))
+}
+
 fn is_time(word: &str) -> bool {
     let mut parts = word.as_bytes().split(|b| *b == b':');
     let all_digits =
@@ -461,6 +483,17 @@ P 01/25 H 1 USD
             let (at, why) = read(text).unwrap_err();
             assert_eq!(at, line, "{text:?}: {why}");
         }
+    }
+
+    #[test]
+    fn includes_of_hledgers_other_formats_are_not_journals() {
+        assert_eq!(include_format("a.journal"), ("a.journal", None));
+        assert_eq!(include_format("timedot:t.txt"), ("t.txt", Some(false)));
+        assert_eq!(include_format("journal:p.txt"), ("p.txt", Some(true)));
+        assert_eq!(include_format("C:/p.journal"), ("C:/p.journal", None));
+        let path = std::path::Path::new;
+        assert!(is_journal(path("a.journal")) && is_journal(path("prices")));
+        assert!(!is_journal(path("w.timedot")) && !is_journal(path("b.CSV")));
     }
 
     #[test]

@@ -166,7 +166,16 @@ pub fn start(
         .collect();
     while let Some((from, line, pattern)) = includes.pop_front() {
         let at = |why: String| UsageError(format!("{}:{line}: {why}", from.display()));
-        for included in file::included(&from, &pattern).map_err(at)? {
+        // hledger includes its other formats too (`include work.timedot`, `timeclock:FILE`):
+        // they hold no prices, so they are not read.
+        let (pattern, journal) = match kind {
+            Kind::Ledger => ledger::include_format(&pattern),
+            Kind::Beancount => (pattern.as_str(), Some(true)),
+        };
+        for included in file::included(&from, pattern).map_err(at)? {
+            if !journal.unwrap_or_else(|| ledger::is_journal(&included)) {
+                continue;
+            }
             if !seen.insert(identity(&included)) {
                 continue;
             }

@@ -1468,6 +1468,47 @@ fn included_files_are_read_as_part_of_the_books() {
     );
     bean_check_accepts(&bean);
 
+    // hledger's other formats, by extension or by prefix, hold no prices: not read; a
+    // journal named with hledger's `journal:` prefix is.
+    let hours = dir.file("hours.journal");
+    std::fs::write(
+        dir.file("work.timedot"),
+        "2021-01-04\nclient.work  .... ..\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.file("clock.log"),
+        "i 2021/01/04 08:00:00 work\no 2021/01/04 09:00:00\n",
+    )
+    .unwrap();
+    std::fs::write(dir.file("archive.txt"), "P 2021-01-05 HOURS 1 USD\n").unwrap();
+    let before = "include work.timedot\ninclude timeclock:clock.log\ninclude journal:archive.txt\n\
+                  P 2021-01-04 HOURS 1 USD\n";
+    std::fs::write(&hours, before).unwrap();
+    update(&dir, &server, &hours)
+        .args(["--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(appended(&hours, 1));
+    assert_eq!(
+        read(&hours),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-06"), "HOURS", "HOURS", "USD")
+        )
+    );
+    // ledger has no timedot: hledger reads it.
+    if require_tool("hledger") {
+        let out = std::process::Command::new("hledger")
+            .arg("-f")
+            .arg(&hours)
+            .arg("prices")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "hledger: {}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    }
+
     // An include of nothing is refused with its line, as ledger refuses it.
     let broken = dir.file("broken.journal");
     std::fs::write(&broken, "P 2021-01-04 INCL 1 USD\ninclude gone.journal\n").unwrap();
