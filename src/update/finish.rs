@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use rust_decimal::Decimal;
 
 use super::Update;
-use super::targets::{Expect, State, Target, currency_name};
+use super::targets::{Expect, State, Target, currency_name, is_currency};
 use crate::error::FetchError;
 use crate::exit::{ExitStatus, Stop};
 use crate::output::{self, Row, Style, Written};
@@ -247,18 +247,38 @@ impl Update {
                  be; nothing appended for it"
             )),
             Expect::OneOf(want) if want.iter().any(|c| c == got) => Ok(()),
+            // `$`, `€`, a bare number: not another instrument, a name quotes never takes to
+            // be a currency. Its ticker, given once, starts that currency's history; later
+            // runs go on with it.
+            Expect::OneOf(want) if is_currency(got) && !want.iter().any(|c| is_currency(c)) => {
+                let ticker = if label == commodity.as_str() {
+                    label.to_string()
+                } else {
+                    format!("{label}@{commodity}")
+                };
+                Err(format!(
+                    "{label} is quoted in {got}, but {path} prices {commodity} in {}, not a \
+                     currency code quotes takes to be {got}: nothing appended for it; to price \
+                     {commodity} in {got} from now on, give its ticker once: `quotes --update \
+                     {path} {ticker}`",
+                    names(want)
+                ))
+            }
             Expect::OneOf(want) => Err(format!(
                 "{label} is quoted in {got}, but {path} prices {commodity} in {}: another \
                  instrument? nothing appended for it; give the ticker that prices it in {}, \
                  e.g. `quotes --update {path} TICKER@{commodity}`",
-                want.iter()
-                    .map(|c| currency_name(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                names(want),
                 currency_name(&want[0]),
             )),
         }
     }
+}
+
+/// `EUR, USD`: currencies as messages name them.
+fn names(currencies: &[String]) -> String {
+    let names: Vec<&str> = currencies.iter().map(|c| currency_name(c)).collect();
+    names.join(", ")
 }
 
 /// beanprice's `^`: the inverse of a rate. The ticker's price must be quoted in the

@@ -1034,6 +1034,48 @@ P 2021-01-04 VTSAX 100 USD
 }
 
 #[test]
+fn a_file_that_prices_in_dollar_signs_is_told_how_to_go_on_in_usd() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("dollars.journal");
+    let before = "P 2021-01-04 VTSAX $100.00\n";
+    std::fs::write(&file, before).unwrap();
+    // `$` is not taken to be USD; the message says how to go on in USD, never to look for a
+    // ticker quoted in `$` (there is none).
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: VTSAX: VTSAX is quoted in USD, but {p} prices VTSAX in $, not a currency \
+             code quotes takes to be USD: nothing appended for it; to price VTSAX in USD from \
+             now on, give its ticker once: `quotes --update {p} VTSAX`\n\
+             {p}: nothing appended; failed: VTSAX\n",
+            p = file.display()
+        ));
+    assert_eq!(read(&file), before);
+    // What it says works: the ticker once, then runs without tickers go on in USD.
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_lines(day("2021-01-05"), day("2021-01-06"), "VTSAX", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
 fn a_currency_is_priced_at_the_ecbs_rate_under_fx_ecb() {
     let dir = Dirs::new();
     let ecb = Server::start(|req| {
