@@ -65,7 +65,12 @@ impl Update {
         let mut failed: Vec<&str> = Vec::new();
         for (at, (target, outcome)) in self.targets.iter().zip(&outcomes).enumerate() {
             let closes = match outcome {
-                Outcome::Closes(closes) => closes,
+                Outcome::Closes(closes) => {
+                    if let Some(note) = self.left_behind(target, &results) {
+                        stderr.push_str(&format!("quotes: {}: {note}\n", target.label));
+                    }
+                    closes
+                }
                 Outcome::Failed(why, closes) => {
                     stderr.push_str(&format!(
                         "quotes: {}: {}\n",
@@ -214,6 +219,30 @@ impl Update {
             }
         }
         Outcome::Closes(closes)
+    }
+
+    /// A commodity a ledger file prices in several currencies, priced by its name: its
+    /// ticker is quoted in one of them, and the others' histories are not continued. Said,
+    /// so that a run that keeps one currency never seems to keep them all.
+    fn left_behind(&self, target: &Target, results: &[Fetched<'_>]) -> Option<String> {
+        let (State::Fetch(entries), Expect::OneOf(want)) = (&target.state, &target.expect) else {
+            return None;
+        };
+        let (_, _, Ok(quotes)) = results.get(*entries.first()?)? else {
+            return None;
+        };
+        let got = quotes.first()?.currency.as_deref()?;
+        let others: Vec<String> = want.iter().filter(|c| *c != got).cloned().collect();
+        let first = others.first()?;
+        let commodity = &target.commodity;
+        Some(format!(
+            "{} is quoted in {got}, so {}'s prices of {commodity} in {} are not continued; to \
+             keep them, give the tickers, one of them quoted in {}, e.g. TICKER@{commodity}",
+            target.label,
+            self.path.display(),
+            names(&others),
+            currency_name(first),
+        ))
     }
 
     /// Whether a close is not in the file yet: after the last price of its commodity in

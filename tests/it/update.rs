@@ -909,6 +909,35 @@ fn a_commodity_priced_in_two_currencies_keeps_both() {
 }
 
 #[test]
+fn a_currency_a_commoditys_ticker_is_not_quoted_in_is_said_to_be_left_behind() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("prices.journal");
+    // Priced by its name, VTSAX is quoted in USD: its EUR history cannot go on, and the run
+    // says so rather than seem to keep both.
+    let before = "P 2021-01-04 VTSAX 100 USD\nP 2021-01-04 VTSAX 90 EUR\n";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(format!(
+            "quotes: VTSAX: VTSAX is quoted in USD, so {p}'s prices of VTSAX in EUR are not \
+             continued; to keep them, give the tickers, one of them quoted in EUR, e.g. \
+             TICKER@VTSAX\n{p}: appended 1 price\n",
+            p = file.display()
+        ));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-05"), "VTSAX", "VTSAX", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
 fn beanprice_quote_currencies_are_each_kept() {
     let dir = Dirs::new();
     let exchange = coinbase_candles();
