@@ -232,7 +232,18 @@ impl Update {
             return None;
         };
         let got = quotes.first()?.currency.as_deref()?;
-        let others: Vec<String> = want.iter().filter(|c| *c != got).cloned().collect();
+        // Only codes a price can come in: no ticker is quoted in `$` (its message said how
+        // to go on in a code; the `$` history then stays behind on purpose).
+        let code = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        let others: Vec<String> = want
+            .iter()
+            .filter(|c| *c != got && code(c))
+            .cloned()
+            .collect();
         let first = others.first()?;
         let commodity = &target.commodity;
         Some(format!(

@@ -227,8 +227,28 @@ fn from_file(
             Kind::Ledger => {
                 let currencies: Vec<String> =
                     commodity.currencies().map(|(c, _)| c.to_string()).collect();
-                // A name that cannot be a ticker ("ABC 1") is not one to guess at.
-                if currencies.is_empty() || Ticker::parse(name).is_err() {
+                if currencies.is_empty() {
+                    continue;
+                }
+                // A name that cannot be a ticker (`$`, "ABC 1") is not one to guess at; said,
+                // so that a file's commodity is never left behind in silence.
+                if Ticker::parse(name).is_err() {
+                    let example = if name.contains(|c: char| {
+                        c.is_whitespace() || c.is_control() || matches!(c, '"' | '@' | ';')
+                    }) {
+                        String::new()
+                    } else {
+                        format!(", e.g. `quotes --update {path} 'TICKER@{name}'`")
+                    };
+                    notes.push(format!(
+                        "{path}: {name} (priced in {}) is no ticker quotes can ask for; not \
+                         priced: give the ticker that prices it{example}",
+                        currencies
+                            .iter()
+                            .map(|c| currency_name(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                     continue;
                 }
                 wanted.push(Wanted {

@@ -1105,6 +1105,58 @@ fn a_file_that_prices_in_dollar_signs_is_told_how_to_go_on_in_usd() {
 }
 
 #[test]
+fn a_commodity_that_is_no_ticker_is_said_to_be_skipped() {
+    let dir = Dirs::new();
+    let server = Server::start(|req| {
+        let currency = if req.symbol() == "USDEUR=X" {
+            "EUR"
+        } else {
+            "USD"
+        };
+        yahoo_answer(req, Some(currency))
+    });
+    let file = dir.file("prices.journal");
+    let before = "\
+P 2021-01-04 $ 0.92 EUR
+P 2021-01-04 \"Gold bar\" 1800 USD
+P 2021-01-04 VTSAX 100 USD
+";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(format!(
+            "quotes: {p}: $ (priced in EUR) is no ticker quotes can ask for; not priced: give \
+             the ticker that prices it, e.g. `quotes --update {p} 'TICKER@$'`\n\
+             quotes: {p}: Gold bar (priced in USD) is no ticker quotes can ask for; not \
+             priced: give the ticker that prices it\n\
+             {p}: appended 1 price\n",
+            p = file.display()
+        ));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-05"), "VTSAX", "VTSAX", "USD")
+        )
+    );
+    // What it says works: `$` priced by the ticker the user takes it to be (written quoted,
+    // the same commodity to ledger and hledger).
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05", "USDEUR=X@$"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert!(
+        read(&file).ends_with(&ledger_line(day("2021-01-05"), "\"$\"", "USDEUR=X", "EUR")),
+        "{}",
+        read(&file)
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
 fn a_currency_is_priced_at_the_ecbs_rate_under_fx_ecb() {
     let dir = Dirs::new();
     let ecb = Server::start(|req| {
