@@ -343,12 +343,32 @@ fn invert(target: &Target, label: &str, quote: &Quote) -> Result<Quote, String> 
     Ok(Quote {
         price,
         currency: Some(currency.clone()),
-        precision: Some(QUOTIENT_PRECISION),
+        precision: Some(inverse_places(price)),
         previous_close: None,
         quoted: None,
         fx: None,
         ..quote.clone()
     })
+}
+
+/// The decimals an inverse is written with: six significant digits, and never fewer than
+/// [`QUOTIENT_PRECISION`] decimals. Six decimals alone would keep a dollar in euros
+/// (0.813273) but not a dong in dollars: 1 ÷ 24,567 would be 0.000041, 0.7% off, where six
+/// digits write 0.0000407050.
+fn inverse_places(value: Decimal) -> u32 {
+    const SIGNIFICANT: u32 = 6;
+    // Zeros after the point before the first significant digit; bounded, as Decimal is
+    // (and never a multiplication that could overflow: only below 1).
+    let mut zeros = 0;
+    let mut scaled = value.abs();
+    while scaled > Decimal::ZERO && scaled < Decimal::ONE && zeros < 20 {
+        scaled *= Decimal::TEN;
+        if scaled >= Decimal::ONE {
+            break;
+        }
+        zeros += 1;
+    }
+    (zeros + SIGNIFICANT).max(QUOTIENT_PRECISION)
 }
 
 /// `NVDA, TSLA`: who failed, for the summary line (the first ten; a commodity that failed
@@ -383,4 +403,25 @@ fn failures(failed: &[&str]) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inverse_keeps_six_significant_digits() {
+        for (value, places) in [
+            ("0.8132734", 6),
+            ("1234.5", 6),
+            ("0.0066672", 8),
+            ("0.0000407050", 10),
+            ("0", 6),
+            ("79228162514264337593543950335", 6),
+            ("0.0000000000000000000000000001", 26),
+        ] {
+            let value: Decimal = value.parse().unwrap();
+            assert_eq!(inverse_places(value), places, "{value}");
+        }
+    }
 }

@@ -1376,19 +1376,61 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
                 .all(|p| p == "/api/quote/VTSAX/historical"),
         "Nasdaq is asked first, for VTSAX only: {asked_nasdaq:?}"
     );
-    // One USD in euros: the inverse of EURUSD=X, exact, to 6 decimals.
+    // One USD in euros: the inverse of EURUSD=X, exact, to 6 significant digits (the bench
+    // server's rate is in the hundreds: 8 decimals).
     let rate = Decimal::from_str(&close_of("EURUSD=X", "2021-01-05")).unwrap();
+    assert!(
+        (Decimal::ONE_HUNDRED..Decimal::ONE_THOUSAND).contains(&rate),
+        "{rate}"
+    );
     let inverse =
-        (Decimal::ONE / rate).round_dp_with_strategy(6, RoundingStrategy::MidpointNearestEven);
+        (Decimal::ONE / rate).round_dp_with_strategy(8, RoundingStrategy::MidpointNearestEven);
     assert_eq!(
         read(&file),
         format!(
-            "{before}2021-01-05 price USD {inverse:.6} EUR\n2021-01-05 price VTSAX {} USD\n",
+            "{before}2021-01-05 price USD {inverse:.8} EUR\n2021-01-05 price VTSAX {} USD\n",
             close_of("VTSAX", "2021-01-05")
         )
     );
     let asked: Vec<String> = server.requests().iter().map(Request::symbol).collect();
     assert!(!asked.iter().any(|s| s == "SKIPPED"), "{asked:?}");
+    bean_check_accepts(&file);
+}
+
+#[test]
+fn the_inverse_of_a_large_rate_keeps_its_significant_digits() {
+    let dir = Dirs::new();
+    // 1 USD = 24,567 VND: one dong is 0.0000407050… USD. At 6 decimals it would be written
+    // 0.000041, 0.7% off.
+    let server = Server::start(|req| {
+        let reply = yahoo_answer(req, Some("VND"));
+        match reply {
+            Reply::Full { body, .. } => {
+                let close = close_of("USDVND=X", "2021-01-05");
+                let body = String::from_utf8(body).unwrap().replace(&close, "24567.0");
+                Reply::json(200, body)
+            }
+            other => other,
+        }
+    });
+    let file = dir.file("dong.beancount");
+    let before = "\
+2020-01-01 commodity USD
+2020-01-01 commodity VND
+  price: \"USD:yahoo/^USDVND=X\"
+
+2021-01-04 price VND 0.0000408 USD
+";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        format!("{before}2021-01-05 price VND 0.0000407050 USD\n")
+    );
     bean_check_accepts(&file);
 }
 
