@@ -1397,22 +1397,54 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
     bean_check_accepts(&file);
 }
 
+/// Yahoo answering every symbol in `currency`, `symbol`'s close of `day` being `close`
+/// (with the bench server's `priceHint` of 2).
+fn yahoo_closing_at(
+    symbol: &'static str,
+    day: &'static str,
+    close: &'static str,
+    currency: &'static str,
+) -> Server {
+    Server::start(move |req| match yahoo_answer(req, Some(currency)) {
+        Reply::Full { body, .. } if req.symbol() == symbol => {
+            let body = String::from_utf8(body).unwrap();
+            Reply::json(200, body.replace(&close_of(symbol, day), close))
+        }
+        other => other,
+    })
+}
+
+#[test]
+fn a_close_smaller_than_its_sources_precision_is_not_written_as_zero() {
+    let dir = Dirs::new();
+    // A coin worth 0.0000407 USD, which Yahoo says to show with 2 decimals: 0.00 in the
+    // books would be a wrong price.
+    let server = yahoo_closing_at("TINY", "2021-01-05", "0.0000407", "USD");
+    let file = dir.file("prices.journal");
+    let before = "P 2021-01-04 TINY 0.0000408 USD\nP 2021-01-04 BIG 135.71 USD\n";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 2));
+    // A price of the usual size keeps its source's 2 decimals.
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}P 2021-01-05 TINY 0.0000407 USD\n{}",
+            ledger_line(day("2021-01-05"), "BIG", "BIG", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+}
+
 #[test]
 fn the_inverse_of_a_large_rate_keeps_its_significant_digits() {
     let dir = Dirs::new();
     // 1 USD = 24,567 VND: one dong is 0.0000407050… USD. At 6 decimals it would be written
     // 0.000041, 0.7% off.
-    let server = Server::start(|req| {
-        let reply = yahoo_answer(req, Some("VND"));
-        match reply {
-            Reply::Full { body, .. } => {
-                let close = close_of("USDVND=X", "2021-01-05");
-                let body = String::from_utf8(body).unwrap().replace(&close, "24567.0");
-                Reply::json(200, body)
-            }
-            other => other,
-        }
-    });
+    let server = yahoo_closing_at("USDVND=X", "2021-01-05", "24567.0", "VND");
     let file = dir.file("dong.beancount");
     let before = "\
 2020-01-01 commodity USD
