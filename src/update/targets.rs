@@ -9,7 +9,8 @@
 //! never as the ticker it resembles; any other commodity by its own name on `--source`, and
 //! its price must then come in a currency the file already prices it in (a coin the file
 //! prices in EUR that Yahoo quotes in USD is another instrument). A commodity is never
-//! priced in itself.
+//! priced in itself. With `--currency`, every target's prices come in that currency,
+//! converted (beanprice's `^` excepted: an inverse is of the rate as quoted).
 //!
 //! **From which day.** The day after the last price of the commodity in the target's
 //! currency; a target whose currency is known before the fetch (a pair's quote, beanprice's
@@ -273,15 +274,16 @@ fn target(
     asked: &mut Vec<(String, When)>,
 ) -> Target {
     let commodity = resolved.commodity.clone();
-    let expect = match &wanted.expect {
-        Some(expect) => expect.clone(),
-        None => match (
-            &request.currency,
-            pair_quote(&*resolved.source, &resolved.ticker),
-        ) {
-            (Some(currency), _) => Expect::Exactly(currency.clone()),
-            (None, Some(quote)) => Expect::Exactly(quote),
-            (None, None) => Expect::Any,
+    // `--currency`: every price comes in it, converted, whatever currency the file or the
+    // ticker would price it in (a commodity the file prices in USD then has no EUR history
+    // yet, never "another instrument"). Not beanprice's `^`: an inverse is of the rate as
+    // quoted.
+    let expect = match (&request.currency, &wanted.expect) {
+        (Some(currency), _) if !wanted.inverted => Expect::Exactly(currency.clone()),
+        (_, Some(expect)) => expect.clone(),
+        (_, None) => match pair_quote(&*resolved.source, &resolved.ticker) {
+            Some(quote) => Expect::Exactly(quote),
+            None => Expect::Any,
         },
     };
     let mut target = Target {

@@ -1157,6 +1157,58 @@ P 2021-01-04 VTSAX 100 USD
 }
 
 #[test]
+fn with_currency_every_commodity_of_the_file_is_kept_in_that_currency() {
+    let dir = Dirs::new();
+    let server = Server::start(|req| {
+        let currency = if req.symbol() == "USDEUR=X" {
+            "EUR"
+        } else {
+            "USD"
+        };
+        yahoo_answer(req, Some(currency))
+    });
+    let file = dir.file("prices.journal");
+    let before = "P 2021-01-04 VTSAX 100 USD\n";
+    std::fs::write(&file, before).unwrap();
+    // Converted by --currency, VTSAX is not "another instrument": it has no EUR history yet.
+    update(&dir, &server, &file)
+        .args(["--currency", "EUR", "--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: VTSAX: VTSAX has no EUR price in {p} yet: give --from YYYY-MM-DD for where \
+             its history starts\n{p}: nothing appended; failed: VTSAX\n",
+            p = file.display()
+        ));
+    // With --from it starts one, and later runs go on with it.
+    update(&dir, &server, &file)
+        .args([
+            "--currency",
+            "EUR",
+            "--from",
+            "2021-01-05",
+            "--to",
+            "2021-01-05",
+        ])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    update(&dir, &server, &file)
+        .args(["--currency", "EUR", "--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    let text = read(&file);
+    let added: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(added.len(), 2, "{text}");
+    for (line, d) in added.iter().zip(["2021-01-05", "2021-01-06"]) {
+        assert!(line.starts_with(&format!("P {d} VTSAX ")), "{text}");
+        assert!(line.ends_with(" EUR"), "{text}");
+    }
+    ledger_tools_accept(&file);
+}
+
+#[test]
 fn a_currency_is_priced_at_the_ecbs_rate_under_fx_ecb() {
     let dir = Dirs::new();
     let ecb = Server::start(|req| {
