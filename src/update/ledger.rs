@@ -101,6 +101,13 @@ impl Ledger {
             Some(b'-') if text.starts_with("--") => return Ok(Line::Other),
             _ => {}
         }
+        // `P2026-11-20 …`: ledger and hledger read a price directive whose date follows
+        // the `P` without a space.
+        if let Some(rest) = text.strip_prefix('P')
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return self.price(rest);
+        }
         let (word, rest) = split_word(text);
         match word {
             "P" => return self.price(rest),
@@ -361,6 +368,7 @@ P 2021-01-04 TSLA 243.26 USD
 P 2021/01/05 14:30:00 TSLA $245.04
 P 2021-01-06 \"BRK-B\" 240.5 USD ; a note
 P 2021.1.7 VTSAX 100 USD
+P2021-01-02 NOSPACE 1 USD
 
 commodity VTSAX
   note Vanguard
@@ -385,9 +393,10 @@ P 2021-01-03 TSLA 200 USD";
         assert_eq!(book.last("TSLA", "$"), Some(date(2021, 1, 5)));
         assert_eq!(book.last("BRK-B", "USD"), Some(date(2021, 1, 6)));
         assert_eq!(book.last("VTSAX", "USD"), Some(date(2021, 1, 7)));
-        assert_eq!(names(&book), ["TSLA", "BRK-B", "VTSAX"]);
+        assert_eq!(book.last("NOSPACE", "USD"), Some(date(2021, 1, 2)));
+        assert_eq!(names(&book), ["TSLA", "BRK-B", "VTSAX", "NOSPACE"]);
         let (_, read) = read_one(Kind::Ledger, text.as_bytes()).unwrap();
-        assert_eq!(read.includes, [(17, "other.journal".to_string())]);
+        assert_eq!(read.includes, [(18, "other.journal".to_string())]);
         assert!(!read.ends_with_newline);
     }
 
