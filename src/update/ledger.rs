@@ -60,8 +60,9 @@ const DIRECTIVES: &[&str] = &[
     "O",
     "b",
     "h",
-    "!account",
-    "!alias",
+    // ledger's rewrites.
+    "account-rewrite",
+    "payee-rewrite",
 ];
 
 impl Ledger {
@@ -101,17 +102,23 @@ impl Ledger {
             Some(b'-') if text.starts_with("--") => return Ok(Line::Other),
             _ => {}
         }
+        // A directive may be written with `!` or `@` before its name (`!include`,
+        // `@P …`), which ledger and hledger read as nothing. One, never a run of them.
+        let directive = match first {
+            Some(b'!' | b'@') => &text[1..],
+            _ => text,
+        };
         // `P2026-11-20 …`: ledger and hledger read a price directive whose date follows
         // the `P` without a space.
-        if let Some(rest) = text.strip_prefix('P')
+        if let Some(rest) = directive.strip_prefix('P')
             && rest.starts_with(|c: char| c.is_ascii_digit())
         {
             return self.price(rest);
         }
-        let (word, rest) = split_word(text);
+        let (word, rest) = split_word(directive);
         match word {
             "P" => return self.price(rest),
-            "include" | "!include" => return Ok(Line::Include(rest.trim().to_string())),
+            "include" => return Ok(Line::Include(rest.trim().to_string())),
             "comment" | "test" => {
                 self.block = Some(if word == "comment" {
                     "end comment"
@@ -381,6 +388,10 @@ commodity VTSAX
     Expenses:Rent   $500
     Assets:Cash
 include other.journal
+!payee Shop
+@commodity VTSAX
+@P 2021-01-02 PREFIXED 1 USD
+payee-rewrite Shop Store
 --day-break
 i 2021/01/08 08:00:00 Work
 o 2021/01/08 09:00:00
@@ -394,7 +405,11 @@ P 2021-01-03 TSLA 200 USD";
         assert_eq!(book.last("BRK-B", "USD"), Some(date(2021, 1, 6)));
         assert_eq!(book.last("VTSAX", "USD"), Some(date(2021, 1, 7)));
         assert_eq!(book.last("NOSPACE", "USD"), Some(date(2021, 1, 2)));
-        assert_eq!(names(&book), ["TSLA", "BRK-B", "VTSAX", "NOSPACE"]);
+        assert_eq!(book.last("PREFIXED", "USD"), Some(date(2021, 1, 2)));
+        assert_eq!(
+            names(&book),
+            ["TSLA", "BRK-B", "VTSAX", "NOSPACE", "PREFIXED"]
+        );
         let (_, read) = read_one(Kind::Ledger, text.as_bytes()).unwrap();
         assert_eq!(read.includes, [(18, "other.journal".to_string())]);
         assert!(!read.ends_with_newline);
@@ -488,6 +503,7 @@ P 01/25 H 1 USD
             ("2021-01-04,123.4\n", 1),
             ("P 2021-01-04 TSLA 1 USD\n\u{1}\n", 2),
             ("P 2021-01-04 TSLA one USD\n", 1),
+            ("!!include other.journal\n", 1),
         ] {
             let (at, why) = read(text).unwrap_err();
             assert_eq!(at, line, "{text:?}: {why}");
