@@ -484,6 +484,77 @@ mod tests {
         assert_eq!(months[0].1, d("2019-12-31"));
     }
 
+    /// A request for `interval` through `to`, for the date arithmetic.
+    fn request(interval: history::Interval, to: Date) -> Request {
+        let (rate_source, rates) = crate::source::REGISTRY
+            .iter()
+            .find_map(|s| Some((s.name, s.rates.as_ref()?)))
+            .unwrap();
+        Request {
+            path: "p.journal".into(),
+            kind: Kind::Ledger,
+            inputs: Vec::new(),
+            from: None,
+            to,
+            interval,
+            adjust: history::Adjust::None,
+            dry_run: false,
+            default_source: "yahoo".into(),
+            currency: None,
+            rate_source,
+            rates,
+        }
+    }
+
+    #[test]
+    fn a_daily_cron_writes_a_week_or_a_month_once_it_is_over_everywhere() {
+        // Every hour from Monday 2021-03-22 to Tuesday 2021-04-06, `--to` today (UTC): the
+        // last day written is the end of the last week (month) over in UTC−12 too.
+        let week = history::Interval::Week;
+        let month = history::Interval::Month;
+        let mut now: jiff::Timestamp = "2021-03-22T00:00:00Z".parse().unwrap();
+        let end: jiff::Timestamp = "2021-04-06T23:00:00Z".parse().unwrap();
+        while now <= end {
+            let today = crate::calendar::utc_date(now.as_second()).unwrap();
+            // The day that is over everywhere: yesterday, from 12:00 UTC on.
+            let noon = now.as_second() % 86_400 >= 12 * 3600;
+            let over = if noon {
+                today.yesterday().unwrap()
+            } else {
+                today.yesterday().unwrap().yesterday().unwrap()
+            };
+            let sunday = {
+                let mut d = over;
+                while d.weekday() != jiff::civil::Weekday::Sunday {
+                    d = d.yesterday().unwrap();
+                }
+                d
+            };
+            let month_end = if over == over.last_of_month() {
+                over
+            } else {
+                over.first_of_month().yesterday().unwrap()
+            };
+            assert_eq!(last_day(&request(week, today), now), Some(sunday), "{now}");
+            assert_eq!(
+                last_day(&request(month, today), now),
+                Some(month_end),
+                "{now}"
+            );
+            now = now.checked_add(jiff::Span::new().hours(1)).unwrap();
+        }
+        // Concretely: the week of 03-29 … 04-04 is written from Monday 04-05 12:00 UTC.
+        let at = |t: &str| last_day(&request(week, d("2021-04-05")), t.parse().unwrap());
+        assert_eq!(at("2021-04-05T11:59:59Z"), Some(d("2021-03-28")));
+        assert_eq!(at("2021-04-05T12:00:00Z"), Some(d("2021-04-04")));
+        // An earlier --to: the last period over by then.
+        let past = request(month, d("2021-03-15"));
+        assert_eq!(
+            last_day(&past, "2021-04-06T00:00:00Z".parse().unwrap()),
+            Some(d("2021-02-28"))
+        );
+    }
+
     #[test]
     fn currencies_are_iso_4217_codes() {
         for code in ["USD", "EUR", "GBP", "JPY", "CHF", "XAU"] {
