@@ -116,6 +116,18 @@ fn yahoo_usd() -> Server {
     Server::start(|req| yahoo_answer(req, Some("USD")))
 }
 
+/// Yahoo answering every symbol in USD but the rate USDEUR=X, in EUR.
+fn yahoo_with_usdeur() -> Server {
+    Server::start(|req| {
+        let currency = if req.symbol() == "USDEUR=X" {
+            "EUR"
+        } else {
+            "USD"
+        };
+        yahoo_answer(req, Some(currency))
+    })
+}
+
 /// Coinbase Exchange answering any pair's daily candles for the days asked, each day's
 /// close `close_of(PAIR, day)`.
 fn coinbase_candles() -> Server {
@@ -152,17 +164,25 @@ fn coinbase_candles() -> Server {
     })
 }
 
+/// The prices hledger reads in `file` (`hledger prices`), which it must read; `None` where
+/// hledger is not installed (a laptop; CI fails instead).
+fn hledger_prices(file: &Path) -> Option<String> {
+    if !require_tool("hledger") {
+        return None;
+    }
+    let out = std::process::Command::new("hledger")
+        .arg("-f")
+        .arg(file)
+        .arg("prices")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "hledger: {}", stderr(&out));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// hledger and ledger must both read `file`.
 fn ledger_tools_accept(file: &Path) {
-    if require_tool("hledger") {
-        let out = std::process::Command::new("hledger")
-            .arg("-f")
-            .arg(file)
-            .arg("prices")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "hledger: {}", stderr(&out));
-    }
+    hledger_prices(file);
     if require_tool("ledger") {
         let out = std::process::Command::new("ledger")
             .arg("-f")
@@ -1107,14 +1127,7 @@ fn a_file_that_prices_in_dollar_signs_is_told_how_to_go_on_in_usd() {
 #[test]
 fn a_commodity_that_is_no_ticker_is_said_to_be_skipped() {
     let dir = Dirs::new();
-    let server = Server::start(|req| {
-        let currency = if req.symbol() == "USDEUR=X" {
-            "EUR"
-        } else {
-            "USD"
-        };
-        yahoo_answer(req, Some(currency))
-    });
+    let server = yahoo_with_usdeur();
     let file = dir.file("prices.journal");
     let before = "\
 P 2021-01-04 $ 0.92 EUR
@@ -1159,14 +1172,7 @@ P 2021-01-04 VTSAX 100 USD
 #[test]
 fn with_currency_every_commodity_of_the_file_is_kept_in_that_currency() {
     let dir = Dirs::new();
-    let server = Server::start(|req| {
-        let currency = if req.symbol() == "USDEUR=X" {
-            "EUR"
-        } else {
-            "USD"
-        };
-        yahoo_answer(req, Some(currency))
-    });
+    let server = yahoo_with_usdeur();
     let file = dir.file("prices.journal");
     let before = "P 2021-01-04 VTSAX 100 USD\n";
     std::fs::write(&file, before).unwrap();
@@ -1747,15 +1753,8 @@ fn included_files_are_read_as_part_of_the_books() {
         )
     );
     // ledger has no timedot: hledger reads it.
-    if require_tool("hledger") {
-        let out = std::process::Command::new("hledger")
-            .arg("-f")
-            .arg(&hours)
-            .arg("prices")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "hledger: {}", stderr(&out));
-        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    if let Some(prices) = hledger_prices(&hours) {
+        assert_eq!(prices.lines().count(), 3, "{prices}");
     }
 
     // An include of nothing is refused with its line, as ledger refuses it.
