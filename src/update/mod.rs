@@ -50,17 +50,23 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// `-f ledger|beancount`, or from the extension: `.beancount` and `.bean` are beancount,
-    /// anything else ledger. `None` for a format that writes no price directives.
+    /// `-f ledger|beancount`, or from the extension, in any case (`Books.Beancount` on a
+    /// file system that keeps the case the user typed): `.beancount` and `.bean` are
+    /// beancount, anything else ledger. `None` for a format that writes no price directives.
     pub fn of(format: Option<&FormatSpec>, path: &Path) -> Option<Kind> {
         match format.map(|f| f.name) {
             Some("ledger") => Some(Kind::Ledger),
             Some("beancount") => Some(Kind::Beancount),
             Some(_) => None,
-            None => match path.extension().and_then(|e| e.to_str()) {
-                Some("beancount" | "bean") => Some(Kind::Beancount),
-                _ => Some(Kind::Ledger),
-            },
+            None => {
+                let extension = path.extension().and_then(|e| e.to_str());
+                let is = |name: &str| extension.is_some_and(|e| e.eq_ignore_ascii_case(name));
+                if is("beancount") || is("bean") {
+                    Some(Kind::Beancount)
+                } else {
+                    Some(Kind::Ledger)
+                }
+            }
         }
     }
 
@@ -241,6 +247,8 @@ mod tests {
         let p = Path::new;
         assert_eq!(Kind::of(None, p("a.beancount")), Some(Kind::Beancount));
         assert_eq!(Kind::of(None, p("a.bean")), Some(Kind::Beancount));
+        assert_eq!(Kind::of(None, p("Books.Beancount")), Some(Kind::Beancount));
+        assert_eq!(Kind::of(None, p("BOOKS.BEAN")), Some(Kind::Beancount));
         assert_eq!(Kind::of(None, p("prices.journal")), Some(Kind::Ledger));
         assert_eq!(Kind::of(None, p("prices")), Some(Kind::Ledger));
         assert_eq!(

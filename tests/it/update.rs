@@ -1636,6 +1636,30 @@ over two lines\"
 }
 
 #[test]
+fn a_beancount_file_whose_extension_is_in_capitals_is_kept_as_beancount() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    // As a user may name it where the file system keeps the case typed (macOS, Windows):
+    // read as a ledger file, it would get `P` lines bean-check refuses.
+    let file = dir.file("Books.Beancount");
+    let before = "2020-01-01 commodity USD\n2021-01-04 price VTSAX 100 USD\n";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}2021-01-05 price VTSAX {} USD\n",
+            close_of("VTSAX", "2021-01-05")
+        )
+    );
+    bean_check_accepts(&file);
+}
+
+#[test]
 fn every_commodity_and_amount_bean_check_reads_is_read() {
     let dir = Dirs::new();
     let server = yahoo_usd();
