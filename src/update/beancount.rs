@@ -175,6 +175,22 @@ impl Beancount {
     }
 }
 
+/// Whether `rest`, after a date, is a beancount entry that only a price file of beancount
+/// holds (`price VTSAX 100 USD`, `commodity VTSAX`): ledger reads it as a transaction
+/// without postings, so a journal scan uses this to tell a beancount file it was given.
+pub fn is_entry_of_prices(rest: &str) -> bool {
+    let (keyword, rest) = split_word(rest);
+    match keyword {
+        "price" => price(Date::ZERO, rest).is_ok(),
+        "commodity" => {
+            let (name, after) = split_word(rest);
+            let after = after.trim();
+            is_currency(name) && (after.is_empty() || after.starts_with(';'))
+        }
+        _ => false,
+    }
+}
+
 /// `COMMODITY NUMBER CURRENCY`, after `DATE price`; the number may be an expression
 /// (`1/3`, `(1 + 2)`), as beancount evaluates it, and the currency may follow it without a
 /// space (`100.00USD`), as beancount's lexer reads it.

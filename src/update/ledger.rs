@@ -159,6 +159,13 @@ impl Ledger {
         // (`2026-11-20=2026-11-21`).
         let date = word.split('=').next().unwrap_or(word);
         if first.is_some_and(|b| b.is_ascii_digit()) && self.date(date).is_some() {
+            if super::beancount::is_entry_of_prices(rest) {
+                return Err(format!(
+                    "a beancount entry, {}: this is a beancount file, which ledger's P lines \
+                     would break; give -f beancount, or name it .beancount",
+                    shown(text)
+                ));
+            }
             return Ok(Line::Other);
         }
         Err(format!(
@@ -490,6 +497,22 @@ P 01/25 H 1 USD
         assert_eq!(read("year twenty\n").unwrap_err().0, 1);
         // 02/30 is no day in any year.
         assert_eq!(read("Y2021\nP 02/29 A 1 USD\n").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn a_beancount_file_is_not_taken_for_a_journal() {
+        for text in [
+            "2021-01-04 price VTSAX 100 USD\n",
+            "2021-01-04 price VTSAX  1/3USD ; c\n",
+            "; prices\n2020-01-01 commodity VTSAX\n  price: \"USD:yahoo/VTSAX\"\n",
+        ] {
+            let (_, why) = read(text).unwrap_err();
+            assert!(why.contains("give -f beancount"), "{text:?}: {why}");
+        }
+        // A journal's transactions whose payee begins with those words are transactions.
+        read("2021-01-04 price check\n    Expenses:Fees   $1\n    Assets:Cash\n").unwrap();
+        read("2021-01-04 commodity fees\n    Expenses:Fees   $1\n    Assets:Cash\n").unwrap();
+        read("2021-01-04 * price VTSAX 100 USD\n").unwrap();
     }
 
     #[test]

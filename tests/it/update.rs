@@ -1660,6 +1660,34 @@ fn a_beancount_file_whose_extension_is_in_capitals_is_kept_as_beancount() {
 }
 
 #[test]
+fn a_beancount_file_not_named_so_is_never_given_ledger_lines() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("prices.txt");
+    let before = "2020-01-01 commodity USD\n2021-01-04 price VTSAX 100 USD\n";
+    std::fs::write(&file, before).unwrap();
+    // ledger reads its entries as empty transactions; its P lines would break the file for
+    // bean-check. Refused, unchanged, with what to do.
+    update(&dir, &server, &file)
+        .args(["--from", "2021-01-04", "--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "quotes: error: {p}:1: a beancount entry, \"2020-01-01 commodity USD\": this is a \
+             beancount file, which ledger's P lines would break; give -f beancount, or name \
+             it .beancount; not a ledger file quotes can read, {p} left unchanged\n",
+            p = file.display()
+        ));
+    assert_eq!(read(&file), before);
+    update(&dir, &server, &file)
+        .args(["-f", "beancount", "--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    bean_check_accepts(&file);
+}
+
+#[test]
 fn every_commodity_and_amount_bean_check_reads_is_read() {
     let dir = Dirs::new();
     let server = yahoo_usd();
