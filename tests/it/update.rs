@@ -1387,6 +1387,81 @@ fn a_catch_up_longer_than_one_request_is_fetched_in_windows_and_stops_nothing() 
     ledger_tools_accept(&file);
 }
 
+#[test]
+fn a_window_that_fails_keeps_the_windows_before_it_and_leaves_no_gap() {
+    let dir = Dirs::new();
+    // OLDE's second window fails, GAPPY's first: the file gets OLDE's first window, and
+    // nothing of GAPPY (its second window alone would leave thirty years missing that no
+    // later run would fill).
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = Server::start({
+        let healthy = healthy.clone();
+        move |req| {
+            // The closes of a window (not the request for the splits since an older one).
+            let from = req
+                .query_param("period1")
+                .and_then(|p| p.parse::<i64>().ok());
+            let daily = req.query_param("interval").as_deref() == Some("1d");
+            let late = from.is_some_and(|p| p >= 1_735_689_600); // 2025-01-01
+            if !daily {
+                return yahoo_answer(req, Some("USD"));
+            }
+            let fails = match req.symbol().as_str() {
+                "OLDE" => late,
+                "GAPPY" => !late,
+                _ => false,
+            };
+            if fails && !healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                return Reply::fixture(404, "yahoo_chart_error_not_found.404.json");
+            }
+            yahoo_answer(req, Some("USD"))
+        }
+    });
+    let file = dir.file("prices.journal");
+    let before = "P 1995-01-02 OLDE 1 USD\nP 1995-01-02 GAPPY 1 USD\n";
+    std::fs::write(&file, before).unwrap();
+    let run = || {
+        update(&dir, &server, &file)
+            .arg("--no-cache")
+            .args(["--to", "2025-01-10"])
+            .assert()
+    };
+    run()
+        .code(1)
+        .stderr(predicate::str::contains("quotes: OLDE: not found on Yahoo"))
+        .stderr(predicate::str::contains(
+            "quotes: GAPPY: not found on Yahoo",
+        ))
+        .stderr(predicate::str::ends_with("; failed: OLDE, GAPPY\n"));
+    let first = weekdays(day("1995-01-03"), day("2025-01-02"));
+    let lines = |ticker: &str, days: &[Date]| -> String {
+        days.iter()
+            .map(|d| ledger_line(*d, ticker, ticker, "USD"))
+            .collect()
+    };
+    assert_eq!(read(&file), format!("{before}{}", lines("OLDE", &first)));
+    // The next run goes on from where each stopped, and the books are whole.
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    run().success();
+    let mut expected = format!("{before}{}", lines("OLDE", &first));
+    let all = weekdays(day("1995-01-03"), day("2025-01-10"));
+    for d in &all {
+        if *d > day("2025-01-02") {
+            expected.push_str(&ledger_line(*d, "OLDE", "OLDE", "USD"));
+        }
+        expected.push_str(&ledger_line(*d, "GAPPY", "GAPPY", "USD"));
+    }
+    // Sorted by date within each run's lines: OLDE's late days and all of GAPPY's.
+    let text = read(&file);
+    let mut got: Vec<&str> = text.lines().collect();
+    let mut want: Vec<&str> = expected.lines().collect();
+    assert_eq!(got.len(), want.len());
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    ledger_tools_accept(&file);
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. beanprice's metadata
 
