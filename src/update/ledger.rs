@@ -102,20 +102,7 @@ impl Ledger {
             Some(b'-') if text.starts_with("--") => return Ok(Line::Other),
             _ => {}
         }
-        // A directive may be written with `!` or `@` before its name (`!include`,
-        // `@P …`), which ledger and hledger read as nothing. One, never a run of them.
-        let directive = match first {
-            Some(b'!' | b'@') => &text[1..],
-            _ => text,
-        };
-        // `P2026-11-20 …`: ledger and hledger read a price directive whose date follows
-        // the `P` without a space.
-        if let Some(rest) = directive.strip_prefix('P')
-            && rest.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return self.price(rest);
-        }
-        let (word, rest) = split_word(directive);
+        let (word, rest) = split_word(text);
         match word {
             "P" => return self.price(rest),
             "include" => return Ok(Line::Include(rest.trim().to_string())),
@@ -167,6 +154,27 @@ impl Ledger {
                 ));
             }
             return Ok(Line::Other);
+        }
+        self.rarely(text)
+    }
+
+    /// Rarer spellings, looked at only once the usual ones did not match, so that those
+    /// cost nothing more; or the line's error.
+    #[cold]
+    fn rarely<'a>(&mut self, text: &'a str) -> Result<Line<'a>, String> {
+        // `P2026-11-20 …`: ledger and hledger read a price directive whose date follows the
+        // `P` without a space.
+        if let Some(rest) = text.strip_prefix('P')
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return self.price(rest);
+        }
+        // A directive may be written with `!` or `@` before its name (`!include`, `@P …`),
+        // which ledger and hledger read as nothing. One, never a run of them.
+        if let Some(rest) = text.strip_prefix(['!', '@'])
+            && !rest.starts_with(['!', '@'])
+        {
+            return self.line(rest);
         }
         Err(format!(
             "neither a price directive (P DATE COMMODITY PRICE), a transaction, a directive \
