@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cache::{self, Cache};
+use crate::cache;
 use crate::calendar::today_utc;
 use crate::cli::{self, AdjustChoice, Cli, ColorChoice, IntervalChoice};
 use crate::client::{self, ClientOptions};
@@ -450,9 +450,6 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
     ))
 }
 
-/// How long what arrived may take to be written once a signal stopped the run.
-const SIGNALLED_WRITE_GRACE: Duration = Duration::from_secs(1);
-
 /// One round: fetch until done, the deadline (counted from `started`, when the run began),
 /// or a signal; print what arrived.
 async fn once(
@@ -468,18 +465,13 @@ async fn once(
         stopped = Some(stop);
         stop.error()
     };
-    // Opened only when a job may use it: a latest price never touches the disk.
-    let cache = match &config.cache_dir {
-        Some(dir) if config.plan.wants_cache() => Cache::open(dir),
-        _ => None,
-    };
     let round = progress::while_running(
         &progress,
         // `-v` writes its own lines: a progress line redrawn among them would garble both.
         std::io::stderr().is_terminal() && !config.verbose,
         config
             .plan
-            .fetch_cached(fetcher, cache.as_ref(), Some(&progress), stop),
+            .fetch_cached(fetcher, config.cache_dir.as_deref(), Some(&progress), stop),
     )
     .await;
     if let Some(update) = &config.update {
@@ -489,23 +481,9 @@ async fn once(
     let mut renderer = (config.format.renderer)();
     let rendered = output::render(config.format, &mut *renderer, rows, &config.style);
     let mut status = ExitStatus::from_failed(rendered.failed);
-    // A signal while writing (stdout a full pipe nobody reads) still ends the run at once;
-    // after the signal that stopped the fetch, what arrived gets a moment to be written (a
-    // reader that reads), not forever (a reader that does not).
-    let signalled = stopped.filter(|s| !matches!(s, Stop::Deadline(_)));
-    let grace = async {
-        match signalled {
-            Some(stop) => {
-                tokio::time::sleep(SIGNALLED_WRITE_GRACE).await;
-                stop
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let written = tokio::select! {
-        written = output::write(rendered) => written,
-        stop = signals.next() => return stop.status(status),
-        stop = grace => return stop.status(status),
+    let written = match output::write_unless_signalled(rendered, signals, stopped).await {
+        Ok(written) => written,
+        Err(stop) => return stop.status(status),
     };
     if written == Written::Failed {
         status = ExitStatus::Failure;

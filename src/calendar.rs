@@ -39,6 +39,51 @@ pub fn today_utc() -> jiff::civil::Date {
         .date()
 }
 
+/// How far ahead of this machine's clock a time or a day may be before it is the future, no
+/// market's (issue 18): a day covers clock skew and an exchange whose day begins before
+/// UTC's (Auckland is 13 hours ahead).
+pub const FUTURE_SLACK_SECONDS: i64 = 86_400;
+
+/// The last instant and the last day anything may be dated, as of one moment: later is the
+/// future, whoever says so (a source, the cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    last_second: i64,
+    last_day: jiff::civil::Date,
+}
+
+impl Horizon {
+    /// The horizon as of `now`, Unix seconds.
+    pub fn at(now: i64) -> Horizon {
+        let last_second = now.saturating_add(FUTURE_SLACK_SECONDS);
+        Horizon {
+            last_second,
+            last_day: utc_date(last_second).unwrap_or(jiff::civil::Date::MAX),
+        }
+    }
+
+    /// The horizon as of this machine's clock.
+    pub fn now() -> Horizon {
+        Horizon::at(jiff::Timestamp::now().as_second())
+    }
+
+    /// Whether Unix time `secs` is not in the future.
+    pub fn allows_time(&self, secs: i64) -> bool {
+        secs <= self.last_second
+    }
+
+    /// Whether `day` is not in the future.
+    pub fn allows_day(&self, day: jiff::civil::Date) -> bool {
+        day <= self.last_day
+    }
+}
+
+/// Unix seconds as people read them (`2999-01-01T00:00:00Z`), or the number itself when it
+/// is no instant of the calendar.
+pub fn instant_text(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map_or_else(|_| secs.to_string(), |t| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +93,18 @@ mod tests {
         assert_eq!(midnight_utc(jiff::civil::date(2021, 1, 1)), 1_609_459_200);
         let _ = midnight_utc(jiff::civil::Date::MIN);
         let _ = midnight_utc(jiff::civil::Date::MAX);
+    }
+
+    #[test]
+    fn the_future_begins_a_day_ahead_of_the_clock() {
+        // 2021-01-01T12:00:00Z.
+        let horizon = Horizon::at(1_609_502_400);
+        assert!(horizon.allows_time(1_609_502_400 + 86_400));
+        assert!(!horizon.allows_time(1_609_502_400 + 86_401));
+        assert!(horizon.allows_day(jiff::civil::date(2021, 1, 2)));
+        assert!(!horizon.allows_day(jiff::civil::date(2021, 1, 3)));
+        assert!(Horizon::at(i64::MAX).allows_day(jiff::civil::Date::MAX));
+        assert_eq!(instant_text(32_503_680_000), "3000-01-01T00:00:00Z");
+        assert_eq!(instant_text(i64::MAX), i64::MAX.to_string());
     }
 }

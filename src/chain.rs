@@ -258,8 +258,8 @@ mod tests {
                 &self,
                 _: &Query,
                 _: &[&crate::source::Answer],
-            ) -> Result<Vec<crate::quote::Quote>, FetchError> {
-                Ok(Vec::new())
+            ) -> Result<crate::source::Parsed, FetchError> {
+                Ok(Vec::new().into())
             }
         }
         let sources = sources();

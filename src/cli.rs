@@ -125,8 +125,9 @@ pub struct Cli {
 
     /// Decimals in prices, 0 to 10, rounded half-to-even
     ///
-    /// [default: 2; 4 for pence or cents shown as pounds or rand; an ECB rate's published
-    /// decimals, 6 for an inverse or cross]
+    /// A price it would write as 0 is that ticker's error. [default: 2, or the decimals the
+    /// source states; below 1, at least 4 significant digits, as many as were sent; 6
+    /// significant digits for an ECB inverse or cross; 2 more for pence shown as pounds]
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=crate::quote::MAX_PRECISION as i64),
           help_heading = "Input and output")]

@@ -193,6 +193,15 @@ impl FetchError {
         timeout: Duration,
     ) -> FetchError {
         let cause = root_cause(err);
+        let http = hyper_error(err);
+        // What the server sent that is not HTTP is its malformed answer: asking again gets
+        // the same (issue 18: it used to read "closed before responding", retried).
+        if let Some(what) = http.and_then(not_http) {
+            return FetchError::Malformed {
+                api,
+                detail: format!("the server sent {what}"),
+            };
+        }
         if err.is_connect() {
             let host = err
                 .url()
@@ -215,27 +224,63 @@ impl FetchError {
                 after: timeout,
             };
         }
-        // A body cut short surfaces as a decode error too (the gzip layer wraps the body, and
-        // the connection's end reaches it as an I/O error); only data that arrived but cannot
-        // be decoded (a corrupt gzip stream) is the server's malformed answer, not worth
-        // asking again.
-        let cut_short = matches!(
-            root_io_kind(err),
-            Some(
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::TimedOut
-            )
-        );
-        if err.is_decode() && !cut_short {
+        // A body cut short surfaces as a decode error too (the gzip layer wraps the body),
+        // but then HTTP's own error is in the chain: the connection ended before the length
+        // it declared. A decode error without one is a body that arrived whole and does not
+        // decode (a corrupt gzip stream, or one cut short inside a complete message: its
+        // "unexpected end of file" is the stream's, not the connection's): the server's
+        // malformed answer, asked once.
+        if err.is_decode() && http.is_none() {
             return FetchError::Malformed {
                 api,
                 detail: format!("could not decode the body: {cause}"),
             };
         }
+        // Nothing final came: the connection closed, or sent only an informational 1xx
+        // status (which HTTP skips, and does not say it saw).
+        let cause = match http {
+            Some(e) if e.is_incomplete_message() => {
+                "it sent no final response (nothing, or only an informational 1xx status)"
+                    .to_string()
+            }
+            _ => cause,
+        };
         FetchError::Disconnected { api, when, cause }
+    }
+}
+
+/// The HTTP layer's error in an error's chain, if the HTTP layer failed.
+fn hyper_error<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(http) = e.downcast_ref::<hyper::Error>() {
+            return Some(http);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// What the server sent, when what it sent is not an HTTP response; `None` for other
+/// failures.
+fn not_http(e: &hyper::Error) -> Option<String> {
+    if !e.is_parse() {
+        return None;
+    }
+    // Only `is_parse_status` is told apart for a client; the rest by hyper's own words.
+    let words = e.to_string();
+    if e.is_parse_status() {
+        Some("a status line that is not HTTP (an invalid status code or reason phrase)".into())
+    } else if words.contains("too large") {
+        Some("response headers larger than quotes reads (over 100 headers or 400 KiB)".into())
+    } else if words.contains("header") {
+        Some(
+            "a header that is not valid HTTP (a control character, such as an ESC, in its \
+             name or value)"
+                .into(),
+        )
+    } else {
+        Some(format!("a response that is not HTTP/1.1 ({words})"))
     }
 }
 
@@ -253,19 +298,6 @@ fn connect_cause(timed_out: bool, cause: String) -> String {
     } else {
         cause
     }
-}
-
-/// The kind of the innermost `io::Error` in an error's chain, if there is one.
-fn root_io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
-    let mut current = Some(err);
-    let mut kind = None;
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            kind = Some(io.kind());
-        }
-        current = e.source();
-    }
-    kind
 }
 
 /// The innermost cause of an error, in plain words: "connection refused", not

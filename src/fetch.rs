@@ -32,15 +32,17 @@ use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use reqwest::Url;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::calendar::{Horizon, instant_text};
 use crate::chain::{self, Fallbacks, Link};
 use crate::error::FetchError;
 use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
+use crate::history::Adjust;
 use crate::http::{Http, HttpError, MAX_BODY, MAX_REDIRECTS, Response};
 use crate::limit::{Limiter, Limiters};
 use crate::progress::Progress;
 use crate::quote::Quote;
 use crate::secret::Keys;
-use crate::source::{Answer, Query, SentAs, Source, Step};
+use crate::source::{Answer, Parsed, Query, SentAs, Source, SourceSpec, Step, When};
 use crate::text::excerpt;
 use crate::verbose::{self, Log};
 
@@ -90,10 +92,14 @@ impl Job {
 /// What one job came to: its prices (one, or one per day of a range), or why not.
 pub type Fetched = Result<Vec<Quote>, FetchError>;
 
+/// What one job's answers came to, as its source read them and [`vet`] passed them: its
+/// prices and the days they lack (see [`Parsed`]), or why not.
+pub type Read = Result<Parsed, FetchError>;
+
 /// A job's result and the source it came from: the one that answered, or the last one
 /// asked when none did.
 pub struct Outcome {
-    pub result: Fetched,
+    pub result: Read,
     pub source: &'static str,
 }
 
@@ -131,6 +137,11 @@ impl Fetcher {
         }
     }
 
+    /// Whether names and exchanges are kept (an output shows them).
+    pub fn keeps_names(&self) -> bool {
+        self.settings.keep_names
+    }
+
     /// Open every source's rate-limit gate: each round (each `--watch` round) starts afresh,
     /// so a source that rate-limited us a minute ago gets another chance. Within a round,
     /// every call of [`Fetcher::fetch_all`] shares the gates (the rates `--currency` fetches
@@ -148,7 +159,7 @@ impl Fetcher {
         jobs: &[Job],
         progress: Option<&Progress>,
         stop: impl Future<Output = FetchError>,
-    ) -> Vec<Fetched> {
+    ) -> Vec<Read> {
         self.fetch_each(jobs, progress, stop)
             .await
             .into_iter()
@@ -291,7 +302,7 @@ impl Fetcher {
         query: &Query,
         requests: Vec<Request<'a>>,
         patient: bool,
-    ) -> Fetched {
+    ) -> Read {
         let answers = self.answers(source, requests, patient).await;
         self.read(source, query, answers, patient).await
     }
@@ -314,25 +325,30 @@ impl Fetcher {
     }
 
     /// Read the answers into the source's prices, fetching in rounds the follow-up
-    /// requests it asks for (`Source::follow`); names are dropped unless shown.
+    /// requests it asks for (`Source::follow`), and [`vet`] them; names are dropped unless
+    /// shown, or kept for the cache (`Plan` drops them once the cache has them).
     async fn read(
         &self,
         source: &dyn Source,
         query: &Query,
         answers: Vec<Result<Arc<Answer>, FetchError>>,
         patient: bool,
-    ) -> Fetched {
+    ) -> Read {
         let mut answers = answers
             .into_iter()
             .collect::<Result<Vec<Arc<Answer>>, FetchError>>()?;
         for _ in 0..=MAX_FOLLOW_UPS {
             let read: Vec<&Answer> = answers.iter().map(Arc::as_ref).collect();
             let urls = match source.follow(query, &read)? {
-                Step::Done(mut quotes) => {
-                    if !self.settings.keep_names {
-                        quotes.iter_mut().for_each(Quote::forget_names);
+                Step::Done(mut parsed) => {
+                    vet(source.spec(), query.when, &mut parsed, Horizon::now())?;
+                    // A close the cache may keep keeps its names until it is kept: what the
+                    // cache serves later must show what a fetch shows (issue 18).
+                    let cached = query.when.adjust() == Some(Adjust::None);
+                    if !self.settings.keep_names && !cached {
+                        parsed.quotes.iter_mut().for_each(Quote::forget_names);
                     }
-                    return Ok(quotes);
+                    return Ok(parsed);
                 }
                 Step::More(urls) => urls,
             };
@@ -605,6 +621,51 @@ struct Attempts<'a> {
     patient: bool,
 }
 
+/// The one check every quote passes once its source has read it, whatever the source, so
+/// that a source added later has it too (issue 18: values no market produces). A time or a
+/// day more than a day ahead of this machine's clock is a malformed answer. A price of 0 is
+/// no price; in a range, a day whose close is 0 is a gap, like a `null` close: left out,
+/// never cached as a day without trading, and named on stderr. Checks what only a source
+/// can see (a split ratio, a rate's row) stay with the source. Allocates nothing unless it
+/// finds a 0: it runs over every close of a 30-year history.
+pub fn vet(
+    spec: &'static SourceSpec,
+    when: When,
+    parsed: &mut Parsed,
+    horizon: Horizon,
+) -> Result<(), FetchError> {
+    let mut zero = false;
+    for quote in &parsed.quotes {
+        if let Some(time) = quote.time.filter(|t| !horizon.allows_time(*t)) {
+            return Err(spec.malformed(format!(
+                "a price stamped {} is in the future",
+                instant_text(time)
+            )));
+        }
+        if let Some(day) = quote.market_date.filter(|d| !horizon.allows_day(*d)) {
+            return Err(spec.malformed(format!("a price dated {day} is in the future")));
+        }
+        zero |= quote.price.is_zero();
+    }
+    if !zero {
+        return Ok(());
+    }
+    if !matches!(when, When::Range(_)) {
+        return Err(spec.no_price("the price is 0".into()));
+    }
+    parsed.gaps.extend(
+        parsed
+            .quotes
+            .iter()
+            .filter(|q| q.price.is_zero())
+            .filter_map(|q| q.market_date),
+    );
+    parsed.gaps.sort_unstable();
+    parsed.gaps.dedup();
+    parsed.quotes.retain(|q| !q.price.is_zero());
+    Ok(())
+}
+
 /// What a final status means before any source reads the body: 429 and the 5xx worth
 /// retrying are the fetcher's; a redirect `http` did not follow is reported with where it
 /// pointed; every other answer goes to the source.
@@ -655,5 +716,83 @@ fn status_outcome(api: &'static str, response: Response) -> Result<Answer, Fetch
             },
         }),
         _ => Ok(Answer { status, body }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Adjust, Interval, Range};
+
+    fn close(day: &str, price: &str) -> Quote {
+        let day: jiff::civil::Date = day.parse().unwrap();
+        Quote {
+            price: crate::quote::parse_price(price).unwrap(),
+            market_date: Some(day),
+            time: Some(crate::calendar::midnight_utc(day) + 50_000),
+            ..Quote::default()
+        }
+    }
+
+    fn range() -> When {
+        let day = |d: &str| d.parse().unwrap();
+        When::Range(
+            Range::new(
+                day("2021-01-01"),
+                day("2021-01-08"),
+                Interval::Day,
+                Adjust::None,
+            )
+            .unwrap(),
+        )
+    }
+
+    const SPEC: &SourceSpec = &crate::source::coinbase::SPEC;
+
+    /// 2021-01-10T00:00:00Z.
+    const NOW: i64 = 1_610_236_800;
+
+    #[test]
+    fn a_zero_is_no_price_and_in_a_range_a_gap() {
+        let horizon = Horizon::at(NOW);
+        let mut parsed = Parsed::from(vec![close("2021-01-04", "0")]);
+        let err = vet(SPEC, When::Latest, &mut parsed, horizon).unwrap_err();
+        assert_eq!(err, SPEC.no_price("the price is 0".into()));
+        let mut parsed = Parsed {
+            quotes: vec![
+                close("2021-01-04", "1.5"),
+                close("2021-01-05", "0.000"),
+                close("2021-01-06", "-2"),
+            ],
+            gaps: vec!["2021-01-07".parse().unwrap()],
+        };
+        vet(SPEC, range(), &mut parsed, horizon).unwrap();
+        let days: Vec<String> = parsed.gaps.iter().map(|d| d.to_string()).collect();
+        assert_eq!(days, ["2021-01-05", "2021-01-07"]);
+        assert_eq!(parsed.quotes.len(), 2, "negative prices stay (futures)");
+    }
+
+    #[test]
+    fn a_time_or_day_more_than_a_day_ahead_is_malformed() {
+        let horizon = Horizon::at(NOW);
+        let mut ok = Parsed::from(vec![close("2021-01-10", "1")]);
+        assert_eq!(vet(SPEC, range(), &mut ok, horizon), Ok(()));
+        let mut soon = Parsed::from(vec![close("2021-01-12", "1")]);
+        let err = vet(SPEC, When::Latest, &mut soon, horizon).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        let mut stamped = close("2021-01-04", "1");
+        stamped.time = Some(32_503_680_000);
+        let err = vet(SPEC, range(), &mut Parsed::from(vec![stamped]), horizon).unwrap_err();
+        assert_eq!(
+            err,
+            SPEC.malformed("a price stamped 3000-01-01T00:00:00Z is in the future".into())
+        );
+        let mut dated = close("2021-01-04", "1");
+        dated.market_date = Some("2999-01-01".parse().unwrap());
+        let err = vet(SPEC, range(), &mut Parsed::from(vec![dated]), horizon).unwrap_err();
+        assert_eq!(
+            err,
+            SPEC.malformed("a price dated 2999-01-01 is in the future".into())
+        );
     }
 }

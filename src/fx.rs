@@ -38,7 +38,9 @@ use crate::calendar::{LOOKBACK_DAYS, utc_date};
 use crate::error::FetchError;
 use crate::fetch::{Fetched, Fetcher, Job};
 use crate::history::{Adjust, Interval, Range};
-use crate::quote::{DEFAULT_PRECISION, FxRate, MAX_PRECISION, QUOTIENT_PRECISION, Quote, Quoted};
+use crate::quote::{
+    Decimals, FxRate, MAX_SCALE, Quote, Quoted, SMALL_PRICE_DIGITS, format_rate, holds_digits,
+};
 use crate::source::{Query, Rates, Source, Sources, When};
 use crate::ticker::Ticker;
 
@@ -223,8 +225,12 @@ pub fn normalise_minor_unit(quote: &mut Quote) -> bool {
     quote.price = price;
     quote.previous_close = quote.previous_close.and_then(hundredth);
     quote.currency = Some(major.to_string());
-    let own = quote.precision.unwrap_or(DEFAULT_PRECISION);
-    quote.precision = Some((own + 2).min(MAX_PRECISION));
+    // Two more decimals for the two places the unit moved; a quotient's significant
+    // digits are the same digits.
+    quote.precision = Some(match quote.precision.unwrap_or(Decimals::DEFAULT) {
+        Decimals::AtLeast(own) => Decimals::AtLeast((own + 2).min(MAX_SCALE)),
+        digits @ Decimals::Significant(_) => digits,
+    });
     true
 }
 
@@ -290,7 +296,7 @@ struct Observed {
     /// time.
     day: Option<Date>,
     rate: Decimal,
-    precision: Option<u32>,
+    precision: Option<Decimals>,
 }
 
 /// Each leg's rates, or why there are none.
@@ -373,7 +379,7 @@ impl Target {
         };
         for ((leg, _), result) in asked.into_iter().zip(results) {
             let observed = match result {
-                Ok(quotes) => self.observed(&leg, &quotes),
+                Ok(parsed) => self.observed(&leg, &parsed.quotes),
                 Err(e) => Err(e.to_string()),
             };
             answered.insert(leg, observed);
@@ -434,12 +440,31 @@ impl Target {
         let conversion = self
             .conversion(&need, answered)
             .map_err(|why| no_rate(&from, why))?;
-        let price = conversion
-            .apply(quote.price)
-            .ok_or_else(|| no_rate(&from, "the converted price is too large".into()))?;
+        // Exact, or refused: a product too small for a `Decimal` to hold with its digits
+        // (an absurd rate of 1e-28) would be written as 0.00 or with a digit or two.
+        let converted = |what: &str, value: Decimal| {
+            let result = conversion
+                .apply(value)
+                .ok_or_else(|| no_rate(&from, format!("the converted {what} is too large")))?;
+            if value.is_zero() || holds_digits(result) {
+                return Ok(result);
+            }
+            Err(FetchError::Unrepresentable(format!(
+                "the {what} {} {from} at {} {} per {from} is too small to write with \
+                 {SMALL_PRICE_DIGITS} significant digits ({MAX_SCALE} decimals at most)",
+                value.normalize(),
+                format_rate(conversion.rate, conversion.precision),
+                self.currency,
+            )))
+        };
+        let price = converted("price", quote.price)?;
+        let previous_close = quote
+            .previous_close
+            .map(|close| converted("previous close", close))
+            .transpose()?;
         remember_quoted(quote);
         quote.price = price;
-        quote.previous_close = quote.previous_close.and_then(|p| conversion.apply(p));
+        quote.previous_close = previous_close;
         quote.currency = Some(self.currency.clone());
         quote.fx = Some(FxRate {
             rate: conversion.rate,
@@ -477,7 +502,7 @@ impl Target {
                 let quotient = numerator
                     .checked_div(p.rate)
                     .ok_or_else(|| format!("{} is not a rate", p.rate))?;
-                (quotient, Some(QUOTIENT_PRECISION))
+                (quotient, Some(Decimals::QUOTIENT))
             }
             (None, None) => return Err("internal: a conversion without a rate".into()),
         };
@@ -498,7 +523,7 @@ struct Conversion {
     per: Option<Decimal>,
     /// `times ÷ per`, for the record (`Quote::fx`); never used to convert.
     rate: Decimal,
-    precision: Option<u32>,
+    precision: Option<Decimals>,
     day: Option<Date>,
 }
 
@@ -628,7 +653,7 @@ mod tests {
         }
     }
 
-    fn observed(on: &str, rate: &str, precision: Option<u32>) -> Observed {
+    fn observed(on: &str, rate: &str, precision: Option<Decimals>) -> Observed {
         Observed {
             day: Some(day(on)),
             rate: dec(rate),
@@ -646,7 +671,7 @@ mod tests {
                     .find(|(ticker, _)| *ticker == leg.ticker)
                     .map(|(_, days)| {
                         days.iter()
-                            .map(|(d, r)| observed(d, r, Some(4)))
+                            .map(|(d, r)| observed(d, r, Some(Decimals::AtLeast(4))))
                             .collect::<Vec<_>>()
                     })
                     .ok_or_else(|| format!("not found: {}", leg.ticker));
@@ -664,7 +689,7 @@ mod tests {
         assert_eq!(q.price.to_string(), "3.053");
         assert_eq!(q.previous_close, Some(dec("12.79")));
         assert_eq!(q.currency.as_deref(), Some("GBP"));
-        assert_eq!(q.precision, Some(4));
+        assert_eq!(q.precision, Some(Decimals::AtLeast(4)));
         assert_eq!(
             q.quoted,
             Some(Quoted {
@@ -831,7 +856,7 @@ mod tests {
             "the naive product misses the midpoint"
         );
         let fx = q.fx.unwrap();
-        assert_eq!(fx.precision, Some(QUOTIENT_PRECISION));
+        assert_eq!(fx.precision, Some(Decimals::QUOTIENT));
         assert_eq!(format_price(fx.rate, 6), "0.813273");
         assert_eq!(fx.source, "ecb");
     }
@@ -872,7 +897,7 @@ mod tests {
         let mut q = quote("10", "EUR");
         to_usd.convert(When::Latest, &mut q, &answered).unwrap();
         assert_eq!(q.price, dec("12.296"));
-        assert_eq!(q.fx.unwrap().precision, Some(4));
+        assert_eq!(q.fx.unwrap().precision, Some(Decimals::AtLeast(4)));
     }
 
     fn answered_for_usd(t: &Target, need: Need) -> Answered {

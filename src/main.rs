@@ -9,7 +9,10 @@ use quotes::cli::Cli;
 use quotes::{client, exit};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_args(); // usage errors exit 2 here, with clap's message
+    let cli = match Cli::try_parse_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
     // Process-wide, so here and not in a constructor a library user would call: reqwest is
     // built with rustls and no bundled crypto provider (ring compiles faster and smaller
     // than aws-lc), and a large --jobs needs the hard open-file limit.
@@ -46,6 +49,26 @@ fn main() -> ExitCode {
             eprintln!("quotes: error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// What clap stopped at: a usage error (clap's message on stderr, status 2), or `--help` or
+/// `--version`, printed to stdout. A failed write of those (`> /dev/full`) is reported and
+/// is status 1, as for any output (clap's own printing ignored it and exited 0); a closed
+/// pipe (`quotes --help | head -1`) is not an error.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        e.exit();
+    }
+    match e
+        .print()
+        .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match quotes::output::stdout_error(&err) {
+            quotes::output::Written::Failed => ExitCode::from(1),
+            quotes::output::Written::Ok | quotes::output::Written::Gone => ExitCode::SUCCESS,
+        },
     }
 }
 

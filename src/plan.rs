@@ -26,14 +26,14 @@ use futures::FutureExt;
 use crate::cache::{Ask, Cache};
 use crate::chain::{self, Fallbacks};
 use crate::error::FetchError;
-use crate::fetch::{Fetched, Fetcher, Job};
+use crate::fetch::{Fetched, Fetcher, Job, Outcome};
 use crate::fx::Fx;
 use crate::history::{self, Adjust, Range};
 use crate::input::label_for_input;
 use crate::output::Row;
 use crate::progress::Progress;
 use crate::quote::Quote;
-use crate::source::{Query, Source, Sources, When};
+use crate::source::{Query, Source, SourceSpec, Sources, When};
 use crate::ticker::Ticker;
 
 /// One input, as typed, and what it resolved to.
@@ -232,13 +232,15 @@ impl Plan {
         self.fetch_cached(fetcher, None, progress, stop).await
     }
 
-    /// Fetch every job once, asking `cache` first: what it holds is not fetched again (a
-    /// range only the days it lacks), and what was fetched is kept in it. A range's daily
-    /// closes, cached and fetched together, then become the rows of its `--interval`.
+    /// Fetch every job once, asking the cache in `cache_dir` first (opened only when a job
+    /// may use it: a latest price never touches the disk): what it holds is not fetched
+    /// again (a range only the days it lacks), and what was fetched is kept in it. A
+    /// range's daily closes, cached and fetched together, then become the rows of its
+    /// `--interval`. `stop` bounds the cache's work as it bounds the fetch.
     pub async fn fetch_cached(
         &self,
         fetcher: &Fetcher,
-        cache: Option<&Cache>,
+        cache_dir: Option<&std::path::Path>,
         progress: Option<&Progress>,
         stop: impl std::future::Future<Output = FetchError>,
     ) -> Round {
@@ -247,21 +249,25 @@ impl Plan {
         // opened here, at the start of the round.
         let stop = stop.shared();
         fetcher.open_gates();
-        let mut asks: Vec<Ask> = self
-            .jobs
-            .iter()
-            .map(|job| match cache {
-                Some(cache) => cache.ask(job),
-                None => Ask::network(job),
-            })
-            .collect();
+        let cache = match cache_dir {
+            Some(dir) if self.wants_cache() => Cache::open(dir, stop.clone()).await,
+            _ => None,
+        };
+        let mut asks: Vec<Ask> = match &cache {
+            Some(cache) => {
+                let names = fetcher.keeps_names();
+                cache.ask_all(&self.jobs, names, stop.clone()).await
+            }
+            None => self.jobs.iter().map(Ask::network).collect(),
+        };
         let wanted: Vec<Job> = asks.iter().filter_map(|ask| ask.fetch.clone()).collect();
-        let mut fetched = if wanted.is_empty() {
+        let fetched = if wanted.is_empty() {
             Vec::new()
         } else {
             fetcher.fetch_each(&wanted, progress, stop.clone()).await
-        }
-        .into_iter();
+        };
+        warn_of_gaps(&wanted, &fetched);
+        let mut fetched = fetched.into_iter();
         let mut answered = Vec::with_capacity(self.jobs.len());
         let mut results: Vec<Fetched> = asks
             .iter_mut()
@@ -280,7 +286,7 @@ impl Plan {
                 ask.combine(fetched)
             })
             .collect();
-        if let Some(cache) = cache {
+        if let Some(cache) = &cache {
             // Closes as traded, in the currency quoted: never converted ones, and only the
             // closes of the source the cache is keyed by (a chain's first). Another source's
             // are set aside while the cache keeps the rest (an error is kept as nothing).
@@ -293,10 +299,19 @@ impl Plan {
                 .filter(|(_, (job, source))| job.source.spec().name != **source)
                 .map(|(i, _)| (i, std::mem::replace(&mut results[i], not_kept())))
                 .collect();
-            cache.keep(&asks, &results);
+            results = cache.keep_all(asks, results, stop.clone()).await;
             for (i, result) in by_others {
                 results[i] = result;
             }
+        }
+        if !fetcher.keeps_names() {
+            // Kept until the cache had them (issue 18: a range read back from the cache
+            // lost them), then dropped when no output shows them.
+            results
+                .iter_mut()
+                .flatten()
+                .flatten()
+                .for_each(Quote::forget_names);
         }
         self.fx.apply(fetcher, &self.jobs, &mut results, stop).await;
         let fetched = self
@@ -371,6 +386,64 @@ impl Plan {
             }
         }
         rows
+    }
+}
+
+/// Name on stderr the days of each range its source sent no close for though the market
+/// traded (a `null` close, a close of 0, a crypto pair's missing candle): they are left
+/// out of the output and never cached, and a silent hole in a price history is how a
+/// wrong balance starts (issue 17). A `--date` says which day its close is from instead.
+fn warn_of_gaps(jobs: &[Job], fetched: &[Outcome]) {
+    let mut text = String::new();
+    for (job, outcome) in jobs.iter().zip(fetched) {
+        let Ok(parsed) = &outcome.result else {
+            continue;
+        };
+        if parsed.gaps.is_empty() || !matches!(job.query.when, When::Range(_)) {
+            continue;
+        }
+        // The source that answered: in a chain, maybe not the first.
+        let api = SourceSpec::named(outcome.source).map_or(outcome.source, |s| s.display_name);
+        text.push_str(&format!(
+            "quotes: {}: warning: {api} sent no close for {}; left out\n",
+            job.query.ticker,
+            days_text(&parsed.gaps)
+        ));
+    }
+    if !text.is_empty() {
+        crate::output::write_stderr(text.as_bytes());
+    }
+}
+
+/// Days, ascending, as few words as they take: `2021-01-03`, `2021-01-03 and 2021-01-05`,
+/// runs as `2021-01-07..2021-01-09`, and after five, how many more days.
+fn days_text(days: &[jiff::civil::Date]) -> String {
+    const SHOWN: usize = 5;
+    let mut runs: Vec<(jiff::civil::Date, jiff::civil::Date, usize)> = Vec::new();
+    for &day in days {
+        match runs.last_mut() {
+            Some((_, last, count)) if last.tomorrow().is_ok_and(|next| next == day) => {
+                *last = day;
+                *count += 1;
+            }
+            _ => runs.push((day, day, 1)),
+        }
+    }
+    let mut words: Vec<String> = runs
+        .iter()
+        .take(SHOWN)
+        .map(|(first, last, count)| match count {
+            1 => first.to_string(),
+            _ => format!("{first}..{last} ({count} days)"),
+        })
+        .collect();
+    let more: usize = runs.iter().skip(SHOWN).map(|(.., count)| count).sum();
+    if more > 0 {
+        words.push(format!("{more} more days"));
+    }
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.concat(),
     }
 }
 
@@ -548,6 +621,28 @@ mod tests {
         assert!(
             check_age(&at(None), None, now).is_ok(),
             "no --max-age, no check"
+        );
+    }
+
+    #[test]
+    fn gaps_are_named_in_runs() {
+        let day = |d: &str| d.parse::<jiff::civil::Date>().unwrap();
+        assert_eq!(days_text(&[day("2021-01-03")]), "2021-01-03");
+        assert_eq!(
+            days_text(&[day("2021-01-03"), day("2021-01-05")]),
+            "2021-01-03 and 2021-01-05"
+        );
+        let many: Vec<_> = [
+            "01-01", "01-03", "01-04", "01-05", "01-07", "01-09", "01-11",
+        ]
+        .iter()
+        .chain(&["01-13", "01-14"])
+        .map(|d| day(&format!("2021-{d}")))
+        .collect();
+        assert_eq!(
+            days_text(&many),
+            "2021-01-01, 2021-01-03..2021-01-05 (3 days), 2021-01-07, 2021-01-09, \
+             2021-01-11 and 2 more days"
         );
     }
 

@@ -5,7 +5,8 @@
 //! Anywhere else each round is appended, so `quotes --watch 60 -f jsonl AAPL >> log`
 //! builds a log (csv writes its header once). A failing round is reported on stderr and
 //! the watch goes on. Ctrl-C or SIGTERM ends it at once, and it dies by that signal like any
-//! run (so a shell loop of watches stops too).
+//! run (so a shell loop of watches stops too); a round it interrupts prints what arrived
+//! and names the tickers it interrupted, as a single run does.
 //!
 //! Redrawing moves the cursor up over the previous round by SCREEN rows, not lines: a line
 //! wider than the terminal (a long name, the not-found hint on stderr) wraps onto several
@@ -46,10 +47,15 @@ impl Watch<'_> {
                 _ = ticks.tick() => {}
                 stop = signals.next() => return stop.status(ExitStatus::Success),
             }
-            let fetched = tokio::select! {
-                fetched = self.plan.fetch(self.fetcher, None, std::future::pending()) => fetched,
-                stop = signals.next() => return stop.status(ExitStatus::Success),
+            // A signal mid-round ends the fetch: what arrived is printed, and the tickers it
+            // interrupted named, as in a single run (issue 18; it used to print nothing).
+            let mut stopped = None;
+            let stop = async {
+                let stop = signals.next().await;
+                stopped = Some(stop);
+                stop.error()
             };
+            let fetched = self.plan.fetch(self.fetcher, None, stop).await;
             round += 1;
             let rows = self.plan.rows(&fetched, self.max_age);
             let mut rendered = output::render(self.format, &mut *renderer, rows, &self.style);
@@ -57,10 +63,13 @@ impl Watch<'_> {
                 (rendered, drawn_rows) = redraw_block(rendered, drawn_rows);
             }
             let status = ExitStatus::from_failed(rendered.failed);
-            let written = tokio::select! {
-                written = output::write(rendered) => written,
-                stop = signals.next() => return stop.status(ExitStatus::Success),
+            let written = match output::write_unless_signalled(rendered, signals, stopped).await {
+                Ok(written) => written,
+                Err(stop) => return stop.status(status),
             };
+            if let Some(stop) = stopped {
+                return stop.status(status);
+            }
             match written {
                 Written::Ok => {}
                 Written::Gone => return status,

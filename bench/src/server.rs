@@ -332,12 +332,16 @@ fn history(symbol: &str, period1: &str, query: &str) -> Result<String, String> {
             .map_err(|_| format!("Invalid input - {name}={text} is not a number of seconds"))
     };
     let period1 = seconds("period1", period1)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let period2 = match query_param(query, "period2") {
         Some(p2) => seconds("period2", &p2)?,
-        None => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        None => now,
     };
+    // As Yahoo answers: no bar of a day that has not begun (a bar from the future is a
+    // malformed answer to quotes, issue 18), however far `period2` reaches.
+    let period2 = period2.min(now.max(period1));
     let interval = query_param(query, "interval").unwrap_or_else(|| "1d".to_owned());
     let interval = chart::Interval::parse(&interval).ok_or_else(|| {
         format!(

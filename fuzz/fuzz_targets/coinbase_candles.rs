@@ -16,7 +16,13 @@ fuzz_target!(|body: &[u8]| {
         status: 200,
         body: b"[[1609459200,1,2,3,24070.97,5]]".to_vec(),
     };
-    for (from, to) in [("2021-01-01", "2021-01-07"), ("-009999-01-01", "9999-12-31")] {
+    // A range inside the recorded answer, and 30 years (the longest range) at each end of
+    // the calendar, where date arithmetic overflows.
+    for (from, to) in [
+        ("2021-01-01", "2021-01-07"),
+        ("-009999-01-01", "-009970-12-31"),
+        ("9970-01-01", "9999-12-31"),
+    ] {
         let range = Range {
             from: from.parse().expect("a date"),
             to: to.parse().expect("a date"),
@@ -28,8 +34,15 @@ fuzz_target!(|body: &[u8]| {
                 status,
                 body: body.to_vec(),
             };
-            let ok = parse_candles(&pair, &range, &[&fuzzed], today).is_ok();
-            assert!(!ok || status == 200, "closes from an HTTP {status} answer");
+            if let Ok(parsed) = parse_candles(&pair, &range, &[&fuzzed], today) {
+                assert_eq!(status, 200, "closes from an HTTP {status} answer");
+                // Every day of the range before today is a close or a gap, never both.
+                let closes = parsed.quotes.len() + parsed.gaps.len();
+                let days = quotes::history::days(range.from, range.to)
+                    .filter(|d| *d < today)
+                    .count();
+                assert_eq!(closes, days, "each day once");
+            }
             let _ = parse_candles(&pair, &range, &[&recorded, &fuzzed], today);
         }
     }

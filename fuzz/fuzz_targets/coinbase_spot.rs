@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quotes::source::coinbase::parse_spot;
 use quotes::history::Adjust;
+use quotes::source::coinbase::parse_spot;
 use quotes::source::{Answer, When};
 
 fuzz_target!(|body: &[u8]| {

@@ -10,12 +10,14 @@ use quotes::output::{FORMATS, Row, Style, fields::ALL, render};
 use quotes::source::Answer;
 use quotes::source::yahoo::latest;
 
+mod common;
+
 fuzz_target!(|body: &[u8]| {
     let answer = Answer {
         status: 200,
         body: body.to_vec(),
     };
-    let Ok(quote) = latest::parse(&answer) else {
+    let Ok(quote) = latest::parse(&answer, &common::symbol_in(body)) else {
         return;
     };
     let style = Style {
@@ -35,7 +37,10 @@ fuzz_target!(|body: &[u8]| {
         let rendered = render(format, &mut *(format.renderer)(), vec![row], &style);
         let out = String::from_utf8(rendered.stdout).expect("UTF-8 output");
         // The table's colours are the only ESC; line ends and tsv's tabs the only others.
-        let plain = out.replace("\u{1b}[32m", "").replace("\u{1b}[31m", "").replace("\u{1b}[0m", "");
+        let plain = out
+            .replace("\u{1b}[32m", "")
+            .replace("\u{1b}[31m", "")
+            .replace("\u{1b}[0m", "");
         for c in plain.chars() {
             assert!(
                 matches!(c, '\n' | '\r' | '\t') || quotes::text::is_safe(c),
@@ -50,6 +55,10 @@ fuzz_target!(|body: &[u8]| {
             "json" => 2,
             _ => 0,
         };
-        assert!(plain.matches('\n').count() <= 1 + extra, "{}: {plain:?}", format.name);
+        assert!(
+            plain.matches('\n').count() <= 1 + extra,
+            "{}: {plain:?}",
+            format.name
+        );
     }
 });

@@ -8,7 +8,10 @@ use libfuzzer_sys::fuzz_target;
 use quotes::source::Answer;
 use quotes::source::yahoo::history::parse_close;
 
+mod common;
+
 fuzz_target!(|body: &[u8]| {
+    let symbol = common::symbol_in(body);
     for date in [
         "2021-01-06",
         "2017-07-11",
@@ -22,8 +25,9 @@ fuzz_target!(|body: &[u8]| {
                 status,
                 body: body.to_vec(),
             };
-            if parse_close(date, &answer).is_ok() {
+            if let Ok(quote) = parse_close(date, &answer, &symbol) {
                 assert_eq!(status, 200, "a close from an HTTP {status} answer");
+                assert!(!quote.price.is_zero(), "a close of 0");
             }
         }
     }

@@ -9,7 +9,10 @@ use quotes::history::{Adjust, Interval, Range};
 use quotes::source::Answer;
 use quotes::source::yahoo::history::range;
 
+mod common;
+
 fuzz_target!(|body: &[u8]| {
+    let symbol = common::symbol_in(body);
     let answer = |status| Answer {
         status,
         body: body.to_vec(),
@@ -28,9 +31,17 @@ fuzz_target!(|body: &[u8]| {
             };
             for status in [200, 404] {
                 let fuzzed = answer(status);
-                let ok = range(&range_, &[&fuzzed], 1_740_200_000).is_ok();
-                assert!(!ok || status == 200, "closes from an HTTP {status} answer");
-                let _ = range(&range_, &[&recorded, &fuzzed], 1_740_200_000);
+                if let Ok(parsed) = range(&range_, &[&fuzzed], &symbol, 1_740_200_000) {
+                    assert_eq!(status, 200, "closes from an HTTP {status} answer");
+                    // A gap is a day without a close, inside the range, never both.
+                    assert!(parsed.gaps.windows(2).all(|w| w[0] < w[1]));
+                    assert!(parsed.gaps.iter().all(|d| range_.contains(*d)));
+                    assert!(parsed.quotes.iter().all(|q| {
+                        q.market_date
+                            .is_some_and(|d| parsed.gaps.binary_search(&d).is_err())
+                    }));
+                }
+                let _ = range(&range_, &[&recorded, &fuzzed], &symbol, 1_740_200_000);
             }
         }
     }

@@ -71,7 +71,7 @@ impl Render for Beancount {
                 "{} price {} {} {currency}",
                 when.date(),
                 row.commodity,
-                format_price(quote.price, style.places(quote.precision))
+                format_price(quote.price, style.price_places(quote))
             )?;
         }
         Ok(())

@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 
 use super::{Row, Style};
-use crate::quote::{FxRate, Quote, format_price, push_price};
+use crate::quote::{FxRate, Quote, format_price, format_rate, push_price};
 
 /// One column of table, tsv and csv output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +97,6 @@ impl Field {
     /// thousands of rows.
     pub fn push(self, out: &mut String, row: &Row<'_>, quote: &Quote, style: &Style) -> bool {
         use std::fmt::Write;
-        let p = style.places(quote.precision);
         let text = |out: &mut String, text: Option<&str>| match text {
             Some(text) => {
                 out.push_str(text);
@@ -118,13 +117,16 @@ impl Field {
         };
         match self {
             Field::Symbol => text(out, Some(row.label)),
-            Field::Price => price(out, Some(quote.price), p),
+            Field::Price => price(out, Some(quote.price), style.price_places(quote)),
             Field::Currency => text(out, quote.currency.as_deref()),
             Field::Time => text(out, quote.time.and_then(rfc3339).as_deref()),
             Field::Date => day(out, market_date(quote)),
-            Field::Change => price(out, change(quote), p),
+            Field::Change => price(out, change(quote), style.price_places(quote)),
             Field::ChangePercent => price(out, change_percent(quote), 2),
-            Field::PreviousClose => price(out, quote.previous_close, p),
+            Field::PreviousClose => match quote.previous_close {
+                Some(close) => price(out, Some(close), style.close_places(quote, close)),
+                None => false,
+            },
             Field::Name => text(out, quote.name.as_deref()),
             Field::Exchange => text(out, quote.exchange.as_deref()),
             Field::Source => text(out, row.source),
@@ -138,12 +140,12 @@ impl Field {
 }
 
 /// The price as the source quoted it (pence before they became pounds, the price before
-/// `--currency` converted it), with its own decimals unless `--precision` is given; the
-/// price itself when `quotes` did not change it.
+/// `--currency` converted it), by its own rule unless `--precision` is given; the price
+/// itself when `quotes` did not change it.
 pub fn quoted_price(quote: &Quote, style: &Style) -> String {
     match &quote.quoted {
-        Some(quoted) => format_price(quoted.price, style.places(quoted.precision)),
-        None => format_price(quote.price, style.places(quote.precision)),
+        Some(quoted) => format_price(quoted.price, style.places(quoted.price, quoted.precision)),
+        None => format_price(quote.price, style.price_places(quote)),
     }
 }
 
@@ -155,13 +157,11 @@ pub fn quoted_currency(quote: &Quote) -> Option<&str> {
     }
 }
 
-/// A conversion's rate with its own decimals (an ECB rate's published ones, 6 for a
-/// quotient), else exactly as sent. `--precision` is for prices, not rates.
+/// A conversion's rate with every decimal sent (at least an ECB rate's published ones), a
+/// quotient with 6 significant digits (`quote::rate_places`). `--precision` is for prices,
+/// not rates.
 pub fn fx_rate(fx: &FxRate) -> String {
-    match fx.precision {
-        Some(places) => format_price(fx.rate, places),
-        None => fx.rate.normalize().to_string(),
-    }
+    format_rate(fx.rate, fx.precision)
 }
 
 /// The value of `-o/--fields` (a newtype, so clap takes the list as one value).
@@ -226,7 +226,7 @@ pub fn rfc3339(secs: i64) -> Option<String> {
 mod tests {
     use super::*;
     use crate::output::test_rows::{ok, quote};
-    use crate::quote::parse_price;
+    use crate::quote::{Decimals, parse_price};
 
     #[test]
     fn parses_lists_and_names_valid_fields_on_error() {
@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn each_price_has_its_own_decimals_unless_precision_is_given() {
         let mut q = quote("3.053", Some("GBP"));
-        q.precision = Some(4);
+        q.precision = Some(crate::quote::Decimals::AtLeast(4));
         q.quoted = Some(crate::quote::Quoted {
             price: parse_price("305.3").unwrap(),
             currency: Some("GBp".into()),
@@ -293,10 +293,26 @@ mod tests {
             source: "ecb",
             date: None,
         };
-        assert_eq!(fx_rate(&rate("1.225", Some(4))), "1.2250");
         assert_eq!(
-            fx_rate(&rate("0.8163265306122448979591836735", Some(6))),
+            fx_rate(&rate("1.225", Some(Decimals::AtLeast(4)))),
+            "1.2250"
+        );
+        // Every decimal sent, even beyond the published ones.
+        assert_eq!(
+            fx_rate(&rate("0.00671234", Some(Decimals::AtLeast(4)))),
+            "0.00671234"
+        );
+        // A quotient: 6 significant digits, however small.
+        assert_eq!(
+            fx_rate(&rate(
+                "0.8163265306122448979591836735",
+                Some(Decimals::QUOTIENT)
+            )),
             "0.816327"
+        );
+        assert_eq!(
+            fx_rate(&rate("0.0000567123456789", Some(Decimals::QUOTIENT))),
+            "0.0000567123"
         );
         assert_eq!(fx_rate(&rate("0.92165000", None)), "0.92165");
     }

@@ -99,7 +99,7 @@ fn number(text: String) -> Box<RawValue> {
 pub fn object(row: &Row<'_>, style: &Style) -> String {
     let text = match &row.result {
         Ok(q) => {
-            let p = style.places(q.precision);
+            let p = style.price_places(q);
             // What was quoted, when `quotes` changed it.
             let quoted = q
                 .quoted
@@ -113,12 +113,14 @@ pub fn object(row: &Row<'_>, style: &Style) -> String {
                 date: Field::Date.value(row, q, style),
                 change: fields::change(q).map(|c| number(format_price(c, p))),
                 change_percent: fields::change_percent(q).map(|c| number(format_price(c, 2))),
-                previous_close: q.previous_close.map(|c| number(format_price(c, p))),
+                previous_close: q
+                    .previous_close
+                    .map(|c| number(format_price(c, style.close_places(q, c)))),
                 name: q.name.as_deref(),
                 exchange: q.exchange.as_deref(),
                 source: row.source.unwrap_or_default(),
                 quoted_price: quoted
-                    .map(|o| number(format_price(o.price, style.places(o.precision)))),
+                    .map(|o| number(format_price(o.price, style.places(o.price, o.precision)))),
                 quoted_currency: quoted.and_then(|o| o.currency.as_deref()),
                 fx_rate: q.fx.as_ref().map(|fx| number(fields::fx_rate(fx))),
                 fx_source: q.fx.as_ref().map(|fx| fx.source),
@@ -203,7 +205,7 @@ mod tests {
     #[test]
     fn a_converted_price_says_what_was_quoted_and_at_which_rate() {
         let mut q = quote("2.4406", Some("EUR"));
-        q.precision = Some(4);
+        q.precision = Some(crate::quote::Decimals::AtLeast(4));
         q.quoted = Some(crate::quote::Quoted {
             price: crate::quote::parse_price("305.3").unwrap(),
             currency: Some("GBp".into()),
@@ -211,14 +213,14 @@ mod tests {
         });
         q.fx = Some(crate::quote::FxRate {
             rate: crate::quote::parse_price("1.1090").unwrap(),
-            precision: Some(6),
+            precision: Some(crate::quote::Decimals::QUOTIENT),
             source: "ecb",
             date: Some(jiff::civil::date(2021, 1, 8)),
         });
         let text = object(&ok("OCDO.L", &q), &Style::default());
         assert!(
             text.ends_with(
-                r#""source":"yahoo","quoted_price":305.30,"quoted_currency":"GBp","fx_rate":1.109000,"fx_source":"ecb","fx_date":"2021-01-08"}"#
+                r#""source":"yahoo","quoted_price":305.30,"quoted_currency":"GBp","fx_rate":1.10900,"fx_source":"ecb","fx_date":"2021-01-08"}"#
             ),
             "{text}"
         );

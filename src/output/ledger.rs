@@ -49,7 +49,7 @@ impl Render for Ledger {
                 out,
                 "P {when} {} {} {}",
                 commodity(row.commodity),
-                format_price(quote.price, style.places(quote.precision)),
+                format_price(quote.price, style.price_places(quote)),
                 commodity(currency)
             )?;
         }

@@ -26,9 +26,12 @@ use std::io::{self, Write};
 
 pub use fields::Field;
 
+use rust_decimal::Decimal;
+
 use crate::error::FetchError;
+use crate::exit::{Signals, Stop};
 use crate::history::Adjust;
-use crate::quote::Quote;
+use crate::quote::{self, Decimals, Quote};
 use crate::text;
 
 /// Every output format, in the order `--help` lists them; the first is the default.
@@ -141,13 +144,49 @@ impl Default for Style {
 }
 
 impl Style {
-    /// The decimals a price is written with: `--precision` when given, else the price's own
-    /// (`Quote::precision`: 4 for pence shown as pounds, an ECB rate's published decimals),
-    /// else 2. The one place this is decided.
-    pub fn places(&self, own: Option<u32>) -> u32 {
+    /// The decimals `value` is written with: `--precision` when given, else the rule for
+    /// its own precision (`Quote::precision`, see `quote::places`: 2, or the source's own;
+    /// below 1 at least 4 significant digits). The one place this is decided.
+    pub fn places(&self, value: Decimal, own: Option<Decimals>) -> u32 {
         self.precision
-            .or(own)
-            .unwrap_or(crate::quote::DEFAULT_PRECISION)
+            .unwrap_or_else(|| quote::places(value, own.unwrap_or(Decimals::DEFAULT)))
+    }
+
+    /// The decimals of a quote's price.
+    pub fn price_places(&self, quote: &Quote) -> u32 {
+        self.places(quote.price, quote.precision)
+    }
+
+    /// The decimals of a quote's previous close and day's change: the price's, so that
+    /// `price − previous close = change` reads at one scale; the previous close gets more
+    /// when its own value needs them (a sub-cent close is never written as 0.00).
+    pub fn close_places(&self, quote: &Quote, close: Decimal) -> u32 {
+        self.price_places(quote)
+            .max(self.places(close, quote.precision))
+    }
+
+    /// A quote `--precision` cannot write: a price, or a previous close or quoted price the
+    /// output shows (every field when `all_fields`, as JSON writes them), that is not zero
+    /// but rounds to zero at the decimals asked for (issue 18) is that ticker's error, in
+    /// every format and in `--update`, never a printed zero.
+    pub fn check(&self, quote: &Quote, all_fields: bool) -> Result<(), FetchError> {
+        let Some(places) = self.precision else {
+            return Ok(()); // each number's own rule never writes one that is not zero as 0
+        };
+        let shown = |field: Field| all_fields || self.fields.contains(&field);
+        let quoted = quote.quoted.as_ref().map(|q| q.price);
+        [
+            ("price", Some(quote.price)),
+            (
+                "previous close",
+                quote.previous_close.filter(|_| shown(Field::PreviousClose)),
+            ),
+            ("quoted price", quoted.filter(|_| shown(Field::QuotedPrice))),
+        ]
+        .into_iter()
+        .filter_map(|(what, value)| Some((what, value?)))
+        .try_for_each(|(what, value)| quote::check_representable(what, value, places))
+        .map_err(FetchError::Unrepresentable)
     }
 }
 
@@ -162,8 +201,8 @@ pub struct Rendered {
     pub failed: bool,
 }
 
-/// Render one round: the format's own check first (a price it cannot express becomes that
-/// ticker's error), then the data and the error lines.
+/// Render one round: the checks first (a price `--precision` would write as zero, or the
+/// format cannot express, becomes that ticker's error), then the data and the error lines.
 pub fn render(
     format: &FormatSpec,
     renderer: &mut dyn Render,
@@ -172,7 +211,9 @@ pub fn render(
 ) -> Rendered {
     for row in &mut rows {
         if let Ok(quote) = row.result
-            && let Err(e) = (format.check)(row, quote)
+            && let Err(e) = style
+                .check(quote, format.all_fields)
+                .and_then(|()| (format.check)(row, quote))
         {
             row.result = Err(e);
         }
@@ -229,6 +270,35 @@ pub async fn write(rendered: Rendered) -> Written {
     match spawned {
         Ok(_) => written.await.unwrap_or(Written::Failed),
         Err(e) => stdout_error(&e),
+    }
+}
+
+/// How long what arrived may take to be written once a signal stopped the run.
+const SIGNALLED_WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// [`write`] a round, unless a signal ends the run first: a signal while writing (stdout a
+/// full pipe nobody reads) ends it at once. After `stopped`, the stop that ended the fetch,
+/// when it was a signal, what arrived gets a moment to be written (a reader that reads),
+/// not forever (a reader that does not). `Err` is the signal that ended the writing.
+pub async fn write_unless_signalled(
+    rendered: Rendered,
+    signals: &mut Signals,
+    stopped: Option<Stop>,
+) -> Result<Written, Stop> {
+    let signalled = stopped.filter(|s| !matches!(s, Stop::Deadline(_)));
+    let grace = async {
+        match signalled {
+            Some(stop) => {
+                tokio::time::sleep(SIGNALLED_WRITE_GRACE).await;
+                stop
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        written = write(rendered) => Ok(written),
+        stop = signals.next() => Err(stop),
+        stop = grace => Err(stop),
     }
 }
 
@@ -321,6 +391,32 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), FORMATS.len());
+    }
+
+    #[test]
+    fn precision_refuses_only_a_zero_it_would_print() {
+        let mut q = test_rows::quote("1.5", Some("USD"));
+        q.previous_close = crate::quote::parse_price("0.004").ok();
+        let two = Style {
+            precision: Some(2),
+            ..Style::default()
+        };
+        // Not shown (symbol, price, currency): no reason to refuse the price.
+        assert!(two.check(&q, false).is_ok());
+        let err = two.check(&q, true).unwrap_err();
+        assert_eq!(err.kind(), "unrepresentable");
+        assert!(
+            err.to_string()
+                .starts_with("the previous close 0.004 rounds"),
+            "{err}"
+        );
+        let with_close = Style {
+            fields: vec![Field::Price, Field::PreviousClose],
+            ..two.clone()
+        };
+        assert!(with_close.check(&q, false).is_err());
+        // By its own rule nothing is refused.
+        assert!(Style::default().check(&q, true).is_ok());
     }
 
     #[test]

@@ -26,8 +26,8 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Answer, Endpoint, Query, Source, SourceSpec, When, endpoint_url, pair_base};
-use crate::calendar::{midnight_utc, today_utc, utc_date};
+use super::{Answer, Endpoint, Parsed, Query, Source, SourceSpec, When, endpoint_url, pair_base};
+use crate::calendar::{Horizon, instant_text, midnight_utc, today_utc, utc_date};
 use crate::error::FetchError;
 use crate::history::{self, Range};
 use crate::quote::{Quote, parse_price};
@@ -117,14 +117,14 @@ impl Source for Coinbase {
         vec![endpoint_url(&self.base_url, &segments, &params)]
     }
 
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError> {
         if let When::Range(range) = &query.when {
             return parse_candles(&query.ticker, range, answers, today_utc());
         }
         let Some(&answer) = answers.first() else {
             return Err(FetchError::Other("internal: no answer to read".into()));
         };
-        parse_spot(query.when, answer).map(|quote| vec![quote])
+        parse_spot(query.when, answer).map(|quote| vec![quote].into())
     }
 
     /// A pair is a price of its base: `BTC-USD` is written `BTC`.
@@ -245,7 +245,9 @@ fn amount_text(raw: &RawValue) -> Result<String, String> {
 
 /// Read the candles answers of a range (in the order [`Source::requests`] gave them): the
 /// close of every UTC day inside `range` and before `today`, ascending. No candle in the
-/// range is an empty list (the caller words that error).
+/// range is an empty list (the caller words that error). A crypto pair trades every day:
+/// a day of the range before `today` without a candle is a gap, never a day without
+/// trading (issue 17); a candle stamped more than a day ahead of `today` is malformed.
 ///
 /// Public for the property tests and fuzz targets: it must return an error, never panic,
 /// whatever the bytes.
@@ -254,7 +256,8 @@ pub fn parse_candles(
     range: &Range,
     answers: &[&Answer],
     today: jiff::civil::Date,
-) -> Result<Vec<Quote>, FetchError> {
+) -> Result<Parsed, FetchError> {
+    let horizon = Horizon::at(midnight_utc(today));
     let mut closes: Vec<(jiff::civil::Date, i64, rust_decimal::Decimal)> = Vec::new();
     for answer in answers {
         for candle in read_candles(answer)? {
@@ -266,6 +269,14 @@ pub fn parse_candles(
             })?;
             let day = utc_date(time)
                 .ok_or_else(|| SPEC.malformed(format!("candle time {time} is out of range")))?;
+            // The UTC midnight that opens today is the last a candle can start at (and
+            // that one is the price so far); a day later, with slack, is the future.
+            if !horizon.allows_time(time) {
+                return Err(SPEC.malformed(format!(
+                    "a candle stamped {} is in the future",
+                    instant_text(time)
+                )));
+            }
             // Today's candle is the price so far, not a close.
             if !range.contains(day) || day >= today {
                 continue;
@@ -277,11 +288,21 @@ pub fn parse_candles(
     }
     closes.sort_by_key(|(day, time, _)| (*day, *time));
     closes.dedup_by_key(|(day, ..)| *day);
+    // Every day of the range that is over and has no candle is one Coinbase did not send
+    // (a candle of 0 is the fetcher's to turn into a gap, as for any source).
+    let mut gaps = Vec::new();
+    let mut sent = closes.iter().map(|(day, ..)| *day).peekable();
+    let last = today.yesterday().unwrap_or(today).min(range.to);
+    for day in history::days(range.from, last) {
+        if sent.next_if_eq(&day).is_none() {
+            gaps.push(day);
+        }
+    }
     // Candles carry no currency: it is the pair's quote currency, held to the same rule as
     // a currency a server sends (it goes into ledgers).
     let quote_currency = pair.as_str().split_once('-').map(|(_, q)| q.to_string());
     let currency = text::currency(quote_currency).map_err(|e| SPEC.malformed(e.to_string()))?;
-    Ok(closes
+    let quotes = closes
         .into_iter()
         .map(|(day, time, price)| Quote {
             price,
@@ -293,7 +314,8 @@ pub fn parse_candles(
             exchange: None,
             ..Quote::default()
         })
-        .collect())
+        .collect();
+    Ok(Parsed { quotes, gaps })
 }
 
 /// One candles answer: a list of candles, each a list of numbers borrowed as text; or the
@@ -677,7 +699,7 @@ mod tests {
         answers: &[&Answer],
     ) -> Result<Vec<Quote>, FetchError> {
         let pair = Ticker::parse(pair).unwrap();
-        parse_candles(&pair, range, answers, jiff::civil::date(2026, 1, 1))
+        parse_candles(&pair, range, answers, jiff::civil::date(2026, 1, 1)).map(|p| p.quotes)
     }
 
     #[test]
@@ -732,7 +754,7 @@ mod tests {
             jiff::civil::date(2021, 1, 7),
         )
         .unwrap();
-        assert_eq!(today.len(), 6);
+        assert_eq!(today.quotes.len(), 6);
         // Two answers (two spans) combine, in order; nothing in range is an empty list.
         let both = candles(
             &range("2021-01-01", "2021-01-07"),
@@ -750,6 +772,33 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_day_without_a_candle_is_a_gap_and_a_candle_to_come_is_malformed() {
+        let pair = Ticker::parse("BTC-EUR").unwrap();
+        let r = range("2021-01-01", "2021-01-07");
+        // The recorded week without 2021-01-03 (1609632000) and 2021-01-05.
+        let body = b"[[1609891200,1,2,3,5.5,6],[1609718400,1,2,3,4.5,6],\
+                     [1609545600,1,2,3,3.5,6],[1609459200,1,2,3,2.5,6]]";
+        let answer = Answer {
+            status: 200,
+            body: body.to_vec(),
+        };
+        let parsed = parse_candles(&pair, &r, &[&answer], jiff::civil::date(2021, 1, 8)).unwrap();
+        let day = |d: &str| d.parse::<jiff::civil::Date>().unwrap();
+        assert_eq!(parsed.quotes.len(), 4);
+        assert_eq!(
+            parsed.gaps,
+            [day("2021-01-03"), day("2021-01-05"), day("2021-01-07")]
+        );
+        // Today and after are no days yet: no gap.
+        let parsed = parse_candles(&pair, &r, &[&answer], jiff::civil::date(2021, 1, 7)).unwrap();
+        assert_eq!(parsed.gaps, [day("2021-01-03"), day("2021-01-05")]);
+        // A candle stamped two days after today is from no market.
+        let err = parse_candles(&pair, &r, &[&answer], jiff::civil::date(2021, 1, 4)).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert!(err.to_string().contains("in the future"), "{err}");
     }
 
     #[test]

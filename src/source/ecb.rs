@@ -17,7 +17,7 @@
 //! the same URL for every ticker of a run that needs it on that day, so the fetcher sends it
 //! once ("one request per currency, never one per ticker"). A published rate is written with
 //! the decimals the ECB published; an inverse or a cross, a quotient whose exact value does
-//! not end, with 6 ([`QUOTIENT_PRECISION`]).
+//! not end, with 6 significant digits ([`Decimals::QUOTIENT`]).
 //!
 //! **The answer** is CSV with a header row (32 columns, CRLF, quoted fields with commas),
 //! read with the `csv` crate by column name: `CURRENCY`, `TIME_PERIOD` (the day), `OBS_VALUE`
@@ -36,10 +36,12 @@ use jiff::civil::{Date, Weekday};
 use reqwest::Url;
 use rust_decimal::Decimal;
 
-use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base};
-use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
+use super::{
+    Answer, Endpoint, Parsed, Query, Rates, Source, SourceSpec, When, endpoint_url, pair_base,
+};
+use crate::calendar::{Horizon, LOOKBACK_DAYS, midnight_utc};
 use crate::error::FetchError;
-use crate::quote::{MAX_PRECISION, QUOTIENT_PRECISION, Quote, parse_price};
+use crate::quote::{Decimals, MAX_SCALE, Quote, parse_price};
 use crate::text::excerpt;
 use crate::ticker::Ticker;
 
@@ -129,7 +131,7 @@ impl Source for Ecb {
             .collect()
     }
 
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError> {
         let pair = Pair::of(&query.ticker)?;
         let legs = pair.legs();
         if answers.len() != legs.len() {
@@ -142,7 +144,7 @@ impl Source for Ecb {
             .zip(answers)
             .map(|(currency, answer)| read_observations(currency, answer))
             .collect::<Result<Vec<_>, _>>()?;
-        pair.select(query.when, &series)
+        pair.select(query.when, &series).map(Parsed::from)
     }
 }
 
@@ -213,7 +215,7 @@ impl<'a> Pair<'a> {
                 .map(|q| Rate {
                     day: q.day,
                     value: q.value,
-                    decimals: q.decimals,
+                    decimals: Decimals::AtLeast(q.decimals),
                 })
                 .collect(),
             (_, true, [base]) => base
@@ -222,7 +224,7 @@ impl<'a> Pair<'a> {
                     Some(Rate {
                         day: b.day,
                         value: Decimal::ONE.checked_div(b.value)?,
-                        decimals: QUOTIENT_PRECISION,
+                        decimals: Decimals::QUOTIENT,
                     })
                 })
                 .collect(),
@@ -235,7 +237,7 @@ impl<'a> Pair<'a> {
                         Some(Rate {
                             day: b.day,
                             value: q.value.checked_div(b.value)?,
-                            decimals: QUOTIENT_PRECISION,
+                            decimals: Decimals::QUOTIENT,
                         })
                     })
                     .collect()
@@ -312,7 +314,7 @@ impl<'a> Pair<'a> {
 struct Rate {
     day: Date,
     value: Decimal,
-    decimals: u32,
+    decimals: Decimals,
 }
 
 /// One published reference rate: how many units of a currency one euro bought that day.
@@ -344,10 +346,13 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
         _ => return Err(SPEC.http_error(status, excerpt(body))),
     }
     let malformed = |detail: String| SPEC.malformed(detail);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    // Not flexible: a row with more or fewer fields than the header would be read by
+    // position, a column off (issue 18: `TIME_PERIOD,OBS_VALUE` shifted made the rate 9 and
+    // the currency a day); such a row is a malformed answer.
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(body);
     let headers = reader
         .byte_headers()
-        .map_err(|e| malformed(format!("not CSV ({e})")))?
+        .map_err(|e| malformed(csv_error(&e)))?
         .clone();
     let column = |name: &str| {
         headers
@@ -364,9 +369,10 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
         ));
     };
     let decimals_at = column("DECIMALS");
+    let horizon = Horizon::now();
     let mut observations: Vec<Observation> = Vec::new();
     for record in reader.byte_records() {
-        let record = record.map_err(|e| malformed(format!("not CSV ({e})")))?;
+        let record = record.map_err(|e| malformed(csv_error(&e)))?;
         let field = |at: usize| {
             record
                 .get(at)
@@ -394,6 +400,10 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
                 excerpt(day.as_bytes())
             ))
         })?;
+        // A rate of a day to come would be the latest, and convert every price.
+        if !horizon.allows_day(day) {
+            return Err(malformed(format!("a rate dated {day} is in the future")));
+        }
         let parsed = parse_price(value).map_err(|e| malformed(format!("OBS_VALUE {e}")))?;
         if parsed <= Decimal::ZERO {
             return Err(malformed(format!("OBS_VALUE {value} is not a rate")));
@@ -405,14 +415,29 @@ pub fn read_observations(currency: &str, answer: &Answer) -> Result<Vec<Observat
         observations.push(Observation {
             day,
             value: parsed,
-            decimals: text_decimals(value, parsed)
-                .max(published)
-                .min(MAX_PRECISION),
+            decimals: text_decimals(value, parsed).max(published).min(MAX_SCALE),
         });
     }
     observations.sort_by_key(|o| o.day);
     observations.dedup_by_key(|o| o.day);
     Ok(observations)
+}
+
+/// A CSV error in words: a row whose fields do not line up with the header says so.
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "{} has {len} fields, the header {expected_len}",
+            // The header is record 0: record N is the Nth row of data.
+            pos.as_ref()
+                .map_or_else(|| "a row".to_string(), |p| format!("row {}", p.record()))
+        ),
+        _ => format!("not CSV ({e})"),
+    }
 }
 
 /// The decimals a number's text is written with (`1.225` → 3); for an exponent form, those
@@ -530,7 +555,9 @@ mod tests {
         let q = query(ticker, when);
         let answers = answers_for(&q);
         let refs: Vec<&Answer> = answers.iter().collect();
-        ecb().parse(&q, &refs).map(|mut quotes| quotes.remove(0))
+        ecb()
+            .parse(&q, &refs)
+            .map(|mut parsed| parsed.quotes.remove(0))
     }
 
     #[test]
@@ -594,16 +621,16 @@ mod tests {
         assert_eq!(q.price.to_string(), "1.2296");
         assert_eq!(q.currency.as_deref(), Some("USD"));
         assert_eq!(q.market_date, Some(jiff::civil::date(2021, 1, 4)));
-        assert_eq!(q.precision, Some(4));
+        assert_eq!(q.precision, Some(Decimals::AtLeast(4)));
         let q = parse("EUR-USD", When::Latest).unwrap();
         assert_eq!(
             (q.price.to_string(), q.precision),
-            ("1.225".to_string(), Some(4))
+            ("1.225".to_string(), Some(Decimals::AtLeast(4)))
         );
         let q = parse("EUR-GBP", on("2021-01-05")).unwrap();
         assert_eq!(
             (q.price.to_string(), q.precision),
-            ("0.90333".to_string(), Some(5))
+            ("0.90333".to_string(), Some(Decimals::AtLeast(5)))
         );
     }
 
@@ -615,14 +642,14 @@ mod tests {
             Decimal::ONE / Decimal::from_str_exact("1.2296").unwrap()
         );
         assert_eq!(q.currency.as_deref(), Some("EUR"));
-        assert_eq!(q.precision, Some(QUOTIENT_PRECISION));
+        assert_eq!(q.precision, Some(Decimals::QUOTIENT));
         let q = parse("GBP-USD", on("2021-01-04")).unwrap();
         let want =
             Decimal::from_str_exact("1.2296").unwrap() / Decimal::from_str_exact("0.9016").unwrap();
         assert_eq!(q.price, want);
         assert!(q.price.to_string().starts_with("1.363797"), "{}", q.price);
         assert_eq!(q.currency.as_deref(), Some("USD"));
-        assert_eq!(q.precision, Some(QUOTIENT_PRECISION));
+        assert_eq!(q.precision, Some(Decimals::QUOTIENT));
     }
 
     #[test]
@@ -781,6 +808,33 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_does_not_line_up_with_the_header_is_malformed() {
+        // One field too many before TIME_PERIOD: read by position, the rate would be 9 and
+        // the day a currency code.
+        let shifted = b"CURRENCY,TIME_PERIOD,OBS_VALUE\nUSD,2025-06-02,1.1000\n\
+                        USD,EXTRA,2025-06-02,9\n";
+        let err = read_observations("USD", &ok(shifted)).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert!(
+            err.to_string().contains("row 2 has 4 fields, the header 3"),
+            "{err}"
+        );
+        let short = b"CURRENCY,TIME_PERIOD,OBS_VALUE,DECIMALS\nUSD,2025-06-02,1.1\n";
+        let err = read_observations("USD", &ok(short)).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+    }
+
+    #[test]
+    fn a_rate_from_the_future_is_malformed() {
+        let body = b"CURRENCY,TIME_PERIOD,OBS_VALUE\nUSD,2021-01-04,1.2296\nUSD,2999-01-01,1.1\n";
+        let err = read_observations("USD", &ok(body)).unwrap_err();
+        assert_eq!(
+            err,
+            SPEC.malformed("a rate dated 2999-01-01 is in the future".into())
+        );
+    }
+
+    #[test]
     fn never_panics_on_arbitrary_bytes_or_days() {
         let mut samples: Vec<Vec<u8>> = vec![
             vec![0xff, 0xfe, 0x00],
@@ -805,8 +859,9 @@ mod tests {
                 }
             }
         }
-        let late = read_observations("USD", &ok(&samples[2])).unwrap();
-        assert_eq!(late.len(), 1);
+        // A rate of 9999-12-31 is from the future: no market's, whatever the answer says.
+        let late = read_observations("USD", &ok(&samples[2])).unwrap_err();
+        assert_eq!(late.kind(), "malformed_response");
         let far = Pair {
             base: "EUR",
             quote: "USD",
@@ -814,7 +869,7 @@ mod tests {
         .quote(&Rate {
             day: Date::MAX,
             value: Decimal::ONE,
-            decimals: 4,
+            decimals: Decimals::AtLeast(4),
         });
         assert_eq!(far.time, None);
         for day in [Date::MIN, Date::MAX] {

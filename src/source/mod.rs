@@ -163,8 +163,8 @@ impl Limits {
 /// What a source says after reading the answers so far ([`Source::follow`]).
 #[derive(Debug)]
 pub enum Step {
-    /// The prices.
-    Done(Vec<Quote>),
+    /// The prices (and the days they lack).
+    Done(Parsed),
     /// Ask these too, then read every answer again.
     More(Vec<Url>),
 }
@@ -338,8 +338,10 @@ pub trait Source: Send + Sync {
 
     /// Read the answers to [`Source::requests`], in the same order. Called with every
     /// status except the transient ones the fetcher handles itself (429, 500, 502, 503,
-    /// 504). Must return an error, never panic, whatever the bytes.
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError>;
+    /// 504). Must return an error, never panic, whatever the bytes. What only the source
+    /// can see is checked here (a split ratio, the instrument the answer is about); what
+    /// every quote must be (not zero, not from the future) the fetcher checks after.
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError>;
 
     /// Read the answers so far and say whether more requests are needed (issue 19): the
     /// answers to [`Source::requests`] first, then those to each `Step::More`, in order. By
@@ -361,6 +363,27 @@ pub trait Source: Send + Sync {
     /// (issue 10: `BTC-USD` is a price of `BTC`, see [`pair_base`]).
     fn commodity(&self, ticker: &Ticker) -> String {
         ticker.to_string()
+    }
+}
+
+/// What a source read from its answers to one query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// One price, or one per trading day of a range, ascending.
+    pub quotes: Vec<Quote>,
+    /// The days of the query (a range, or a `--date` back to the close it found) on which
+    /// the market traded but the answer holds no close: a `null` close ("Yahoo lost it"), a
+    /// close of 0, a UTC day a crypto pair has no candle for. A gap is not a fact: it is
+    /// never cached as a day without trading (issue 17), and a range names it on stderr.
+    pub gaps: Vec<jiff::civil::Date>,
+}
+
+impl From<Vec<Quote>> for Parsed {
+    fn from(quotes: Vec<Quote>) -> Parsed {
+        Parsed {
+            quotes,
+            gaps: Vec::new(),
+        }
     }
 }
 

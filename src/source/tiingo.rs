@@ -33,8 +33,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{
-    Answer, Endpoint, KeySpec, Limits, Query, SentAs, Source, SourceSpec, When, endpoint_url,
-    us_market,
+    Answer, Endpoint, KeySpec, Limits, Parsed, Query, SentAs, Source, SourceSpec, When,
+    endpoint_url, us_market,
 };
 use crate::calendar::{LOOKBACK_DAYS, parse_iso_date};
 use crate::error::FetchError;
@@ -130,7 +130,19 @@ impl Source for Tiingo {
         )]
     }
 
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError> {
+        // A close missing on a weekday may be a holiday: nothing here tells a gap from one.
+        self.quotes(query, answers).map(Parsed::from)
+    }
+
+    /// Every Tiingo 429 is a spent allowance (hourly, daily, or a month's symbols).
+    fn quota_spent(&self, answer: &Answer) -> Option<String> {
+        Some(detail(&answer.body))
+    }
+}
+
+impl Tiingo {
+    fn quotes(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
         let Some(&answer) = answers.first() else {
             return Err(FetchError::Other("internal: no answer to read".into()));
         };
@@ -151,11 +163,6 @@ impl Source for Tiingo {
             When::Close(date, _) => Ok(vec![SPEC.close_on(date, days)?]),
             When::Range(range) => Ok(SPEC.within(&range, days)),
         }
-    }
-
-    /// Every Tiingo 429 is a spent allowance (hourly, daily, or a month's symbols).
-    fn quota_spent(&self, answer: &Answer) -> Option<String> {
-        Some(detail(&answer.body))
     }
 }
 
@@ -298,14 +305,14 @@ mod tests {
     #[test]
     fn the_latest_bar_is_the_close_of_its_day() {
         let q = tiingo()
-            .parse(&query("GOOGL", When::Latest), &[&answer(200, LATEST)])
+            .quotes(&query("GOOGL", When::Latest), &[&answer(200, LATEST)])
             .unwrap();
         assert_eq!(q[0].price.to_string(), "1037.29");
         assert_eq!(q[0].currency.as_deref(), Some("USD"));
         assert_eq!(q[0].time, Some(1_523_563_200)); // 2018-04-12T20:00:00Z
         assert_eq!(q[0].market_date, None);
         let q = tiingo()
-            .parse(&query("AAPL", When::Latest), &[&answer(200, LATEST_PRETTY)])
+            .quotes(&query("AAPL", When::Latest), &[&answer(200, LATEST_PRETTY)])
             .unwrap();
         assert_eq!(q[0].price.to_string(), "385.31");
     }
@@ -331,7 +338,7 @@ mod tests {
         )
         .unwrap();
         let q = tiingo()
-            .parse(
+            .quotes(
                 &query("GOOGL", When::Range(range)),
                 &[&answer(200, GOOGL_2015)],
             )

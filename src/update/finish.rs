@@ -24,7 +24,7 @@ use crate::error::FetchError;
 use crate::exit::{ExitStatus, Stop};
 use crate::output::{self, Row, Style, Written};
 use crate::plan::{Entry, Plan, Round};
-use crate::quote::{QUOTIENT_PRECISION, Quote};
+use crate::quote::{Decimals, Quote};
 use crate::source::When;
 
 /// One plan entry's result: the entry, what it asked, its closes or error.
@@ -52,7 +52,7 @@ impl Update {
         let outcomes: Vec<Outcome<'_>> = self
             .targets
             .iter()
-            .map(|target| self.outcome(target, &results))
+            .map(|target| self.outcome(target, &results, style))
             .collect();
         let name = self.path.display();
         let mut stderr = String::new();
@@ -177,7 +177,12 @@ impl Update {
     }
 
     /// A target's closes the file lacks, or why it failed.
-    fn outcome<'a>(&'a self, target: &'a Target, results: &[Fetched<'a>]) -> Outcome<'a> {
+    fn outcome<'a>(
+        &'a self,
+        target: &'a Target,
+        results: &[Fetched<'a>],
+        style: &Style,
+    ) -> Outcome<'a> {
         let entries = match &target.state {
             State::Fetch(entries) => entries,
             State::UpToDate => return Outcome::Closes(Vec::new()),
@@ -208,10 +213,14 @@ impl Update {
                 if let Err(why) = self.check_currency(target, &entry.label, &quote) {
                     return Outcome::Failed(why, Vec::new());
                 }
-                let quote = with_significant_digits(quote);
                 let mut row = entry.row(*when, Ok(&quote));
                 row.commodity = &target.commodity;
-                if let Err(e) = (format.check)(&row, &quote) {
+                // A price the format cannot write, or `--precision` would write as 0 (issue
+                // 18), fails the commodity: none of its closes is written.
+                if let Err(e) = style
+                    .check(&quote, false)
+                    .and_then(|()| (format.check)(&row, &quote))
+                {
                     return Outcome::Failed(e.to_string(), Vec::new());
                 }
                 if self.is_new(target, &quote) {
@@ -344,63 +353,12 @@ fn invert(target: &Target, label: &str, quote: &Quote) -> Result<Quote, String> 
     Ok(Quote {
         price,
         currency: Some(currency.clone()),
-        precision: Some(inverse_places(price)),
+        precision: Some(Decimals::QUOTIENT),
         previous_close: None,
         quoted: None,
         fx: None,
         ..quote.clone()
     })
-}
-
-/// The decimals an inverse is written with: six significant digits, and never fewer than
-/// [`QUOTIENT_PRECISION`] decimals. Six decimals alone would keep a dollar in euros
-/// (0.813273) but not a dong in dollars: 1 ÷ 24,567 would be 0.000041, 0.7% off, where six
-/// digits write 0.0000407050.
-fn inverse_places(value: Decimal) -> u32 {
-    significant_places(value, 6).max(QUOTIENT_PRECISION)
-}
-
-/// A close with more decimals than its precision shows, for its first three significant
-/// digits (never more than its exact value has): a source's precision is for prices of
-/// the usual size, and a coin worth 0.0000407 that Yahoo says to show with 2 decimals
-/// would be 0.00 in someone's books. A price of the usual size is left as it is.
-fn with_significant_digits(quote: Cow<'_, Quote>) -> Cow<'_, Quote> {
-    let shown = quote.precision.unwrap_or(crate::quote::DEFAULT_PRECISION);
-    let needed = significant_places(quote.price, 3).min(quote.price.scale());
-    if needed <= shown {
-        return quote;
-    }
-    let mut quote = quote.into_owned();
-    quote.precision = Some(needed);
-    Cow::Owned(quote)
-}
-
-/// The decimals `value` needs for its first `digits` significant digits (0 when its whole
-/// part has them).
-fn significant_places(value: Decimal, digits: u32) -> u32 {
-    let value = value.abs();
-    if value >= Decimal::ONE {
-        // One whole digit gives digits − 1 places; each further one, one fewer.
-        let mut places = digits.saturating_sub(1);
-        let mut bound = Decimal::TEN;
-        while places > 0 && value >= bound {
-            places -= 1;
-            bound = bound.saturating_mul(Decimal::TEN);
-        }
-        return places;
-    }
-    // Zeros after the point before the first significant digit; bounded, as Decimal is
-    // (and never a multiplication that could overflow: only below 1).
-    let mut zeros = 0;
-    let mut scaled = value;
-    while scaled > Decimal::ZERO && zeros < 20 {
-        scaled *= Decimal::TEN;
-        if scaled >= Decimal::ONE {
-            break;
-        }
-        zeros += 1;
-    }
-    zeros + digits
 }
 
 /// `NVDA, TSLA`: who failed, for the summary line (the first ten; a commodity that failed
@@ -435,46 +393,4 @@ fn failures(failed: &[&str]) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_close_keeps_three_significant_digits_and_no_more_than_it_has() {
-        let places = |price: &str, precision: Option<u32>| {
-            let quote = Quote {
-                price: price.parse().unwrap(),
-                precision,
-                ..Quote::default()
-            };
-            with_significant_digits(Cow::Owned(quote)).precision
-        };
-        assert_eq!(places("0.0000407", Some(2)), Some(7));
-        assert_eq!(places("0.00004069999936", Some(4)), Some(7));
-        assert_eq!(places("0.012", None), Some(3));
-        // The usual sizes keep their precision.
-        assert_eq!(places("135.71600341796875", Some(2)), Some(2));
-        assert_eq!(places("5.4321", Some(2)), Some(2));
-        assert_eq!(places("0.5", Some(2)), Some(2));
-        assert_eq!(places("1.08345", Some(4)), Some(4));
-        assert_eq!(places("0", Some(2)), Some(2));
-    }
-
-    #[test]
-    fn an_inverse_keeps_six_significant_digits() {
-        for (value, places) in [
-            ("0.8132734", 6),
-            ("1234.5", 6),
-            ("0.0066672", 8),
-            ("0.0000407050", 10),
-            ("0", 6),
-            ("79228162514264337593543950335", 6),
-            ("0.0000000000000000000000000001", 26),
-        ] {
-            let value: Decimal = value.parse().unwrap();
-            assert_eq!(inverse_places(value), places, "{value}");
-        }
-    }
 }

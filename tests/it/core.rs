@@ -80,14 +80,16 @@ fn order_is_kept_when_responses_finish_out_of_order() {
 
 #[test]
 fn rounds_half_to_even_on_the_exact_decimal_text() {
+    // Two decimals, half-to-even; below 1 a price keeps 4 significant digits but never
+    // more decimals than were sent (issue 18: 0.125 is not 0.12, 4.2e-7 is not 0.00).
     static CASES: &[(&str, &str, &str)] = &[
         ("R1", "2.675", "2.68"),
-        ("R2", "0.125", "0.12"),
-        ("R3", "0.135", "0.14"),
+        ("R2", "0.125", "0.125"),
+        ("R3", "0.13555", "0.1356"),
         ("R4", "1.005", "1.00"),
         ("R5", "42", "42.00"),
         ("R6", "1.23456e2", "123.46"),
-        ("R7", "4.2e-7", "0.00"),
+        ("R7", "4.2e-7", "0.00000042"),
         ("R8", "123456789.987654", "123456789.99"),
         ("R9", "-37.63", "-37.63"),
         ("R10", "9489.0", "9489.00"),

@@ -99,7 +99,7 @@ fn yahoo() -> Server {
 /// The ECB's data API over the recorded USD and GBP series (2021-01-04..08): each answer
 /// cut to the window asked (`lastNObservations=1`: the last day), `404 No results found.`
 /// when nothing is left or for another currency, as the real API answers.
-fn ecb() -> Server {
+pub fn ecb() -> Server {
     Server::start(ecb_answer)
 }
 
@@ -386,7 +386,8 @@ fn change_and_previous_close_are_converted_change_percent_is_not() {
         .arg("MSFT")
         .assert()
         .success()
-        .stdout("360.45\t9.45\t2.69\t351.00\t400.50\t0.9\n");
+        // The rate as sent, with at least the 2 decimals Yahoo states (`priceHint`).
+        .stdout("360.45\t9.45\t2.69\t351.00\t400.50\t0.90\n");
 }
 
 #[test]
@@ -590,7 +591,7 @@ fn ecb_cross_conversion_multiplies_then_divides() {
         ])
         .assert()
         .success()
-        .stdout("OCDO.L\t4.1496\tUSD\t1.359178\t2021-01-08\nAAPL\t220.00\tUSD\t\t\n");
+        .stdout("OCDO.L\t4.1496\tUSD\t1.35918\t2021-01-08\nAAPL\t220.00\tUSD\t\t\n");
 }
 
 #[test]
@@ -714,7 +715,7 @@ fn ecb_pairs_are_the_published_rate_its_inverse_and_crosses() {
         .stdout(
             "EUR-USD\t1.2271\tUSD\t2021-01-05\n\
              USD-EUR\t0.814930\tEUR\t2021-01-05\n\
-             GBP-USD\t1.358418\tUSD\t2021-01-05\n\
+             GBP-USD\t1.35842\tUSD\t2021-01-05\n\
              EUR-GBP\t0.90333\tGBP\t2021-01-05\n",
         );
     // Two currencies, two requests, whatever the number of tickers needing them.
@@ -779,7 +780,7 @@ fn ecb_rates_are_written_as_their_base_in_ledger_and_beancount() {
         ])
         .assert()
         .success()
-        .stdout("P 2021-01-04 EUR 1.2296 USD\nP 2021-01-04 GBP 1.363798 USD\n");
+        .stdout("P 2021-01-04 EUR 1.2296 USD\nP 2021-01-04 GBP 1.36380 USD\n");
     let out = quotes()
         .ecb(&ecb)
         .args(["-f", "beancount", "ecb:EUR-USD", "ecb:USD-EUR"])

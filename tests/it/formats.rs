@@ -20,7 +20,7 @@ use crate::support::{Reply, Server};
 fn recorded() -> Server {
     Server::start(|req| match req.symbol().as_str() {
         "AAPL" => Reply::fixture(200, "yahoo_chart_AAPL.json"),
-        "AAPL-2020" => Reply::fixture(200, "yahoo_chart_AAPL_range_1d_2020-03-02.json"),
+        "AAPL-2020" => Reply::fixture_as("yahoo_chart_AAPL_range_1d_2020-03-02.json", "AAPL-2020"),
         "QQQ" => Reply::fixture(200, "yahoo_chart_QQQ.json"),
         "OCDO.L" => Reply::fixture(200, "yahoo_chart_OCDO.L.json"),
         "BTC-USD" => Reply::fixture(200, "yahoo_chart_BTC-USD.json"),
@@ -384,7 +384,7 @@ fn colour_and_progress_on_a_terminal_follow_no_color() {
     }
     // SLOW takes longer than the second after which progress appears (progress.rs).
     let server = Server::start(|req| {
-        Reply::fixture(200, "yahoo_chart_AAPL_range_1d_2020-03-02.json").with_delay(
+        Reply::fixture_as("yahoo_chart_AAPL_range_1d_2020-03-02.json", &req.symbol()).with_delay(
             Duration::from_millis(if req.symbol() == "SLOW" { 1600 } else { 0 }),
         )
     });
@@ -498,8 +498,24 @@ fn invalid_utf8_on_stdin_is_one_bad_ticker_not_a_failed_run() {
 
 #[test]
 fn a_time_outside_the_calendar_is_an_error_in_ledger_output_never_a_lost_line() {
+    // A time outside the calendar is no market's (issue 18): the answer is malformed.
     let server =
         Server::start(|req| Reply::chart(&req.symbol(), "5", Some("USD"), 999_999_999_999_999));
+    quotes_for(&server)
+        .args(["-f", "ledger", "ODD"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "quotes: ODD: malformed response from Yahoo: regularMarketTime 999999999999999 is \
+             not a time\n",
+        );
+    // A price without a time is refused by the format that needs a date.
+    let server = Server::start(|req| {
+        let body = crate::support::chart_body(&req.symbol(), "5", Some("USD"), 1_740_000_000)
+            .replace(r#""regularMarketTime":1740000000,"#, "");
+        Reply::json(200, body)
+    });
     quotes_for(&server)
         .args(["-f", "ledger", "ODD"])
         .assert()

@@ -332,7 +332,15 @@ fn http_proxy_is_honoured_and_no_proxy_bypasses_it() {
 fn a_full_disk_is_reported_with_status_1_not_a_panic() {
     // Prices, and the setup outputs that are written without any request.
     let server = Server::start(|req| Reply::chart(&req.symbol(), "1", Some("USD"), 1));
-    for args in [&["A"][..], &["--completions", "bash"], &["--man"]] {
+    // --help and --version too: clap's own printing used to ignore the error and exit 0.
+    for args in [
+        &["A"][..],
+        &["--completions", "bash"],
+        &["--man"],
+        &["--help"],
+        &["-h"],
+        &["--version"],
+    ] {
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")

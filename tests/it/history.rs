@@ -71,13 +71,14 @@ pub(crate) fn stderr(output: &std::process::Output) -> String {
 
 /// Yahoo answering from recorded bodies: NVDA's window and the splits since it, TSLA and
 /// INR=X's daily bars (the same bars whatever period is asked), 404 for anything else.
-fn recorded_yahoo() -> Server {
+pub fn recorded_yahoo() -> Server {
     Server::start(|req| match req.symbol().as_str() {
         "NVDA" if req.query_param("interval").as_deref() == Some("3mo") => {
             Reply::json(200, NVDA_SPLITS_SINCE)
         }
         "NVDA" => Reply::fixture(200, NVDA),
-        "TSLA" | "AAPL" => Reply::fixture(200, TSLA),
+        "TSLA" => Reply::fixture(200, TSLA),
+        "AAPL" => Reply::fixture_as(TSLA, "AAPL"),
         "INR=X" => Reply::fixture(200, INR),
         _ => Reply::fixture(404, "yahoo_chart_error_not_found.404.json"),
     })
@@ -309,7 +310,8 @@ fn a_null_bar_is_skipped_never_printed_as_zero() {
         .args(["--to", "2017-07-13", "INR=X"])
         .assert()
         .success()
-        .stdout("2017-07-10\t64.61\n2017-07-12\t64.53\n2017-07-13\t64.36\n");
+        // Yahoo states 4 decimals for the pair (`priceHint`).
+        .stdout("2017-07-10\t64.6117\n2017-07-12\t64.5256\n2017-07-13\t64.3650\n");
 }
 
 #[test]

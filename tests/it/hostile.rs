@@ -263,14 +263,13 @@ fn a_huge_value_in_a_type_error_is_cut() {
 #[cfg(target_os = "linux")]
 #[test]
 fn huge_names_at_200_in_flight_stay_within_64_mib() {
+    // One body for every ticker, so without `meta.symbol` (an answer about another
+    // instrument is refused).
     let body: Arc<Vec<u8>> = Arc::new(
         chart_body("BIG", "12.5", Some("USD"), 1_740_000_000)
             .replacen(
-                r#""symbol":"#,
-                &format!(
-                    r#""longName":{},"symbol":"#,
-                    long_json_string('n', 2_000_000)
-                ),
+                r#""symbol":"BIG","#,
+                &format!(r#""longName":{},"#, long_json_string('n', 2_000_000)),
                 1,
             )
             .into_bytes(),
@@ -781,8 +780,9 @@ fn zero_prices_future_times_and_exponents_are_refused() {
     );
 }
 
-/// `--max-age` cannot be fooled: an answer without a time, with a time outside the calendar
-/// (read as no time) or with one in the future is refused as stale, not passed as fresh.
+/// `--max-age` cannot be fooled: an answer without a time is refused as stale, not passed as
+/// fresh; one with a time outside the calendar (year 9999 and beyond) is malformed with or
+/// without `--max-age`, never printed without its time (issue 18).
 #[test]
 fn max_age_refuses_a_price_whose_age_cannot_be_told() {
     let server = Server::start(|req| {
@@ -803,20 +803,20 @@ fn max_age_refuses_a_price_whose_age_cannot_be_told() {
         .code(1)
         .stdout("OLD  7.00  USD\n");
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
-    for symbol in ["NOTIME", "HUGE"] {
-        assert!(
-            stderr.contains(&format!(
-                "quotes: {symbol}: stale: the price's age cannot be told (the answer gave no time)"
-            )),
-            "{stderr}"
-        );
-    }
-    // Without --max-age the same answers are prices like any other.
+    assert_eq!(
+        stderr,
+        "quotes: NOTIME: stale: the price's age cannot be told (the answer gave no time), so \
+         --max-age 100000d refuses it\n\
+         quotes: HUGE: malformed response from Yahoo: regularMarketTime 99999999999999 is not \
+         a time\n"
+    );
+    // Without --max-age a price without a time is a price like any other; one from outside
+    // the calendar is not.
     quotes_for(&server)
         .args(["NOTIME", "HUGE"])
         .assert()
-        .success()
-        .stdout("NOTIME  7.00  USD\nHUGE    7.00  USD\n");
+        .code(1)
+        .stdout("NOTIME  7.00  USD\n");
 }
 
 /// A corrupt gzip body is the server's malformed answer, asked once (it used to be worded
@@ -838,6 +838,90 @@ fn a_corrupt_gzip_body_is_malformed_and_not_retried() {
             "quotes: BAD: malformed response from Yahoo: could not decode the body",
         ));
     assert_eq!(server.request_count(), 1);
+}
+
+/// A gzip stream cut short inside a complete message (a `Content-Length` that matches what
+/// was sent, on a connection kept alive) is the server's malformed answer, asked once: the
+/// stream's "unexpected end of file" is not the connection's (issue 18; it was reported as
+/// a dropped connection and asked again and again). A body whose connection really ends before
+/// its length stays a dropped connection, asked again.
+#[test]
+fn a_gzip_stream_cut_short_in_a_whole_message_is_malformed_and_asked_once() {
+    // A chart about GZ, gzipped, without its last 12 bytes (the end of the stream and its
+    // checksum): 101 bytes, all sent.
+    const CUT: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\x4a\xce\x48\x2c\x2a\x51\
+        \xb2\xaa\x56\x2a\x4a\x2d\x2e\xcd\x01\xb2\xa2\xab\x95\x72\x53\x4b\x12\x41\x42\xc9\xa5\x45\
+        \x45\xa9\x79\xc9\x95\x4a\x56\x4a\xa1\xc1\x2e\x4a\x3a\x4a\xc5\x95\xb9\x49\xf9\x39\x40\xae\
+        \x7b\x14\x90\x57\x94\x9a\x5e\x9a\x93\x58\xe4\x9b\x58\x94\x9d\x5a\x12\x50\x94\x99\x9c\xaa\
+        \x64\x65\x8a\x26\x1c\x92\x99\x0b\x14\x35\x34\x37\x31\x80\x80\xda\xda";
+    let server = Server::start(|req| match req.symbol().as_str() {
+        "GZ" => Reply::json(200, CUT.to_vec())
+            .with_header("content-encoding", "gzip")
+            .with_header("connection", "keep-alive"),
+        _ => Reply::Truncated {
+            body: CUT.to_vec(),
+            sent: 40,
+        },
+    });
+    quotes_for(&server)
+        .args(["--backoff-base", "0.01", "GZ"])
+        .assert()
+        .code(1)
+        .stderr(
+            "quotes: GZ: malformed response from Yahoo: could not decode the body: unexpected \
+             end of file\n",
+        );
+    assert_eq!(server.hits("GZ"), 1, "asked once");
+    quotes_for(&server)
+        .args(["--backoff-base", "0.01", "CUT"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "quotes: CUT: connection to Yahoo closed mid-response",
+        ));
+    assert!(
+        server.hits("CUT") > 1,
+        "a dropped connection is asked again"
+    );
+}
+
+/// What a server sent that is not HTTP is said as such, and asked once: it used to read
+/// "connection to Yahoo closed before responding", asked again and again. An informational
+/// status and no final one is said as much as HTTP lets `quotes` know.
+#[test]
+fn a_response_that_is_not_http_says_what_the_server_sent() {
+    let server = Server::start(|req| {
+        let head = |text: &str| Reply::Raw(text.as_bytes().to_vec());
+        match req.symbol().as_str() {
+            "REASON" => head("HTTP/1.1 200 O\x01K\r\ncontent-length: 0\r\n\r\n"),
+            "ESC" => head("HTTP/1.1 302 Found\r\nlocation: /x\x1b[2J\r\ncontent-length: 0\r\n\r\n"),
+            "HUGE" => {
+                let many: String = (0..200).map(|i| format!("x-h{i}: a\r\n")).collect();
+                Reply::Raw(
+                    format!("HTTP/1.1 200 OK\r\n{many}content-length: 0\r\n\r\n").into_bytes(),
+                )
+            }
+            _ => head("HTTP/1.1 102 Processing\r\n\r\n"),
+        }
+    });
+    let out = quotes_for(&server)
+        .args(["--backoff-base", "0.01", "REASON", "ESC", "HUGE", "INFO"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stderr),
+        "quotes: REASON: malformed response from Yahoo: the server sent a status line that is \
+         not HTTP (an invalid status code or reason phrase)\n\
+         quotes: ESC: malformed response from Yahoo: the server sent a header that is not \
+         valid HTTP (a control character, such as an ESC, in its name or value)\n\
+         quotes: HUGE: malformed response from Yahoo: the server sent response headers larger \
+         than quotes reads (over 100 headers or 400 KiB)\n\
+         quotes: INFO: connection to Yahoo closed before responding: it sent no final \
+         response (nothing, or only an informational 1xx status)\n"
+    );
+    for malformed in ["REASON", "ESC", "HUGE"] {
+        assert_eq!(server.hits(malformed), 1, "{malformed} asked once");
+    }
 }
 
 /// `--deadline` bounds the whole run, reading the ticker list included: a pipe that never

@@ -10,6 +10,7 @@ mod cmd;
 mod support;
 
 mod bench_smoke;
+mod cache;
 mod chains;
 mod core;
 mod currencies;
@@ -19,6 +20,7 @@ mod history;
 mod hostile;
 mod http2;
 mod nasdaq;
+mod numbers;
 mod properties;
 mod readme;
 mod scale;

@@ -212,7 +212,7 @@ fn date_skips_null_bars_and_never_uses_todays_price() {
         .args(["--date", "2017-07-11", "-o", "symbol,price,date", "INR=X"])
         .assert()
         .success()
-        .stdout("INR=X  64.61  2017-07-10\n");
+        .stdout("INR=X  64.6117  2017-07-10\n");
     // Stamped 2017-07-09 23:00 UTC, which is already the 10th in London: the directive
     // is dated by the trading day, not by the UTC stamp.
     quotes_for_both(&yahoo, &coinbase)
@@ -220,7 +220,7 @@ fn date_skips_null_bars_and_never_uses_todays_price() {
         .assert()
         .success()
         // INR=X is Yahoo's short form of USDINR=X: a price of USD (issue 10).
-        .stdout("P 2017-07-10 USD 64.61 INR\n");
+        .stdout("P 2017-07-10 USD 64.6117 INR\n");
     // The recorded AAPL body has meta.regularMarketPrice 244.87 (the day it was
     // recorded) and one bar that closed at 75.0875015258789 on 2020-01-02.
     quotes_for_both(&yahoo, &coinbase)
@@ -397,6 +397,58 @@ fn ctrl_c_and_sigterm_end_a_watch_by_the_signal() {
         use std::os::unix::process::ExitStatusExt;
         let number = if signal == "-INT" { 2 } else { 15 };
         assert_eq!(status.signal(), Some(number), "{signal}: {status:?}");
+    }
+}
+
+/// A signal in the middle of a round ends the watch as it ends a single run: what arrived
+/// is printed and the tickers it interrupted are named (issue 18: nothing was printed).
+// Signals are Unix ones; a Ctrl-C on Windows ends a watch round the same way (src/exit.rs).
+#[cfg(unix)]
+#[test]
+fn a_watch_interrupted_mid_round_prints_what_arrived_and_names_the_rest() {
+    let yahoo = Server::start(|req| match req.symbol().as_str() {
+        "SLOW" => Reply::Stall,
+        symbol => Reply::chart(symbol, "4", Some("USD"), 1),
+    });
+    for signal in ["-INT", "-TERM"] {
+        let asked = yahoo.request_count();
+        let child = quotes_process()
+            .env("QUOTES_YAHOO_URL", yahoo.url())
+            // One at a time: SLOW is asked only once FAST's answer is read.
+            .args(["--watch", "60", "-j", "1", "-f", "tsv", "FAST", "SLOW"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        crate::support::wait_until(
+            "both tickers were asked",
+            std::time::Duration::from_secs(10),
+            || yahoo.request_count() >= asked + 2,
+        );
+        let killed = StdCommand::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        let number = if signal == "-INT" { 2 } else { 15 };
+        assert_eq!(
+            out.status.signal(),
+            Some(number),
+            "{signal}: {:?}",
+            out.status
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "FAST\t4.00\tUSD\n",
+            "{signal}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "quotes: SLOW: interrupted before a price arrived\n",
+            "{signal}"
+        );
     }
 }
 

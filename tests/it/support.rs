@@ -173,6 +173,9 @@ pub enum Reply {
     Endless { total: usize },
     /// Close the connection without sending anything.
     Close,
+    /// Send these bytes as they are, whatever HTTP says (a bad status line, a control
+    /// character in a header, an informational status alone), then close the connection.
+    Raw(Vec<u8>),
     /// Hold the request until the server has had at least `count` requests in flight at
     /// once (or for `IN_FLIGHT_GUARD` at most), then send `reply`. Built by
     /// `Reply::when_in_flight`.
@@ -199,6 +202,13 @@ impl Reply {
         } else {
             reply
         }
+    }
+
+    /// `200` with a recorded Yahoo chart (`tests/fixtures/NAME`) answered for `symbol`: its
+    /// `meta.symbol` replaced, every other byte as recorded (a chart of another instrument
+    /// is refused, issue 18).
+    pub fn fixture_as(name: &str, symbol: &str) -> Reply {
+        Reply::json(200, chart_fixture_as(name, symbol))
     }
 
     /// `status` with a `text/plain` body.
@@ -282,6 +292,22 @@ pub fn fixture(name: &str) -> Vec<u8> {
         Ok(bytes) => bytes,
         Err(e) => panic!("cannot read fixture {}: {e}", path.display()),
     }
+}
+
+/// The recorded Yahoo chart `tests/fixtures/NAME` with its `meta.symbol` made `symbol`; the
+/// rest byte for byte (numbers keep their text). Fails the test if it has no symbol.
+pub fn chart_fixture_as(name: &str, symbol: &str) -> Vec<u8> {
+    let text = String::from_utf8(fixture(name)).expect("a UTF-8 fixture");
+    let key = text.find(r#""symbol""#).expect("a chart with a symbol");
+    let open = key + text[key + 8..].find('"').expect("the symbol's value") + 8;
+    let close = open + 1 + text[open + 1..].find('"').expect("the symbol's end");
+    format!(
+        "{}{}{}",
+        &text[..open],
+        json_string(symbol),
+        &text[close + 1..]
+    )
+    .into_bytes()
 }
 
 /// Yahoo chart body with the given symbol and price TEXT inserted verbatim as a JSON number
@@ -864,6 +890,12 @@ async fn respond(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> std:
             Ok(keep_alive)
         }
         Reply::Close => Ok(false),
+        Reply::Raw(bytes) => {
+            stream.write_all(&bytes).await?;
+            stream.flush().await?;
+            stream.shutdown().await?;
+            Ok(false)
+        }
         Reply::WhenInFlight { .. } => unreachable!("unwrapped by hold_until_in_flight"),
     }
 }

@@ -98,7 +98,9 @@ fn yahoo_answer(req: &Request, currency: Option<&str>) -> Reply {
             r#"{"chart":{"result":null,"error":{"code":"Bad Request","description":"a range only"}}}"#,
         );
     };
-    match history_body(&req.symbol(), from, to, interval) {
+    // As Yahoo answers: no bar of a day that has not begun, however far period2 reaches.
+    let now = jiff::Timestamp::now().as_second();
+    match history_body(&req.symbol(), from, to.min(now.max(from)), interval) {
         Ok(body) => Reply::json(
             200,
             body.replacen(
@@ -1509,19 +1511,24 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
                 .all(|p| p == "/api/quote/VTSAX/historical"),
         "Nasdaq is asked first, for VTSAX only: {asked_nasdaq:?}"
     );
-    // One USD in euros: the inverse of EURUSD=X, exact, to 6 significant digits (the bench
-    // server's rate is in the hundreds: 8 decimals).
+    // One USD in euros: the inverse of EURUSD=X, exact, to 6 significant digits (issue 18:
+    // a quotient keeps its digits, not 6 decimals), at least 2 decimals.
     let rate = Decimal::from_str(&close_of("EURUSD=X", "2021-01-05")).unwrap();
-    assert!(
-        (Decimal::ONE_HUNDRED..Decimal::ONE_THOUSAND).contains(&rate),
-        "{rate}"
-    );
+    let exact = Decimal::ONE / rate;
+    let integer_digits = exact.trunc().to_string().trim_start_matches('0').len() as i64;
+    let leading_zeros = if integer_digits > 0 {
+        0
+    } else {
+        let fraction = exact.fract().to_string();
+        fraction[2..].bytes().take_while(|b| *b == b'0').count() as i64
+    };
+    let places = (6 - integer_digits + leading_zeros).max(2) as usize;
     let inverse =
-        (Decimal::ONE / rate).round_dp_with_strategy(8, RoundingStrategy::MidpointNearestEven);
+        exact.round_dp_with_strategy(places as u32, RoundingStrategy::MidpointNearestEven);
     assert_eq!(
         read(&file),
         format!(
-            "{before}2021-01-05 price USD {inverse:.8} EUR\n2021-01-05 price VTSAX {} USD\n",
+            "{before}2021-01-05 price USD {inverse:.places$} EUR\n2021-01-05 price VTSAX {} USD\n",
             close_of("VTSAX", "2021-01-05")
         )
     );

@@ -34,7 +34,9 @@ use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 
-use super::{Answer, Endpoint, Limits, Query, Source, SourceSpec, Step, When, endpoint_url};
+use super::{
+    Answer, Endpoint, Limits, Parsed, Query, Source, SourceSpec, Step, When, endpoint_url,
+};
 use crate::error::FetchError;
 use crate::history::Adjust;
 use crate::quote::Quote;
@@ -195,7 +197,15 @@ impl Source for Nasdaq {
     }
 
     /// Reads the last answer: the one of the asset class that was right.
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError> {
+        // A close missing on a weekday may be a holiday: nothing here tells a gap from one.
+        self.quotes(query, answers).map(Parsed::from)
+    }
+}
+
+impl Nasdaq {
+    /// Reads the last answer: the one of the asset class that was right.
+    fn quotes(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
         let Some(&answer) = answers.last() else {
             return Err(FetchError::Other("internal: no answer to read".into()));
         };

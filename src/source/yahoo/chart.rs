@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::SPEC;
 use crate::error::FetchError;
+use crate::quote::{DEFAULT_PRECISION, Decimals, MAX_PRECISION};
 use crate::source::Answer;
 use crate::text::{self, excerpt};
 
@@ -86,6 +87,13 @@ pub struct Meta<'a> {
     /// Today's sessions: a daily bar of the session still running is no close yet.
     #[serde(default)]
     pub current_trading_period: Option<TradingPeriods>,
+    /// How many decimals Yahoo quotes the instrument with (2 for most stocks, 4 for most
+    /// currencies); borrowed as text, so that an odd value is no reason to refuse the answer.
+    #[serde(borrow, default)]
+    pub price_hint: Option<&'a RawValue>,
+    /// The instrument the answer is about, as Yahoo writes its symbol.
+    #[serde(default)]
+    pub symbol: Option<String>,
 }
 
 /// `meta.currentTradingPeriod`: pre-market, regular and post-market sessions of the
@@ -135,6 +143,13 @@ impl Meta<'_> {
     pub fn exchange(&mut self) -> Option<Arc<str>> {
         let full = self.full_exchange_name.take().filter(|n| !n.is_empty());
         text::free_text(full.or_else(|| self.exchange_name.take())).map(Arc::from)
+    }
+
+    /// The decimals Yahoo quotes with (`priceHint`), as the floor of the price's own rule
+    /// (never below the default 2); a hint that is not a small whole number is no hint.
+    pub fn decimals(&self) -> Option<Decimals> {
+        let hint: u32 = self.price_hint?.get().parse().ok()?;
+        (hint <= MAX_PRECISION).then(|| Decimals::AtLeast(hint.max(DEFAULT_PRECISION)))
     }
 
     /// The currency: absent if the source left it out or empty, an error unless it is a
@@ -210,10 +225,11 @@ impl<'a> ChartResult<'a> {
     }
 }
 
-/// Read one answer into its chart, or the error it stands for: an HTML page (a consent
-/// page or captive portal) is malformed on a 200 and an HTTP error otherwise; `chart.error`
-/// "Not Found" or a 404 is not found; any other status is an HTTP error with Yahoo's words.
-pub fn read(answer: &Answer) -> Result<ChartResult<'_>, FetchError> {
+/// Read one answer to a request for `asked` into its chart, or the error it stands for: an
+/// HTML page (a consent page or captive portal) is malformed on a 200 and an HTTP error
+/// otherwise; `chart.error` "Not Found" or a 404 is not found; any other status is an HTTP
+/// error with Yahoo's words; a chart of another instrument is malformed.
+pub fn read<'a>(answer: &'a Answer, asked: &str) -> Result<ChartResult<'a>, FetchError> {
     let status = answer.status;
     let body = answer.body.as_slice();
     SPEC.refuse_html(answer, "JSON")?;
@@ -252,7 +268,33 @@ pub fn read(answer: &Answer) -> Result<ChartResult<'_>, FetchError> {
         // Even a complete chart is an error when the status says so.
         return Err(SPEC.http_error(status, String::new()));
     }
-    Ok(result)
+    match result.meta.symbol.as_deref() {
+        Some(answered) if !same_instrument(answered, asked) => Err(SPEC.malformed(format!(
+            "the answer is about {}, not {asked}",
+            excerpt(answered.as_bytes())
+        ))),
+        _ => Ok(result),
+    }
+}
+
+/// Whether Yahoo's `meta.symbol` names the instrument `asked` (issue 18: a chart of MSFT is
+/// never printed as AAPL). Yahoo answers in capitals whatever the case asked (`^gspc` is
+/// `^GSPC`), and writes a pair against the US dollar in its short form (`USDJPY=X` is
+/// `JPY=X`, as its own pages show); anything else is another instrument. A class share
+/// is one symbol on Yahoo (`BRK-B`; `BRK.B` finds nothing), so nothing more is equated.
+pub fn same_instrument(answered: &str, asked: &str) -> bool {
+    // `long` is `USD` followed by `short`, a currency pair (`=X`).
+    let usd_short_form = |long: &str, short: &str| {
+        let (long, short) = (long.as_bytes(), short.as_bytes());
+        long.len() == short.len() + 3
+            && long[..3].eq_ignore_ascii_case(b"USD")
+            && long[3..].eq_ignore_ascii_case(short)
+            && short.len() > 2
+            && short[short.len() - 2..].eq_ignore_ascii_case(b"=X")
+    };
+    answered.eq_ignore_ascii_case(asked)
+        || usd_short_form(asked, answered)
+        || usd_short_form(answered, asked)
 }
 
 fn not_found(detail: String) -> FetchError {
@@ -261,4 +303,38 @@ fn not_found(detail: String) -> FetchError {
     } else {
         detail
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_symbol_answered_is_the_symbol_asked_as_yahoo_writes_it() {
+        for (answered, asked) in [
+            ("AAPL", "AAPL"),
+            ("^GSPC", "^GSPC"),
+            ("^gspc", "^GSPC"),
+            ("BRK-B", "BRK-B"),
+            ("EURUSD=X", "EURUSD=X"),
+            // Yahoo's short form of a pair against the dollar, either way round.
+            ("JPY=X", "USDJPY=X"),
+            ("USDJPY=X", "JPY=X"),
+            ("eur=x", "USDEUR=X"),
+        ] {
+            assert!(same_instrument(answered, asked), "{answered} for {asked}");
+        }
+        for (answered, asked) in [
+            ("MSFT", "AAPL"),
+            ("BRK.B", "BRK-B"),
+            ("AAPL", "USDAAPL"),
+            ("EUR=X", "GBPEUR=X"),
+            ("JPY=X", "EURJPY=X"),
+            ("", "AAPL"),
+            ("AAPLé", "AAPL"),
+            ("=X", "USD=X"),
+        ] {
+            assert!(!same_instrument(answered, asked), "{answered} for {asked}");
+        }
+    }
 }

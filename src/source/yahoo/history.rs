@@ -37,11 +37,11 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
 use super::{SPEC, chart};
-use crate::calendar::{LOOKBACK_DAYS, midnight_utc};
+use crate::calendar::{Horizon, LOOKBACK_DAYS, instant_text, midnight_utc};
 use crate::error::FetchError;
 use crate::history::{self, Adjust, Range, Split};
-use crate::quote::{PriceError, Quote, parse_price};
-use crate::source::Answer;
+use crate::quote::{Decimals, PriceError, Quote, holds_digits, parse_price};
+use crate::source::{Answer, Parsed};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -107,38 +107,62 @@ struct Bar<'a> {
 struct Daily<'a> {
     result: chart::ChartResult<'a>,
     offset: jiff::tz::Offset,
-    /// The currency, name and exchange, checked and bounded once for every quote.
+    /// The currency, name, exchange and decimals, checked and bounded once for every quote.
     currency: Option<String>,
     name: Option<std::sync::Arc<str>>,
     exchange: Option<std::sync::Arc<str>>,
+    precision: Option<Decimals>,
     /// In ascending order of day, one per day.
     bars: Vec<Bar<'a>>,
+    /// The days of bars without a close (`null`, or 0), ascending: Yahoo had a bar but not
+    /// its close, so the day is a gap, not a day without trading.
+    gaps: Vec<jiff::civil::Date>,
 }
 
-/// Read a daily-bars answer: the bars with a close, each with its day, one per day in
-/// ascending order. With `now`, a bar of a session that has not ended by `now` is left out
-/// (see the module docs); without, every bar is kept.
-fn read_daily(answer: &Answer, now: Option<i64>) -> Result<Daily<'_>, FetchError> {
-    let mut result = chart::read(answer)?;
+/// Read a daily-bars answer about `asked`: the bars with a close, each with its day, one per
+/// day in ascending order, and the days of bars without one. With `now`, a bar of a session
+/// that has not ended by `now` is left out (see the module docs); without, every bar is
+/// kept. A bar stamped more than a day ahead of the clock is a malformed answer.
+fn read_daily<'a>(
+    answer: &'a Answer,
+    asked: &str,
+    now: Option<i64>,
+) -> Result<Daily<'a>, FetchError> {
+    let mut result = chart::read(answer, asked)?;
     let chart::BarColumns {
         timestamps,
         closes,
         adjcloses,
     } = result.bars()?;
     let offset = offset(&result)?;
+    let horizon = now.map_or_else(Horizon::now, Horizon::at);
     let running = now.and_then(|now| running_session(&result, offset, now));
     let mut bars = Vec::with_capacity(timestamps.len());
+    let mut gaps = Vec::new();
     for (i, (timestamp, close)) in timestamps.iter().zip(&closes).enumerate() {
-        let (Some(timestamp), Some(close)) = (*timestamp, *close) else {
-            continue; // a null bar: no trades that day, or Yahoo lost it
+        let Some(timestamp) = *timestamp else {
+            continue; // no stamp, no day: nothing to say about any day
         };
-        let close = parse_price(close.get());
-        if close.as_ref().is_ok_and(Decimal::is_zero) {
-            continue; // no instrument trades at 0: a bar without a close
+        if !horizon.allows_time(timestamp) {
+            return Err(SPEC.malformed(format!(
+                "a bar stamped {} is in the future",
+                instant_text(timestamp)
+            )));
         }
         let day = local_day(timestamp, offset)?;
         if running.is_some_and(|first_open| day >= first_open) {
             continue; // the price so far of a session still running
+        }
+        // A `null` close: Yahoo lost it (or the market was shut); a close of 0: no
+        // instrument trades at 0. Either way a gap, never a close and never a fact.
+        let Some(close) = *close else {
+            gaps.push(day);
+            continue;
+        };
+        let close = parse_price(close.get());
+        if close.as_ref().is_ok_and(Decimal::is_zero) {
+            gaps.push(day);
+            continue;
         }
         let adjclose = adjcloses.as_ref().and_then(|a| a.get(i).copied().flatten());
         bars.push(Bar {
@@ -153,16 +177,23 @@ fn read_daily(answer: &Answer, now: Option<i64>) -> Result<Daily<'_>, FetchError
     bars.reverse();
     bars.dedup_by_key(|b| b.day);
     bars.reverse();
+    // A day with a close is no gap, whatever other bar it had.
+    gaps.sort_unstable();
+    gaps.dedup();
+    gaps.retain(|day| bars.binary_search_by_key(day, |b| b.day).is_err());
     let currency = result.meta.currency()?;
     let name = result.meta.name();
     let exchange = result.meta.exchange();
+    let precision = result.meta.decimals();
     Ok(Daily {
         result,
         offset,
         currency,
         name,
         exchange,
+        precision,
         bars,
+        gaps,
     })
 }
 
@@ -210,10 +241,13 @@ fn running_session(
     }
 }
 
-/// The splits an answer lists (`events.splits`), each dated in the exchange's calendar.
+/// The splits an answer lists (`events.splits`), each dated in the exchange's calendar. A
+/// split dated more than a day ahead of the clock is malformed: it would multiply every
+/// close before it, and be cached as traded.
 fn splits(
     result: &mut chart::ChartResult<'_>,
     offset: jiff::tz::Offset,
+    horizon: Horizon,
 ) -> Result<Vec<(i64, Split)>, FetchError> {
     let Some(events) = result.events.take().and_then(|e| e.splits) else {
         return Ok(Vec::new());
@@ -224,6 +258,12 @@ fn splits(
             .date
             .or_else(|| key.parse().ok())
             .ok_or_else(|| SPEC.malformed(format!("split {key:?} has no date")))?;
+        if !horizon.allows_time(stamp) {
+            return Err(SPEC.malformed(format!(
+                "a split dated {} is in the future",
+                instant_text(stamp)
+            )));
+        }
         let ratio = |raw: Option<&RawValue>, what: &str| {
             raw.ok_or_else(|| format!("has no {what}"))
                 .and_then(|r| parse_price(r.get()).map_err(|e| format!("{what} {e}")))
@@ -247,12 +287,18 @@ fn splits(
 }
 
 /// The splits of every answer, each counted once (the windows overlap).
-fn all_splits(first: &mut Daily<'_>, more: &[&Answer]) -> Result<Vec<Split>, FetchError> {
-    let mut all = splits(&mut first.result, first.offset)?;
+fn all_splits(
+    first: &mut Daily<'_>,
+    more: &[&Answer],
+    asked: &str,
+    now: Option<i64>,
+) -> Result<Vec<Split>, FetchError> {
+    let horizon = now.map_or_else(Horizon::now, Horizon::at);
+    let mut all = splits(&mut first.result, first.offset, horizon)?;
     for answer in more {
-        let mut result = chart::read(answer)?;
+        let mut result = chart::read(answer, asked)?;
         let offset = offset(&result)?;
-        all.extend(splits(&mut result, offset)?);
+        all.extend(splits(&mut result, offset, horizon)?);
     }
     all.sort_by_key(|(stamp, _)| *stamp);
     all.dedup_by_key(|(stamp, _)| *stamp);
@@ -267,12 +313,19 @@ fn price(bar: &Bar<'_>, adjust: Adjust, splits: &[Split]) -> Result<Decimal, Fet
         .map_err(|e| SPEC.malformed(format!("close {e}")))?;
     match adjust {
         Adjust::Splits => Ok(close),
-        Adjust::None => history::as_traded(close, bar.day, splits).ok_or_else(|| {
-            SPEC.malformed(format!(
+        Adjust::None => match history::as_traded(close, bar.day, splits) {
+            // Splits that turn a close into (almost) nothing are no splits any market made.
+            Some(traded) if traded == close || holds_digits(traded) => Ok(traded),
+            Some(_) => Err(SPEC.malformed(format!(
+                "the splits after {} make its close of {} round to zero",
+                bar.day,
+                close.normalize()
+            ))),
+            None => Err(SPEC.malformed(format!(
                 "the close of {} times its splits is out of range",
                 bar.day
-            ))
-        }),
+            ))),
+        },
         Adjust::All => {
             let raw = bar.adjclose.ok_or_else(|| {
                 SPEC.no_price(format!("no close adjusted for dividends on {}", bar.day))
@@ -291,7 +344,7 @@ fn quote(daily: &Daily<'_>, bar: &Bar<'_>, price: Decimal) -> Quote {
         previous_close: None,
         name: daily.name.clone(),
         exchange: daily.exchange.clone(),
-        precision: None,
+        precision: daily.precision,
         quoted: None,
         fx: None,
     }
@@ -304,32 +357,43 @@ fn quote(daily: &Daily<'_>, bar: &Bar<'_>, price: Decimal) -> Quote {
 ///
 /// Public for the property tests and fuzz targets (the bar picking of [`close`]): it must
 /// return an error, never panic, whatever the bytes.
-pub fn parse_close(date: jiff::civil::Date, answer: &Answer) -> Result<Quote, FetchError> {
-    pick_close(date, Adjust::Splits, &[answer], None)
+pub fn parse_close(
+    date: jiff::civil::Date,
+    answer: &Answer,
+    asked: &str,
+) -> Result<Quote, FetchError> {
+    pick_close(date, Adjust::Splits, &[answer], asked, None).map(|(quote, _)| quote)
 }
 
 /// `--date`: the close of `date` (or the last within `LOOKBACK_DAYS` (a week) before it) as
 /// `adjust` asks, from the answers to the window and, for a close as traded before today,
-/// the splits since. A bar of a session still running at `now` is not a close.
+/// the splits since; with the gaps between that close's day and `date`. A bar of a session
+/// still running at `now` is not a close.
 pub fn close(
     date: jiff::civil::Date,
     adjust: Adjust,
     answers: &[&Answer],
+    asked: &str,
     now: i64,
-) -> Result<Quote, FetchError> {
-    pick_close(date, adjust, answers, Some(now))
+) -> Result<Parsed, FetchError> {
+    let (quote, gaps) = pick_close(date, adjust, answers, asked, Some(now))?;
+    Ok(Parsed {
+        quotes: vec![quote],
+        gaps,
+    })
 }
 
 fn pick_close(
     date: jiff::civil::Date,
     adjust: Adjust,
     answers: &[&Answer],
+    asked: &str,
     now: Option<i64>,
-) -> Result<Quote, FetchError> {
+) -> Result<(Quote, Vec<jiff::civil::Date>), FetchError> {
     let Some((&first, more)) = answers.split_first() else {
         return Err(FetchError::Other("internal: no answer to read".into()));
     };
-    let mut daily = read_daily(first, now)?;
+    let mut daily = read_daily(first, asked, now)?;
     let earliest = date.saturating_sub(jiff::Span::new().days(LOOKBACK_DAYS));
     let Some(bar) = daily
         .bars
@@ -341,11 +405,18 @@ fn pick_close(
     };
     let bar = bar.clone();
     let splits = match adjust {
-        Adjust::None => all_splits(&mut daily, more)?,
+        Adjust::None => all_splits(&mut daily, more, asked, now)?,
         Adjust::Splits | Adjust::All => Vec::new(),
     };
     let price = price(&bar, adjust, &splits)?;
-    Ok(quote(&daily, &bar, price))
+    // What the answer says of the days after the close, up to the date: a gap stays one.
+    let gaps = daily
+        .gaps
+        .iter()
+        .copied()
+        .filter(|d| *d > bar.day && *d <= date)
+        .collect();
+    Ok((quote(&daily, &bar, price), gaps))
 }
 
 /// `--from`/`--to`: the close of every trading day inside `range`, ascending, as
@@ -355,13 +426,18 @@ fn pick_close(
 /// running at `now` is not a close.
 ///
 /// Public for the fuzz targets: it must return an error, never panic, whatever the bytes.
-pub fn range(range: &Range, answers: &[&Answer], now: i64) -> Result<Vec<Quote>, FetchError> {
+pub fn range(
+    range: &Range,
+    answers: &[&Answer],
+    asked: &str,
+    now: i64,
+) -> Result<Parsed, FetchError> {
     let Some((&first, more)) = answers.split_first() else {
         return Err(FetchError::Other("internal: no answer to read".into()));
     };
-    let mut daily = read_daily(first, Some(now))?;
+    let mut daily = read_daily(first, asked, Some(now))?;
     let splits = match range.adjust {
-        Adjust::None => all_splits(&mut daily, more)?,
+        Adjust::None => all_splits(&mut daily, more, asked, Some(now))?,
         Adjust::Splits | Adjust::All => Vec::new(),
     };
     // Sized once: collecting `Result`s cannot use the filter's size hint, and growing the
@@ -370,7 +446,9 @@ pub fn range(range: &Range, answers: &[&Answer], now: i64) -> Result<Vec<Quote>,
     for bar in daily.bars.iter().filter(|bar| range.contains(bar.day)) {
         quotes.push(quote(&daily, bar, price(bar, range.adjust, &splits)?));
     }
-    Ok(quotes)
+    let mut gaps = std::mem::take(&mut daily.gaps);
+    gaps.retain(|day| range.contains(*day));
+    Ok(Parsed { quotes, gaps })
 }
 
 #[cfg(test)]
@@ -401,12 +479,17 @@ mod tests {
                 status,
                 body: body.to_vec(),
             },
+            "TSLA",
         )
     }
 
-    /// The close of `on` (the ticker only names the recording).
-    fn close_on(_ticker: &str, body: &[u8], on: &str) -> Result<Quote, FetchError> {
-        parse_at(date(on), 200, body)
+    /// The close of `on` from a recording of `ticker`.
+    fn close_on(ticker: &str, body: &[u8], on: &str) -> Result<Quote, FetchError> {
+        let answer = Answer {
+            status: 200,
+            body: body.to_vec(),
+        };
+        parse_close(date(on), &answer, ticker)
     }
 
     /// The bar's day in UTC, to check which bar was picked.
@@ -663,7 +746,7 @@ mod tests {
         let answers = answers(&[NVDA, NVDA_SPLITS_SINCE]);
         let answers: Vec<&Answer> = answers.iter().collect();
         let range = Range::new(date(from), date(to), interval, adjust).unwrap();
-        let quotes = super::range(&range, &answers, NOW).unwrap();
+        let quotes = super::range(&range, &answers, "NVDA", NOW).unwrap().quotes;
         history::select(interval, quotes, |q| q.market_date.unwrap())
     }
 
@@ -743,12 +826,27 @@ mod tests {
     fn a_date_close_is_as_traded_too() {
         let answers = answers(&[NVDA, NVDA_SPLITS_SINCE]);
         let answers: Vec<&Answer> = answers.iter().collect();
-        let q = close(date("2021-02-01"), Adjust::None, &answers, NOW).unwrap();
+        let q = close(date("2021-02-01"), Adjust::None, &answers, "NVDA", NOW)
+            .unwrap()
+            .quotes
+            .remove(0);
         assert_eq!(crate::quote::format_price(q.price, 2), "529.48");
         // Without the second answer only the split inside the window counts.
-        let q = close(date("2021-02-01"), Adjust::None, &answers[..1], NOW).unwrap();
+        let q = close(date("2021-02-01"), Adjust::None, &answers[..1], "NVDA", NOW)
+            .unwrap()
+            .quotes
+            .remove(0);
         assert_eq!(crate::quote::format_price(q.price, 2), "52.95");
-        let q = close(date("2021-02-01"), Adjust::Splits, &answers[..1], NOW).unwrap();
+        let q = close(
+            date("2021-02-01"),
+            Adjust::Splits,
+            &answers[..1],
+            "NVDA",
+            NOW,
+        )
+        .unwrap()
+        .quotes
+        .remove(0);
         assert_eq!(q.price.to_string(), "13.237000465393066");
     }
 
@@ -760,6 +858,10 @@ mod tests {
             r#"{"1626787800":{"date":1626787800,"numerator":"4","denominator":1}}"#,
             r#"{"x":{"numerator":4,"denominator":1}}"#,
             r#"{"1":{"date":99999999999999,"numerator":4,"denominator":1}}"#,
+            // A split of 2100: it would multiply every close 1000 times, and be cached.
+            r#"{"4102444800":{"date":4102444800,"numerator":1000,"denominator":1}}"#,
+            // A ratio that makes the close (almost) nothing.
+            r#"{"1626787800":{"date":1626787800,"numerator":1,"denominator":1e27}}"#,
         ] {
             let body = chart(&format!(
                 r#""timestamp":[1612189800],"events":{{"splits":{split}}},"indicators":{{"quote":[{{"close":[13.2]}}]}}"#
@@ -768,9 +870,72 @@ mod tests {
                 status: 200,
                 body: body.into_bytes(),
             };
-            let err = close(date("2021-02-01"), Adjust::None, &[&answer], NOW).unwrap_err();
+            let err = close(date("2021-02-01"), Adjust::None, &[&answer], "X", NOW).unwrap_err();
             assert_eq!(err.kind(), "malformed_response", "{split}");
         }
+    }
+
+    #[test]
+    fn bars_without_a_close_are_gaps_never_days_without_trading() {
+        // INR=X's bar of 2017-07-11 (London) is all nulls.
+        let answer = Answer {
+            status: 200,
+            body: INR_WITH_NULL.to_vec(),
+        };
+        let range = Range::new(
+            date("2017-07-10"),
+            date("2017-07-13"),
+            Interval::Day,
+            Adjust::Splits,
+        )
+        .unwrap();
+        let parsed = super::range(&range, &[&answer], "INR=X", NOW).unwrap();
+        assert_eq!(parsed.quotes.len(), 3);
+        assert_eq!(parsed.gaps, [date("2017-07-11")]);
+        // --date on the null day: the close before it, and the null day a gap.
+        let parsed = close(date("2017-07-11"), Adjust::Splits, &[&answer], "INR=X", NOW).unwrap();
+        assert_eq!(parsed.quotes[0].market_date, Some(date("2017-07-10")));
+        assert_eq!(parsed.gaps, [date("2017-07-11")]);
+        // A close of 0 is a gap too; a day with another bar that has a close is not.
+        let bars = r#""timestamp":[1609770600,1609857000,1609860000],"indicators":{"quote":[{"close":[0.0,null,2.5]}]}"#;
+        let answer = Answer {
+            status: 200,
+            body: chart(bars).into_bytes(),
+        };
+        let range = Range::new(
+            date("2021-01-01"),
+            date("2021-01-08"),
+            Interval::Day,
+            Adjust::Splits,
+        )
+        .unwrap();
+        let parsed = super::range(&range, &[&answer], "X", NOW).unwrap();
+        assert_eq!(parsed.gaps, [date("2021-01-04")]);
+        assert_eq!(parsed.quotes.len(), 1);
+    }
+
+    #[test]
+    fn a_bar_from_the_future_is_malformed() {
+        let future = jiff::Timestamp::now().as_second() + 2 * 86_400;
+        let bars = format!(
+            r#""timestamp":[1609770600,{future}],"indicators":{{"quote":[{{"close":[1.5,2.5]}}]}}"#
+        );
+        let err = close_on("X", chart(&bars).as_bytes(), "2021-01-04").unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert!(err.to_string().contains("in the future"), "{err}");
+    }
+
+    #[test]
+    fn an_answer_about_another_instrument_is_malformed() {
+        let err = close_on("AAPL", TSLA, "2021-01-06").unwrap_err();
+        assert_eq!(
+            err,
+            SPEC.malformed("the answer is about TSLA, not AAPL".into())
+        );
+        assert!(
+            close_on("tsla", TSLA, "2021-01-06").is_ok(),
+            "case is no difference"
+        );
     }
 
     #[test]
@@ -804,8 +969,11 @@ mod tests {
                 status: 200,
                 body: body.into_bytes(),
             };
-            let quotes = super::range(&range, &[&answer], now).unwrap();
-            let last = close(today, Adjust::Splits, &[&answer], now).unwrap();
+            let quotes = super::range(&range, &[&answer], "X", now).unwrap().quotes;
+            let last = close(today, Adjust::Splits, &[&answer], "X", now)
+                .unwrap()
+                .quotes
+                .remove(0);
             (quotes.len(), last.price.to_string())
         };
         // Running (ending a second from now, so on the day of the bar whatever the time):

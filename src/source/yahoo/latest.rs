@@ -19,10 +19,10 @@ use super::SPEC;
 /// How far ahead of our clock a market time may be (clock skew) before it is refused.
 const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
-/// Read one latest-price answer. Public for the property tests and fuzz targets: it must
-/// return an error, never panic, whatever the bytes.
-pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
-    let mut result = chart::read(answer)?;
+/// Read one latest-price answer to a request for `asked`. Public for the property tests and
+/// fuzz targets: it must return an error, never panic, whatever the bytes.
+pub fn parse(answer: &Answer, asked: &str) -> Result<Quote, FetchError> {
+    let mut result = chart::read(answer, asked)?;
     let meta = &mut result.meta;
     let raw_price = meta
         .regular_market_price
@@ -33,8 +33,11 @@ pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
         return Err(SPEC.no_price("the price is 0".into()));
     }
     let time = match meta.regular_market_time.as_ref().and_then(|n| n.as_i64()) {
-        // A time outside the calendar is no time at all (never a silently dropped line).
-        Some(t) if jiff::Timestamp::from_second(t).is_err() => None,
+        // A time outside the calendar (year 9999 and beyond) is no time of any market: the
+        // answer is malformed, never a price printed without its time (issue 18).
+        Some(t) if jiff::Timestamp::from_second(t).is_err() => {
+            return Err(SPEC.malformed(format!("regularMarketTime {t} is not a time")));
+        }
         // A price from the future is not one: it would fool --max-age.
         Some(t) if t > jiff::Timestamp::now().as_second() + MAX_CLOCK_SKEW_SECONDS => {
             return Err(SPEC.malformed(format!("regularMarketTime {t} is in the future")));
@@ -56,7 +59,7 @@ pub fn parse(answer: &Answer) -> Result<Quote, FetchError> {
         previous_close,
         name: meta.name(),
         exchange: meta.exchange(),
-        precision: None,
+        precision: meta.decimals(),
         quoted: None,
         fx: None,
     })
@@ -67,10 +70,13 @@ mod tests {
     use super::*;
 
     fn parse_chart(status: u16, body: &[u8]) -> Result<Quote, FetchError> {
-        parse(&Answer {
-            status,
-            body: body.to_vec(),
-        })
+        parse(
+            &Answer {
+                status,
+                body: body.to_vec(),
+            },
+            "X",
+        )
     }
 
     fn body(price: &str, currency: &str) -> String {
@@ -147,6 +153,20 @@ mod tests {
     }
 
     #[test]
+    fn a_chart_of_another_instrument_is_malformed() {
+        let b = body("1", "\"USD\"").replace(r#""symbol":"X""#, r#""symbol":"MSFT\u001b[2J""#);
+        let err = parse_chart(200, b.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "malformed_response");
+        assert_eq!(
+            err.to_string(),
+            "malformed response from Yahoo: the answer is about MSFT\u{FFFD}[2J, not X"
+        );
+        // No symbol at all (an old stub): nothing to compare.
+        let b = body("1", "\"USD\"").replace(r#""symbol":"X","#, "");
+        assert!(parse_chart(200, b.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn names_are_bounded_and_made_safe() {
         let name = format!("Evil\\u001b[2J\\u202e{}", "x".repeat(2_000_000));
         let b = body("1", "\"USD\"").replace(
@@ -179,31 +199,31 @@ mod previous_close {
         include_bytes!("../../../tests/fixtures/yahoo_chart_AAPL_range_1d_2020-03-02.json");
     const QQQ: &[u8] = include_bytes!("../../../tests/fixtures/yahoo_chart_QQQ.json");
 
-    fn read(body: &[u8]) -> Quote {
-        parse(&Answer {
+    fn read(body: &[u8], symbol: &str) -> Quote {
+        let answer = Answer {
             status: 200,
             body: body.to_vec(),
-        })
-        .unwrap()
+        };
+        parse(&answer, symbol).unwrap()
     }
 
     #[test]
     fn chart_previous_close_counts_only_for_a_one_day_range() {
         // Recorded with range=1d after the close of 2020-03-02: chartPreviousClose is the
         // close of 2020-02-28, the trading day before.
-        let q = read(AAPL_RANGE_1D);
+        let q = read(AAPL_RANGE_1D, "AAPL");
         assert_eq!(q.previous_close.unwrap().to_string(), "273.36");
         // QQQ's recording carries chartPreviousClose 212.61 for a multi-year window: it is
         // not yesterday's close, so there is no day's change at all.
-        let q = read(QQQ);
+        let q = read(QQQ, "QQQ");
         assert_eq!(q.previous_close, None);
     }
 
     #[test]
     fn previous_close_wins_whatever_the_range() {
         let body = br#"{"chart":{"result":[{"meta":{"currency":"USD","regularMarketPrice":10,"previousClose":9.5,"chartPreviousClose":1,"range":"5y"}}]}}"#;
-        assert_eq!(read(body).previous_close.unwrap().to_string(), "9.5");
+        assert_eq!(read(body, "X").previous_close.unwrap().to_string(), "9.5");
         let body = br#"{"chart":{"result":[{"meta":{"currency":"USD","regularMarketPrice":10,"chartPreviousClose":1}}]}}"#;
-        assert_eq!(read(body).previous_close, None);
+        assert_eq!(read(body, "X").previous_close, None);
     }
 }

@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use reqwest::Url;
 
-use super::{Answer, Endpoint, Query, Rates, Source, SourceSpec, When, endpoint_url};
+use super::{Answer, Endpoint, Parsed, Query, Rates, Source, SourceSpec, When, endpoint_url};
 use crate::calendar::today_utc;
 use crate::error::FetchError;
 use crate::history::Adjust;
-use crate::quote::Quote;
 use crate::ticker::Ticker;
 
 pub static SPEC: SourceSpec = SourceSpec {
@@ -122,18 +121,19 @@ impl Source for Yahoo {
         urls
     }
 
-    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Vec<Quote>, FetchError> {
+    fn parse(&self, query: &Query, answers: &[&Answer]) -> Result<Parsed, FetchError> {
         let now = jiff::Timestamp::now().as_second();
+        let asked = query.ticker.as_str();
         match query.when {
             When::Latest => {
                 let Some(&answer) = answers.first() else {
                     return Err(FetchError::Other("internal: no answer to read".into()));
                 };
-                Ok(vec![latest::parse(answer)?])
+                Ok(vec![latest::parse(answer, asked)?].into())
             }
             // A past date's price is that day's close, never meta.regularMarketPrice.
-            When::Close(date, adjust) => Ok(vec![history::close(date, adjust, answers, now)?]),
-            When::Range(range) => history::range(&range, answers, now),
+            When::Close(date, adjust) => history::close(date, adjust, answers, asked, now),
+            When::Range(range) => history::range(&range, answers, asked, now),
         }
     }
 

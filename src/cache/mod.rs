@@ -9,69 +9,51 @@
 //! then, and the source itself refuses a session still running); a day without a close is
 //! recorded as such only 30 hours after its end in UTC or once a later close exists, so a
 //! fund whose NAV comes out late in the evening is asked again rather than recorded as
-//! closed.
+//! closed. Only what a source positively said is kept: a day it sent no close for though
+//! the market traded (a gap: a `null` close, a missing candle) is asked again next time,
+//! never kept as a day without trading (issue 17).
 //!
 //! **Where.** SQLite (through `rusqlite`, compiled in), one file, `closes.sqlite3`, in
 //! `--cache-dir`, `$QUOTES_CACHE_DIR`, `$XDG_CACHE_HOME/quotes` or `~/.cache/quotes`.
 //! Entries are keyed by the API's origin as well as the source and ticker, so a test
-//! server or a mirror never answers for the real API.
+//! server or a mirror never answers for the real API. The file is input like any answer:
+//! `db` uses it only when its schema is exactly ours and serves only rows that pass the
+//! checks a server's answer passes (issue 18).
 //!
 //! **Two runs at once** (cron and a terminal): write-ahead logging lets readers and a writer
 //! work side by side, and a writer waits a few seconds for another (a round writes in one
 //! short transaction). **A cache that fails** — cannot be created, is not a database, is
 //! corrupt, stays locked — is named once on stderr and ignored for the rest of the run,
-//! which goes on from the network; one that is corrupt is started anew. A cache is a
-//! convenience, never a reason for a run to fail.
+//! which goes on from the network; one that is corrupt, or not ours, is started anew. A
+//! cache is a convenience, never a reason for a run to fail.
+//!
+//! **Bounded by the run's stop.** The runtime runs on one thread; SQLite work on it would
+//! keep the deadline and Ctrl-C from being seen until it ended (a lock held by another
+//! run is seconds of waiting). So every piece of cache work runs on a blocking thread of
+//! its own while the run waits for it or for its stop (`--deadline`, SIGINT, SIGTERM),
+//! whichever comes first; at the stop, SQLite is interrupted and the work abandoned, and
+//! the run goes on with what it has.
 //!
 //! The fetch of a round goes through [`Ask`]: for each job, what the cache already holds
 //! and what is left to fetch (a range is narrowed to the days the cache lacks), and then
 //! what to keep of the answer. Sources know nothing of this.
 
-use std::cell::RefCell;
+mod db;
+
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use rusqlite::types::ValueRef;
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, InterruptHandle, TransactionBehavior};
 
-use crate::calendar::{LOOKBACK_DAYS, midnight_utc, utc_date};
-use crate::fetch::{Fetched, Job};
+pub use db::FILE_NAME;
+
+use crate::calendar::{Horizon, LOOKBACK_DAYS, utc_date};
+use crate::fetch::{Fetched, Job, Read};
 use crate::history::{self, Adjust, Range};
-use crate::quote::{Quote, parse_price};
+use crate::quote::Quote;
 use crate::source::When;
-
-/// The database's file name inside the cache directory.
-pub const FILE_NAME: &str = "closes.sqlite3";
-
-/// Bumped when the tables change; a cache of another version is started anew.
-const SCHEMA_VERSION: i64 = 2;
-
-/// How long a run waits for another run's write before going on without the cache.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
-
-const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS instruments (
-        id       INTEGER PRIMARY KEY,
-        origin   TEXT NOT NULL,
-        source   TEXT NOT NULL,
-        ticker   TEXT NOT NULL,
-        name     TEXT,
-        exchange TEXT,
-        UNIQUE (origin, source, ticker)
-    );
-    -- One row per day known: `price` NULL means the day had no close (a weekend, a holiday).
-    CREATE TABLE IF NOT EXISTS days (
-        instrument INTEGER NOT NULL REFERENCES instruments (id),
-        day        INTEGER NOT NULL, -- days since 1970-01-01
-        price      TEXT,             -- the exact decimal, as text
-        currency   TEXT,
-        time       INTEGER,          -- the bar's Unix time
-        precision  INTEGER,          -- decimals to print it with, when the source says
-        PRIMARY KEY (instrument, day)
-    ) WITHOUT ROWID;
-";
 
 /// Where the cache lives: `dir` (`--cache-dir` or `$QUOTES_CACHE_DIR`) when given, else
 /// `$XDG_CACHE_HOME/quotes` (when that is an absolute path, as the XDG spec asks), else
@@ -93,55 +75,125 @@ pub fn dir(given: Option<PathBuf>) -> Option<PathBuf> {
 pub struct Cache {
     path: PathBuf,
     /// `None` once something went wrong: the rest of the run goes without the cache.
-    conn: RefCell<Option<Connection>>,
+    conn: Mutex<Option<Connection>>,
+    /// Interrupts the statement running on the connection, from the run's thread.
+    interrupt: InterruptHandle,
+    /// Set at the run's stop: no statement runs after it, and nothing is reported.
+    stopped: AtomicBool,
 }
 
 impl Cache {
-    /// Open (or create) the cache in `dir`. A cache that cannot be used is named on stderr
-    /// and `None` returned; a corrupt one is started anew (and named).
-    pub fn open(dir: &Path) -> Option<Cache> {
+    /// Open (or create) the cache in `dir`, off the runtime's thread; `None` when it cannot
+    /// be used (named on stderr) or `stop` came first.
+    pub async fn open(dir: &Path, stop: impl Future) -> Option<Arc<Cache>> {
+        let dir = dir.to_path_buf();
+        let opening = tokio::task::spawn_blocking(move || Cache::open_here(&dir));
+        tokio::select! {
+            opened = opening => opened.ok().flatten().map(Arc::new),
+            _ = stop => None,
+        }
+    }
+
+    /// Open (or create) the cache in `dir`, on this thread. A cache that cannot be used is
+    /// named on stderr and `None` returned; a corrupt one, or one whose schema is not ours,
+    /// is started anew (and named).
+    fn open_here(dir: &Path) -> Option<Cache> {
         let path = dir.join(FILE_NAME);
         if let Err(e) = std::fs::create_dir_all(dir) {
             warn(&path, &format!("cannot be created ({e})"));
             return None;
         }
-        let conn = match connect(&path) {
+        let unusable = |e: &db::Unusable| warn(&path, &format!("cannot be used ({e})"));
+        let conn = match db::connect(&path) {
             Ok(conn) => conn,
-            Err(e) if is_corrupt(&e) => {
-                remove(&path);
-                warn(&path, &format!("was corrupt ({e}); starting it anew"));
-                match connect(&path) {
+            Err(e) => {
+                let Some(what) = e.start_anew() else {
+                    unusable(&e);
+                    return None;
+                };
+                db::remove(&path);
+                warn(&path, &format!("{what} ({e}); starting it anew"));
+                match db::connect(&path) {
                     Ok(conn) => conn,
                     Err(e) => {
-                        warn(&path, &format!("cannot be used ({e})"));
+                        unusable(&e);
                         return None;
                     }
                 }
             }
-            Err(e) => {
-                warn(&path, &format!("cannot be used ({e})"));
-                return None;
-            }
         };
         Some(Cache {
             path,
-            conn: RefCell::new(Some(conn)),
+            interrupt: conn.get_interrupt_handle(),
+            conn: Mutex::new(Some(conn)),
+            stopped: AtomicBool::new(false),
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// What the cache holds for each job (with names and exchanges when `names`: an output
+    /// shows them), and what is left to fetch; read off the runtime's thread. At `stop`,
+    /// everything is left to the network (which the stop then ends too).
+    pub async fn ask_all(
+        self: &Arc<Self>,
+        jobs: &[Job],
+        names: bool,
+        stop: impl Future,
+    ) -> Vec<Ask> {
+        let owned = jobs.to_vec();
+        let asked = self
+            .off_thread(stop, move |cache| {
+                owned
+                    .iter()
+                    .map(|job| cache.ask(job, names))
+                    .collect::<Vec<Ask>>()
+            })
+            .await;
+        asked.unwrap_or_else(|| jobs.iter().map(Ask::network).collect())
     }
 
-    /// What the cache holds for `job`, and what is left to fetch.
-    pub fn ask(&self, job: &Job) -> Ask {
+    /// Keep what the round fetched (see [`Cache::keep`]), off the runtime's thread, unless
+    /// `stop` comes first; the results come back whole either way.
+    pub async fn keep_all(
+        self: &Arc<Self>,
+        asks: Vec<Ask>,
+        results: Vec<Fetched>,
+        stop: impl Future,
+    ) -> Vec<Fetched> {
+        let results = Arc::new(results);
+        let kept = Arc::clone(&results);
+        self.off_thread(stop, move |cache| cache.keep(&asks, &kept))
+            .await;
+        // Abandoned at the stop, the writer may still hold them: then they are copied.
+        Arc::try_unwrap(results).unwrap_or_else(|shared| shared.as_ref().clone())
+    }
+
+    /// Run `work` on a blocking thread, unless `stop` comes first: then SQLite is
+    /// interrupted, the work abandoned, and `None` returned.
+    async fn off_thread<T: Send + 'static>(
+        self: &Arc<Self>,
+        stop: impl Future,
+        work: impl FnOnce(&Cache) -> T + Send + 'static,
+    ) -> Option<T> {
+        let cache = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || work(&cache));
+        tokio::select! {
+            done = task => done.ok(),
+            _ = stop => {
+                self.stopped.store(true, Ordering::SeqCst);
+                self.interrupt.interrupt();
+                None
+            }
+        }
+    }
+
+    /// What the cache holds for `job` (its names with `names`), and what is left to fetch.
+    fn ask(&self, job: &Job, names: bool) -> Ask {
         let Some(key) = Key::of(job) else {
             return Ask::network(job);
         };
         let known = match job.query.when {
-            When::Range(range) => self.known(&key, range.from, range.to),
-            When::Close(date, _) => self.known(&key, back(date, LOOKBACK_DAYS), date),
+            When::Range(range) => self.known(&key, range.from, range.to, names),
+            When::Close(date, _) => self.known(&key, back(date, LOOKBACK_DAYS), date, names),
             When::Latest => None,
         };
         let Some(known) = known else {
@@ -158,8 +210,9 @@ impl Cache {
     }
 
     /// Keep what the round fetched: for each ask that fetched (and may be kept), its closes
-    /// of days that are over, and the days it covered without a close. One transaction.
-    pub fn keep(&self, asks: &[Ask], results: &[Fetched]) {
+    /// of days that are over, and the days it covered without a close (never its gaps).
+    /// One transaction.
+    fn keep(&self, asks: &[Ask], results: &[Fetched]) {
         if !asks.iter().any(|a| a.fetch.is_some() && a.keep.is_some()) {
             return; // nothing new: not even a write lock
         }
@@ -171,99 +224,45 @@ impl Cache {
                 let (Some(key), Some(fetched), Ok(quotes)) = (&ask.keep, &ask.fetch, result) else {
                     continue;
                 };
-                let rows = covered(&fetched.query.when, quotes, now);
+                let rows = covered(&fetched.query.when, quotes, &ask.gaps, now);
                 if rows.is_empty() {
                     continue;
                 }
                 let first = quotes.first();
-                tx.execute(
-                    "INSERT INTO instruments (origin, source, ticker, name, exchange)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (origin, source, ticker) DO UPDATE SET
-                         name = coalesce(excluded.name, name),
-                         exchange = coalesce(excluded.exchange, exchange)",
-                    params![
-                        key.origin,
-                        key.source,
-                        key.ticker,
-                        first.and_then(|q| q.name.as_deref()),
-                        first.and_then(|q| q.exchange.as_deref()),
-                    ],
+                let id = db::keep_instrument(
+                    &tx,
+                    (&key.origin, key.source, &key.ticker),
+                    first.and_then(|q| q.name.as_deref()),
+                    first.and_then(|q| q.exchange.as_deref()),
                 )?;
-                let id: i64 = tx.query_row(
-                    "SELECT id FROM instruments WHERE origin = ?1 AND source = ?2 AND ticker = ?3",
-                    params![key.origin, key.source, key.ticker],
-                    |row| row.get(0),
-                )?;
-                insert_days(&tx, id, &rows)?;
+                db::insert_days(&tx, id, &rows)?;
             }
             tx.commit()
         });
     }
 
-    /// Every day the cache knows for `key` in `from..=to` (with its close, if it had one),
-    /// ascending; `None` when it knows none (or failed).
-    fn known(&self, key: &Key, from: jiff::civil::Date, to: jiff::civil::Date) -> Option<Known> {
+    /// Every day the cache knows for `key` in `from..=to` (with its close, if it had one,
+    /// and the instrument's names with `names`), ascending, each checked as an answer is;
+    /// `None` when it knows none (or failed).
+    fn known(
+        &self,
+        key: &Key,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        names: bool,
+    ) -> Option<Known> {
+        let horizon = Horizon::now();
         self.with(|conn| {
-            let instrument = conn
-                .prepare_cached(
-                    "SELECT id, name, exchange FROM instruments
-                     WHERE origin = ?1 AND source = ?2 AND ticker = ?3",
-                )?
-                .query_row(params![key.origin, key.source, key.ticker], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, Option<String>>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                    ))
-                })
-                .optional()?;
-            let Some((id, name, exchange)) = instrument else {
+            let Some(mut instrument) = db::instrument(conn, &key.origin, key.source, &key.ticker)?
+            else {
                 return Ok(None);
             };
-            // Shared by every day's quote; made safe again, whoever wrote the file.
-            let name = crate::text::free_text(name).map(std::sync::Arc::<str>::from);
-            let exchange = crate::text::free_text(exchange).map(std::sync::Arc::<str>::from);
-            let mut select = conn.prepare_cached(
-                "SELECT day, price, currency, time, precision FROM days
-                 WHERE instrument = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
-            )?;
-            let (first, last) = (day_number(from), day_number(to));
-            let mut rows = select.query(params![id, first, last])?;
-            // At most a day per row: sized once rather than grown by copying quotes
-            // (a `--from`/`--to` range is at most 30 years).
-            let span = usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0);
-            let mut days = Vec::with_capacity(span.min(1 << 14));
-            while let Some(row) = rows.next()? {
-                let Some(day) = from_day_number(row.get(0)?) else {
-                    continue;
-                };
-                // A price that does not read back is no price known: it is fetched again.
-                let quote = match row.get_ref(1)? {
-                    ValueRef::Null => None,
-                    ValueRef::Text(text) => {
-                        let Some(price) = std::str::from_utf8(text)
-                            .ok()
-                            .and_then(|t| parse_price(t).ok())
-                        else {
-                            continue;
-                        };
-                        Some(Quote {
-                            price,
-                            currency: row.get(2)?,
-                            time: row.get(3)?,
-                            precision: row.get(4)?,
-                            market_date: Some(day),
-                            previous_close: None,
-                            name: name.clone(),
-                            exchange: exchange.clone(),
-                            ..Quote::default()
-                        })
-                    }
-                    _ => continue,
-                };
-                days.push((day, quote));
+            if !names {
+                // Not shown: not carried by every close of a 30-year range.
+                instrument.name = None;
+                instrument.exchange = None;
             }
+            let days = db::days(conn, &instrument, from, to, horizon)?;
             Ok(Some(Known { days }))
         })
         .flatten()
@@ -271,15 +270,21 @@ impl Cache {
 
     /// Run `f` on the connection; the first failure is named on stderr and ends the use of
     /// the cache for this run (a corrupt database is removed, to be started anew next time).
+    /// Once the run is stopped, nothing runs and nothing is said.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Option<T> {
-        let mut slot = self.conn.borrow_mut();
+        let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopped.load(Ordering::SeqCst) {
+            return None;
+        }
         let conn = slot.as_mut()?;
         match f(conn) {
             Ok(value) => Some(value),
             Err(e) => {
                 *slot = None;
-                if is_corrupt(&e) {
-                    remove(&self.path);
+                if self.stopped.load(Ordering::SeqCst) || db::is_interrupted(&e) {
+                    // Stopped on purpose: the run is ending, and says why itself.
+                } else if db::is_corrupt(&e) {
+                    db::remove(&self.path);
                     warn(
                         &self.path,
                         &format!("is corrupt ({e}); it will be started anew"),
@@ -291,51 +296,6 @@ impl Cache {
             }
         }
     }
-}
-
-/// Rows per INSERT statement: one statement per 64 days costs far less than 64 statements
-/// (a year of 100 tickers is 36,500 rows).
-const ROWS_PER_INSERT: usize = 64;
-
-/// Insert (or replace) the days of instrument `id`.
-fn insert_days(
-    tx: &Transaction<'_>,
-    id: i64,
-    rows: &[(jiff::civil::Date, Option<&Quote>)],
-) -> rusqlite::Result<()> {
-    let sql = |n: usize| {
-        let mut sql = String::from(
-            "INSERT OR REPLACE INTO days (instrument, day, price, currency, time, precision) \
-             VALUES ",
-        );
-        for i in 0..n {
-            sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?)"
-            } else {
-                ",(?,?,?,?,?,?)"
-            });
-        }
-        sql
-    };
-    let full = sql(ROWS_PER_INSERT);
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut insert = if chunk.len() == ROWS_PER_INSERT {
-            tx.prepare_cached(&full)?
-        } else {
-            tx.prepare_cached(&sql(chunk.len()))?
-        };
-        for (i, (day, quote)) in chunk.iter().enumerate() {
-            let at = i * 6;
-            insert.raw_bind_parameter(at + 1, id)?;
-            insert.raw_bind_parameter(at + 2, day_number(*day))?;
-            insert.raw_bind_parameter(at + 3, quote.map(|q| q.price.to_string()))?;
-            insert.raw_bind_parameter(at + 4, quote.and_then(|q| q.currency.as_deref()))?;
-            insert.raw_bind_parameter(at + 5, quote.and_then(|q| q.time))?;
-            insert.raw_bind_parameter(at + 6, quote.and_then(|q| q.precision))?;
-        }
-        insert.raw_execute()?;
-    }
-    Ok(())
 }
 
 /// Which instrument of which API a job asks about.
@@ -377,6 +337,8 @@ pub struct Ask {
     cached: Vec<Quote>,
     /// Where to keep what is fetched (`None`: not a close the cache keeps).
     keep: Option<Key>,
+    /// The days the fetch found gaps on: never kept as days without a close.
+    gaps: Vec<jiff::civil::Date>,
 }
 
 impl Ask {
@@ -386,15 +348,19 @@ impl Ask {
             fetch: Some(job.clone()),
             cached: Vec::new(),
             keep: None,
+            gaps: Vec::new(),
         }
     }
 
     /// The job's result: the cached closes and what was fetched (`fetched` is `None` when
     /// nothing was), in ascending order of day for a range. The cached closes move into it
-    /// (what [`Cache::keep`] needs of the ask stays).
-    pub fn combine(&mut self, fetched: Option<Fetched>) -> Fetched {
+    /// (what [`Cache::keep`] needs of the ask, the gaps among it, stays).
+    pub fn combine(&mut self, fetched: Option<Read>) -> Fetched {
         let mut quotes = match fetched {
-            Some(Ok(quotes)) => quotes,
+            Some(Ok(parsed)) => {
+                self.gaps = parsed.gaps;
+                parsed.quotes
+            }
             Some(Err(e)) => return Err(e),
             None => Vec::new(),
         };
@@ -421,6 +387,7 @@ fn ask_range(job: &Job, key: Key, range: Range, known: Known) -> Ask {
             fetch: None,
             cached: known.days.into_iter().filter_map(|(_, q)| q).collect(),
             keep: Some(key),
+            gaps: Vec::new(),
         };
     };
     let last = missing.last().unwrap_or(first);
@@ -435,6 +402,7 @@ fn ask_range(job: &Job, key: Key, range: Range, known: Known) -> Ask {
             .filter_map(|(_, q)| q)
             .collect(),
         keep: Some(key),
+        gaps: Vec::new(),
     }
 }
 
@@ -449,6 +417,7 @@ fn ask_close(job: &Job, key: Key, date: jiff::civil::Date, known: Known) -> Ask 
                     fetch: None,
                     cached: vec![quote],
                     keep: Some(key),
+                    gaps: Vec::new(),
                 };
             }
             Some((_, None)) => day = back(day, 1),
@@ -467,10 +436,13 @@ const QUIET_HOURS: i64 = 30;
 
 /// What a fetch for `when` says about its days, for the cache: each close of a day before
 /// today, and each day it covered without a close that is settled (over for
-/// [`QUIET_HOURS`], or before a close) — as of `now`, Unix seconds.
+/// [`QUIET_HOURS`], or before a close) — as of `now`, Unix seconds. A day the source sent
+/// no close for though the market traded (`gaps`, ascending: a `null` close, a missing
+/// candle) is no fact: it is left out, to be asked again (issue 17).
 fn covered<'q>(
     when: &When,
     quotes: &'q [Quote],
+    gaps: &[jiff::civil::Date],
     now: i64,
 ) -> Vec<(jiff::civil::Date, Option<&'q Quote>)> {
     let utc_day = |t: i64| utc_date(t).unwrap_or(jiff::civil::Date::MIN);
@@ -497,6 +469,7 @@ fn covered<'q>(
         while closes.next_if(|q| q.market_date < Some(day)).is_some() {}
         match closes.next_if(|q| q.market_date == Some(day)) {
             Some(quote) => rows.push((day, Some(quote))),
+            None if gaps.binary_search(&day).is_ok() => {}
             None => rows.push((day, None)),
         }
     }
@@ -505,72 +478,6 @@ fn covered<'q>(
 
 fn back(day: jiff::civil::Date, days: i64) -> jiff::civil::Date {
     day.saturating_sub(jiff::Span::new().days(days))
-}
-
-/// A day as stored: days since 1970-01-01.
-fn day_number(day: jiff::civil::Date) -> i64 {
-    midnight_utc(day).div_euclid(86_400)
-}
-
-fn from_day_number(n: i64) -> Option<jiff::civil::Date> {
-    jiff::civil::date(1970, 1, 1)
-        .checked_add(jiff::Span::new().days(n))
-        .ok()
-}
-
-/// Open the database at `path` for use by several processes, creating its tables.
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    // Switching to WAL needs a moment alone with the file; another run opening it at the
-    // same moment makes that busy, which the timeout does not cover: try a few times.
-    let mut tries = 0;
-    loop {
-        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
-            row.get::<_, String>(0)
-        }) {
-            Ok(_) => break,
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) && tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    // In WAL mode, NORMAL never corrupts the database; a crash may lose the last round,
-    // which a cache can afford.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version != SCHEMA_VERSION {
-        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
-        if version != 0 {
-            tx.execute_batch("DROP TABLE IF EXISTS days; DROP TABLE IF EXISTS instruments;")?;
-        }
-        tx.execute_batch(SCHEMA)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()?;
-    }
-    // A file that is not a database only says so when first read.
-    conn.query_row("SELECT count(*) FROM instruments", [], |row| {
-        row.get::<_, i64>(0)
-    })?;
-    Ok(conn)
-}
-
-fn is_corrupt(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
-    )
-}
-
-/// Remove a database and its write-ahead log, so the next open starts it anew.
-fn remove(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.as_os_str().to_owned();
-        file.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(file));
-    }
 }
 
 fn warn(path: &Path, what: &str) {
@@ -582,8 +489,9 @@ fn warn(path: &Path, what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::midnight_utc;
     use crate::history::Interval;
-    use crate::source::{Query, Sources};
+    use crate::source::{Parsed, Query, Sources};
     use crate::ticker::Ticker;
     use jiff::civil::{Date, date};
 
@@ -628,8 +536,11 @@ mod tests {
 
     /// Ask, "fetch" with `answer`, keep, and return what the round got.
     fn round(cache: &Cache, job: &Job, answer: impl Fn(&When) -> Vec<Quote>) -> (Ask, Fetched) {
-        let mut ask = cache.ask(job);
-        let fetched = ask.fetch.as_ref().map(|j| Ok(answer(&j.query.when)));
+        let mut ask = cache.ask(job, true);
+        let fetched = ask
+            .fetch
+            .as_ref()
+            .map(|j| Ok(Parsed::from(answer(&j.query.when))));
         let result = ask.combine(fetched);
         cache.keep(std::slice::from_ref(&ask), std::slice::from_ref(&result));
         (ask, result)
@@ -655,7 +566,7 @@ mod tests {
     #[test]
     fn a_range_fetched_once_is_answered_whole_weekends_included() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path()).unwrap();
+        let cache = Cache::open_here(dir.path()).unwrap();
         let job = job(range(date(2021, 2, 1), date(2021, 2, 8)));
         let (ask, first) = round(&cache, &job, week);
         assert!(ask.fetch.is_some());
@@ -665,7 +576,7 @@ mod tests {
         assert_eq!(again, first);
         // A cache opened again (another run) holds the same.
         drop(cache);
-        let cache = Cache::open(dir.path()).unwrap();
+        let cache = Cache::open_here(dir.path()).unwrap();
         let (_, again) = round(&cache, &job, |_| panic!("asked the network"));
         assert_eq!(again.unwrap()[0].price.to_string(), "529.48");
     }
@@ -673,7 +584,7 @@ mod tests {
     #[test]
     fn a_longer_range_fetches_only_the_days_it_lacks() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path()).unwrap();
+        let cache = Cache::open_here(dir.path()).unwrap();
         let _ = round(
             &cache,
             &job(range(date(2021, 2, 1), date(2021, 2, 3))),
@@ -700,7 +611,7 @@ mod tests {
     #[test]
     fn a_date_is_answered_from_the_days_back_to_a_close() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path()).unwrap();
+        let cache = Cache::open_here(dir.path()).unwrap();
         let _ = round(
             &cache,
             &job(range(date(2021, 2, 1), date(2021, 2, 8))),
@@ -715,12 +626,12 @@ mod tests {
         assert!(ask.fetch.is_none());
         assert_eq!(result.unwrap()[0].market_date, Some(date(2021, 2, 5)));
         // A day the cache does not know is fetched.
-        let ask = cache.ask(&job(When::Close(date(2021, 2, 10), Adjust::None)));
+        let ask = cache.ask(&job(When::Close(date(2021, 2, 10), Adjust::None)), true);
         assert!(ask.fetch.is_some());
         // Adjusted closes and latest prices are never the cache's.
-        let ask = cache.ask(&job(When::Close(date(2021, 2, 7), Adjust::Splits)));
+        let ask = cache.ask(&job(When::Close(date(2021, 2, 7), Adjust::Splits)), true);
         assert!(ask.fetch.is_some() && ask.keep.is_none());
-        assert!(cache.ask(&job(When::Latest)).keep.is_none());
+        assert!(cache.ask(&job(When::Latest), true).keep.is_none());
     }
 
     #[test]
@@ -731,26 +642,26 @@ mod tests {
         let quotes = vec![close(back(today, 3), "1")];
         let when = range(back(today, 5), today);
         // At 03:00 UTC yesterday may still get a late NAV: kept up to the day before.
-        let rows = covered(&when, &quotes, at(3));
+        let rows = covered(&when, &quotes, &[], at(3));
         assert_eq!(rows.len(), 4);
         assert!(rows.iter().all(|(d, _)| *d < yesterday));
         assert_eq!(rows.iter().filter(|(_, q)| q.is_some()).count(), 1);
         // From 06:00 UTC yesterday is over too; today never is.
-        let rows = covered(&when, &quotes, at(6));
+        let rows = covered(&when, &quotes, &[], at(6));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, false))
         );
         // A close today settles yesterday, but today's own close is not kept.
         let quotes = vec![close(back(today, 3), "1"), close(today, "2")];
-        let rows = covered(&when, &quotes, at(1));
+        let rows = covered(&when, &quotes, &[], at(1));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, false))
         );
         // A close yesterday is kept at once.
         let quotes = vec![close(yesterday, "1")];
-        let rows = covered(&when, &quotes, at(1));
+        let rows = covered(&when, &quotes, &[], at(1));
         assert_eq!(
             rows.last().map(|(d, q)| (*d, q.is_some())),
             Some((yesterday, true))
@@ -765,27 +676,14 @@ mod tests {
             b"this is not a database, at all....",
         )
         .unwrap();
-        let cache = Cache::open(dir.path()).expect("started anew");
+        let cache = Cache::open_here(dir.path()).expect("started anew");
         let job = job(range(date(2021, 2, 1), date(2021, 2, 8)));
         let _ = round(&cache, &job, week);
-        assert!(cache.ask(&job).fetch.is_none());
+        assert!(cache.ask(&job, true).fetch.is_none());
         // A directory that cannot be created: no cache, no panic.
         let file = dir.path().join("file");
         std::fs::write(&file, b"").unwrap();
-        assert!(Cache::open(&file.join("sub")).is_none());
-    }
-
-    #[test]
-    fn day_numbers_round_trip() {
-        for d in [
-            date(1970, 1, 1),
-            date(1969, 12, 31),
-            date(2021, 2, 1),
-            Date::MAX,
-            Date::MIN,
-        ] {
-            assert_eq!(from_day_number(day_number(d)), Some(d), "{d}");
-        }
+        assert!(Cache::open_here(&file.join("sub")).is_none());
     }
 
     #[test]
