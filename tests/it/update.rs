@@ -73,6 +73,11 @@ fn ledger_line(d: Date, commodity: &str, ticker: &str, currency: &str) -> String
     )
 }
 
+/// The beancount entry of `ticker`'s close on `d`, in USD.
+fn beancount_line(d: &str, ticker: &str) -> String {
+    format!("{d} price {ticker} {} USD\n", close_of(ticker, d))
+}
+
 /// The ledger lines of `ticker`'s closes on the weekdays of `from..=to`, in `currency`.
 fn ledger_lines(from: Date, to: Date, ticker: &str, currency: &str) -> String {
     weekdays(from, to)
@@ -1637,10 +1642,7 @@ fn metadata_bean_price_cannot_read_fails_its_commodity_not_the_file() {
         ));
     assert_eq!(
         read(&file),
-        format!(
-            "{before}2021-01-05 price FINE {} USD\n",
-            close_of("FINE", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "FINE")
     );
     bean_check_accepts(&file);
 }
@@ -1709,10 +1711,7 @@ over two lines\"
         .stderr(appended(&file, 1));
     assert_eq!(
         read(&file),
-        format!(
-            "{before}2021-01-05 price FUND {} USD\n",
-            close_of("FUND", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "FUND")
     );
     bean_check_accepts(&file);
 }
@@ -1733,10 +1732,7 @@ fn a_beancount_file_whose_extension_is_in_capitals_is_kept_as_beancount() {
         .stderr(appended(&file, 1));
     assert_eq!(
         read(&file),
-        format!(
-            "{before}2021-01-05 price VTSAX {} USD\n",
-            close_of("VTSAX", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "VTSAX")
     );
     bean_check_accepts(&file);
 }
@@ -1795,10 +1791,7 @@ fn every_commodity_and_amount_bean_check_reads_is_read() {
         .stderr(appended(&file, 1));
     assert_eq!(
         read(&file),
-        format!(
-            "{before}2021-01-05 price VTSAX {} USD\n",
-            close_of("VTSAX", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "VTSAX")
     );
     bean_check_accepts(&file);
 }
@@ -1850,10 +1843,7 @@ fn included_files_are_read_as_part_of_the_books() {
         .success();
     assert_eq!(
         read(&bean),
-        format!(
-            "{before}2021-01-05 price FUND {} USD\n",
-            close_of("FUND", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "FUND")
     );
     bean_check_accepts(&bean);
 
