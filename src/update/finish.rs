@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use rust_decimal::Decimal;
 
 use super::Update;
-use super::targets::{Expect, State, Target, currency_name};
+use super::targets::{Expect, State, Target, currency_name, is_currency};
 use crate::error::FetchError;
 use crate::exit::{ExitStatus, Stop};
 use crate::output::{self, Row, Style, Written};
@@ -65,7 +65,12 @@ impl Update {
         let mut failed: Vec<&str> = Vec::new();
         for (at, (target, outcome)) in self.targets.iter().zip(&outcomes).enumerate() {
             let closes = match outcome {
-                Outcome::Closes(closes) => closes,
+                Outcome::Closes(closes) => {
+                    if let Some(note) = self.left_behind(target, &results) {
+                        stderr.push_str(&format!("quotes: {}: {note}\n", target.label));
+                    }
+                    closes
+                }
                 Outcome::Failed(why, closes) => {
                     stderr.push_str(&format!(
                         "quotes: {}: {}\n",
@@ -226,6 +231,41 @@ impl Update {
         Outcome::Closes(closes)
     }
 
+    /// A commodity a ledger file prices in several currencies, priced by its name: its
+    /// ticker is quoted in one of them, and the others' histories are not continued. Said,
+    /// so that a run that keeps one currency never seems to keep them all.
+    fn left_behind(&self, target: &Target, results: &[Fetched<'_>]) -> Option<String> {
+        let (State::Fetch(entries), Expect::OneOf(want)) = (&target.state, &target.expect) else {
+            return None;
+        };
+        let (_, _, Ok(quotes)) = results.get(*entries.first()?)? else {
+            return None;
+        };
+        let got = quotes.first()?.currency.as_deref()?;
+        // Only codes a price can come in: no ticker is quoted in `$` (its message said how
+        // to go on in a code; the `$` history then stays behind on purpose).
+        let code = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        let others: Vec<String> = want
+            .iter()
+            .filter(|c| *c != got && code(c))
+            .cloned()
+            .collect();
+        let first = others.first()?;
+        let commodity = &target.commodity;
+        Some(format!(
+            "{} is quoted in {got}, so {}'s prices of {commodity} in {} are not continued; to \
+             keep them, give the tickers, one of them quoted in {}, e.g. TICKER@{commodity}",
+            target.label,
+            self.path.display(),
+            names(&others),
+            currency_name(first),
+        ))
+    }
+
     /// Whether a close is not in the file yet: after the last price of its commodity in
     /// its currency.
     fn is_new(&self, target: &Target, quote: &Quote) -> bool {
@@ -257,18 +297,38 @@ impl Update {
                  be; nothing appended for it"
             )),
             Expect::OneOf(want) if want.iter().any(|c| c == got) => Ok(()),
+            // `$`, `€`, a bare number: not another instrument, a name quotes never takes to
+            // be a currency. Its ticker, given once, starts that currency's history; later
+            // runs go on with it.
+            Expect::OneOf(want) if is_currency(got) && !want.iter().any(|c| is_currency(c)) => {
+                let ticker = if label == commodity.as_str() {
+                    label.to_string()
+                } else {
+                    format!("{label}@{commodity}")
+                };
+                Err(format!(
+                    "{label} is quoted in {got}, but {path} prices {commodity} in {}, not a \
+                     currency code quotes takes to be {got}: nothing appended for it; to price \
+                     {commodity} in {got} from now on, give its ticker once: `quotes --update \
+                     {path} {ticker}`",
+                    names(want)
+                ))
+            }
             Expect::OneOf(want) => Err(format!(
                 "{label} is quoted in {got}, but {path} prices {commodity} in {}: another \
                  instrument? nothing appended for it; give the ticker that prices it in {}, \
                  e.g. `quotes --update {path} TICKER@{commodity}`",
-                want.iter()
-                    .map(|c| currency_name(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                names(want),
                 currency_name(&want[0]),
             )),
         }
     }
+}
+
+/// `EUR, USD`: currencies as messages name them.
+fn names(currencies: &[String]) -> String {
+    let names: Vec<&str> = currencies.iter().map(|c| currency_name(c)).collect();
+    names.join(", ")
 }
 
 /// beanprice's `^`: the inverse of a rate. The ticker's price must be quoted in the
