@@ -61,6 +61,8 @@ pub struct Config {
     pub watch: Option<Duration>,
     pub watch_rounds: Option<u64>,
     pub jobs: usize,
+    /// Whether `-j` was given (it then lifts a source's own concurrency cap).
+    pub jobs_given: bool,
     pub timeout: Duration,
     pub retries: u32,
     pub backoff_base: Duration,
@@ -222,6 +224,7 @@ impl Task {
             watch: cli.watch,
             watch_rounds: cli.watch_rounds,
             jobs: usize::from(cli.jobs),
+            jobs_given: cli.jobs_given,
             timeout: cli.timeout,
             retries: cli.retries,
             backoff_base: cli.backoff_base,
@@ -438,6 +441,7 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
         Http::new(client, config.timeout),
         Settings {
             jobs,
+            jobs_given: config.jobs_given,
             retries: config.retries,
             backoff_base: config.backoff_base,
             keep_names: config.format.all_fields
@@ -448,6 +452,7 @@ fn connect(config: &Config) -> Result<Fetcher, Failure> {
                     .any(|f| matches!(f, Field::Name | Field::Exchange)),
             verbose: config.verbose,
             keys: config.keys.clone(),
+            cache_dir: config.cache_dir.clone(),
         },
     ))
 }

@@ -148,26 +148,26 @@ pub struct Cli {
         value_name = "NAMES",
         env = "QUOTES_SOURCE",
         value_delimiter = ',',
-        help_heading = "Prices"
+        help_heading = "Prices and history"
     )]
     pub source: Vec<String>,
 
     /// The close of a past day, YYYY-MM-DD, instead of the latest price
     ///
     /// A day without trading gives the last close before it, within 7 days.
-    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "Prices",
+    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "Prices and history",
           conflicts_with_all = ["max_age", "watch"])]
     pub date: Option<jiff::civil::Date>,
 
     /// Fail a ticker whose price is older than this: 3d, 12h, 30m, 90s
-    #[arg(long, value_name = "DURATION", value_parser = parse_age, help_heading = "Prices")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_age, help_heading = "Prices and history")]
     pub max_age: Option<Duration>,
 
     /// Fetch again every SECONDS until Ctrl-C
     ///
     /// At least 1. The table redraws in place on a terminal; other formats append each round
     /// (not json: use jsonl).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Prices")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Prices and history")]
     pub watch: Option<Duration>,
 
     /// Stop --watch after N rounds (for tests and scripts)
@@ -197,7 +197,9 @@ pub struct Cli {
     /// Most requests in flight at once
     ///
     /// The default sends a typical watchlist in one round trip; over HTTPS Yahoo multiplexes
-    /// them on one HTTP/2 connection.
+    /// them on one HTTP/2 connection. A source's own concurrency cap (Nasdaq: 10 at a time)
+    /// holds by default; -j given lifts it up to N. A source's spacing (Alpha Vantage: one
+    /// request a second, hence one at a time) and its quota are never lifted.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 50,
           value_parser = clap::value_parser!(u16).range(1..=1000), help_heading = "Network")]
     pub jobs: u16,
@@ -258,7 +260,7 @@ pub struct Cli {
     /// Any ISO 4217 code, in any case. The change and previous close are converted too, at
     /// the rate of the price's day; a ticker whose rate cannot be fetched fails.
     #[arg(long, value_name = "CODE", value_parser = crate::fx::parse_currency,
-          help_heading = "Prices")]
+          help_heading = "Prices and history")]
     pub currency: Option<String>,
 
     /// Where exchange rates come from (its values and default are set by `command`)
@@ -268,7 +270,7 @@ pub struct Cli {
         long,
         value_name = "SOURCE",
         requires = "rates_for",
-        help_heading = "Prices"
+        help_heading = "Prices and history"
     )]
     pub fx: String,
 
@@ -276,19 +278,19 @@ pub struct Cli {
     ///
     /// Prices quoted in pence, South African cents or agorot (GBp, GBX, ZAc, ZAC, ILA) are
     /// otherwise divided by 100 into GBP, ZAR and ILS.
-    #[arg(long, help_heading = "Prices", conflicts_with = "currency")]
+    #[arg(long, help_heading = "Prices and history", conflicts_with = "currency")]
     pub keep_minor_units: bool,
 
     /// First day of a range of daily closes, YYYY-MM-DD
     ///
     /// For each ticker, one row per trading day through --to, dates ascending, each that
     /// day's close as traded.
-    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "History",
+    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "Prices and history",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub from: Option<jiff::civil::Date>,
 
     /// Last day of the range, YYYY-MM-DD [default: today]
-    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "History",
+    #[arg(long, value_name = "DATE", value_parser = parse_date, help_heading = "Prices and history",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub to: Option<jiff::civil::Date>,
 
@@ -301,7 +303,7 @@ pub struct Cli {
         value_name = "INTERVAL",
         value_enum,
         hide_possible_values = true,
-        help_heading = "History"
+        help_heading = "Prices and history"
     )]
     pub interval: Option<IntervalChoice>,
 
@@ -314,7 +316,7 @@ pub struct Cli {
         value_name = "WHICH",
         value_enum,
         hide_possible_values = true,
-        help_heading = "History"
+        help_heading = "Prices and history"
     )]
     pub adjust: Option<AdjustChoice>,
 
@@ -324,27 +326,31 @@ pub struct Cli {
     /// through --to. The format is -f's, or beancount for .beancount and .bean files; the
     /// file is locked while it is read and appended to, only whole lines are ever added, and
     /// a second run appends nothing.
-    #[arg(long, value_name = "FILE", help_heading = "History",
+    #[arg(long, value_name = "FILE", help_heading = "Prices and history",
           conflicts_with_all = ["date", "max_age", "watch"])]
     pub update: Option<PathBuf>,
 
     /// With --update: print what would be appended, and change nothing
-    #[arg(long, requires = "update", help_heading = "History")]
+    #[arg(long, requires = "update", help_heading = "Prices and history")]
     pub dry_run: bool,
 
     /// Where past closes are cached
     ///
+    /// Also what sources keep for later runs: Alpha Vantage's currencies (30 days), Yahoo's
+    /// cookie and crumb when its chart API asked for them (a day, readable by you only).
     /// [default: $XDG_CACHE_HOME/quotes, or ~/.cache/quotes]
     #[arg(
         long,
         value_name = "DIR",
         env = "QUOTES_CACHE_DIR",
-        help_heading = "History"
+        help_heading = "Prices and history"
     )]
     pub cache_dir: Option<PathBuf>,
 
     /// Neither read nor write the cache of past closes
-    #[arg(long, help_heading = "History")]
+    ///
+    /// Nor what sources keep there: a currency or a crumb is asked again.
+    #[arg(long, help_heading = "Prices and history")]
     pub no_cache: bool,
 
     /// Whether `-f` was given (filled by `parse`): `--update` guesses the format otherwise.
@@ -354,6 +360,10 @@ pub struct Cli {
     /// Whether `-o` was given (filled by `parse`): a range has other default fields.
     #[arg(skip)]
     pub fields_given: bool,
+
+    /// Whether `-j` was given (filled by `parse`): it lifts a source's own concurrency cap.
+    #[arg(skip)]
+    pub jobs_given: bool,
 }
 
 /// `--interval`.
@@ -546,6 +556,7 @@ impl Cli {
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         cli.format_given = given("format");
         cli.fields_given = given("fields");
+        cli.jobs_given = given("jobs");
         cli.base_urls = REGISTRY
             .iter()
             .flat_map(|spec| spec.endpoints)

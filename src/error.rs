@@ -42,9 +42,9 @@ pub enum FetchError {
         retry_after: Option<Duration>,
     },
 
-    /// A 429 whose body says an hourly or daily allowance is used up: nothing more is sent to
-    /// the source this run (issue 19).
-    #[error("rate limited by {api} (HTTP 429): {detail}; nothing more is asked of it this run")]
+    /// An answer that says an hourly or daily allowance is used up (a 429 in Tiingo's words,
+    /// a 200 in Alpha Vantage's): nothing more is sent to the source this run (issue 19).
+    #[error("rate limited by {api}: {detail}; nothing more is asked of it this run")]
     QuotaSpent { api: &'static str, detail: String },
 
     /// A source that needs an API key, without one (issue 19): nothing was sent.
@@ -53,6 +53,15 @@ pub enum FetchError {
         api: &'static str,
         env: &'static str,
         signup: &'static str,
+    },
+
+    /// The source's API asked for a session (issue 19: Yahoo's cookie and crumb) and none
+    /// could be got: why, in the words of the request that failed. The run's one try: every
+    /// request of the source that needs one fails so. Its kind is that failure's.
+    #[error("{api} asked for a cookie and crumb, and getting them failed: {cause}")]
+    NoSession {
+        api: &'static str,
+        cause: Box<FetchError>,
     },
 
     /// A query the source cannot answer (issue 19): nothing was sent.
@@ -152,6 +161,7 @@ impl FetchError {
             FetchError::MissingKey { .. } => "missing_key",
             FetchError::Unsupported { .. } => "unsupported",
             FetchError::AllFailed(failures) => failures.last().map_or("other", |(_, e)| e.kind()),
+            FetchError::NoSession { cause, .. } => cause.kind(),
             FetchError::Http { .. } | FetchError::ServerError { .. } => "http_status",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "connect",

@@ -22,7 +22,13 @@
 //! - **follow-ups** (`Source::follow`): requests decided by the answers, fetched and read in
 //!   rounds, at most [`MAX_FOLLOW_UPS`];
 //! - **per-source limits** (`limit`), **request headers** (`Source::headers`), **keys**
-//!   attached on the wire only (`secret`), **spent quotas** (`Source::quota_spent`);
+//!   attached on the wire only (`secret`), **spent quotas** told by any answer
+//!   (`Source::quota_spent`: a 429's words, an Alpha Vantage 200);
+//! - **answers kept for days** (`Source::keep`, `kept`): a follow-up answered from the cache
+//!   directory, kept once its query was read into prices, asked again when unreadable;
+//! - **sessions** (`Source::session`, `session`): when an answer asks for one (Yahoo's 401
+//!   "Invalid Crumb"), one cookie and token for the run, the request asked again once with
+//!   them; a request waiting for it holds no permit, and nothing of it runs until asked;
 //! - **`-v`** (`verbose`): a line per attempt and per fallback.
 
 use std::collections::HashMap;
@@ -32,6 +38,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use reqwest::Url;
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::calendar::{Horizon, instant_text};
@@ -40,10 +47,12 @@ use crate::error::FetchError;
 use crate::gate::{Admission, Gate, MAX_RETRY_AFTER, backoff};
 use crate::history::Adjust;
 use crate::http::{Http, HttpError, MAX_BODY, MAX_REDIRECTS, Response};
+use crate::kept::Kept;
 use crate::limit::{Limiter, Limiters};
 use crate::quote::Quote;
 use crate::secret::Keys;
-use crate::source::{Answer, Parsed, Query, SentAs, Source, SourceSpec, Step, When};
+use crate::session::{self, Credentials, Sessions};
+use crate::source::{Answer, Parsed, Query, SentAs, Session, Source, SourceSpec, Step, When};
 use crate::text::excerpt;
 use crate::verbose::{self, Log};
 
@@ -56,6 +65,8 @@ pub const MAX_FOLLOW_UPS: usize = 3;
 pub struct Settings {
     /// Requests in flight at once (`--jobs`, within the open-file limit).
     pub jobs: usize,
+    /// Whether `-j` was given: then it lifts a source's own concurrency cap (`limit`).
+    pub jobs_given: bool,
     /// Retries of a transient failure (`--retries`).
     pub retries: u32,
     /// The first retry's backoff (hidden `--backoff-base`).
@@ -67,6 +78,9 @@ pub struct Settings {
     pub verbose: bool,
     /// The API keys of the run (issue 19), attached to requests on the wire only.
     pub keys: Keys,
+    /// The cache directory (`None` with `--no-cache`): where answers that hold for days and
+    /// sessions are kept (`kept`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// One thing to fetch: what to ask, the source to ask, and the sources to ask after it.
@@ -216,17 +230,24 @@ pub struct Fetcher {
     limiters: Limiters,
     /// `-v`'s lines, when asked for.
     log: Option<Log>,
+    /// Answers that hold for days, kept in the cache directory (`Source::keep`).
+    kept: Option<Kept>,
+    /// The sessions APIs asked for (`Source::session`: Yahoo's cookie and crumb).
+    sessions: Sessions,
 }
 
 impl Fetcher {
     pub fn new(http: Http, settings: Settings) -> Fetcher {
+        let kept = settings.cache_dir.clone().map(Kept::new);
         Fetcher {
             http,
             permits: Semaphore::new(settings.jobs.max(1)),
             log: settings.verbose.then_some(Log),
+            limiters: Limiters::new(settings.jobs_given),
+            sessions: Sessions::new(kept.clone()),
+            kept,
             settings,
             gates: Mutex::new(HashMap::new()),
-            limiters: Limiters::new(),
         }
     }
 
@@ -408,6 +429,12 @@ impl Fetcher {
     /// Read the answers into the source's prices, fetching in rounds the follow-up
     /// requests it asks for (`Source::follow`), and [`vet`] them; names are dropped unless
     /// shown, or kept for the cache (`Plan` drops them once the cache has them).
+    ///
+    /// A follow-up whose answer holds for days (`Source::keep`) is answered from the cache
+    /// directory when it was kept there; fetched, it is kept once the source has read every
+    /// answer into prices (never an error it could not read). One read from the cache that
+    /// the source cannot read (an edited file, a format that changed) is forgotten and asked
+    /// of the network again, once.
     async fn read(
         &self,
         source: &dyn Source,
@@ -418,11 +445,23 @@ impl Fetcher {
         let mut answers = answers
             .into_iter()
             .collect::<Result<Vec<Arc<Answer>>, FetchError>>()?;
-        for _ in 0..=MAX_FOLLOW_UPS {
+        // The follow-ups the source keeps, by their index in `answers` (none for most).
+        let mut kept: Vec<KeptAnswer> = Vec::new();
+        let mut rounds = 0;
+        loop {
             let read: Vec<&Answer> = answers.iter().map(Arc::as_ref).collect();
-            let urls = match source.follow(query, &read)? {
+            let step = source.follow(query, &read).and_then(|step| match step {
                 Step::Done(mut parsed) => {
                     vet(source.spec(), query.when, &mut parsed, Horizon::now())?;
+                    Ok(Step::Done(parsed))
+                }
+                more => Ok(more),
+            });
+            let urls = match step {
+                Ok(Step::Done(mut parsed)) => {
+                    if !kept.is_empty() {
+                        Box::pin(self.keep_answers(&kept, &answers)).await;
+                    }
                     // A close the cache may keep keeps its names until it is kept: what the
                     // cache serves later must show what a fetch shows (issue 18).
                     let cached = query.when.adjust() == Some(Adjust::None);
@@ -431,19 +470,98 @@ impl Fetcher {
                     }
                     return Ok(parsed);
                 }
-                Step::More(urls) => urls,
+                Ok(Step::More(urls)) if rounds < MAX_FOLLOW_UPS => urls,
+                Ok(Step::More(_)) => {
+                    return Err(FetchError::Other(format!(
+                        "internal: {} asked for more than {MAX_FOLLOW_UPS} rounds of requests",
+                        source.spec().display_name
+                    )));
+                }
+                Err(error) => {
+                    let again = !kept.is_empty()
+                        && Box::pin(self.ask_kept_again(source, &mut kept, &mut answers, patient))
+                            .await?;
+                    if again {
+                        continue;
+                    }
+                    return Err(error);
+                }
             };
+            rounds += 1;
             let more = urls
                 .into_iter()
-                .map(|url| async move { self.fetch_url(source, url, patient).await });
+                .map(|url| async move { self.follow_up(source, url, patient).await });
             for answer in join_all(more).await {
-                answers.push(Arc::new(answer?));
+                let (answer, from) = answer?;
+                if let Some((url, from_cache)) = from {
+                    kept.push(KeptAnswer {
+                        index: answers.len(),
+                        url,
+                        from_cache,
+                    });
+                }
+                answers.push(answer);
             }
         }
-        Err(FetchError::Other(format!(
-            "internal: {} asked for more than {MAX_FOLLOW_UPS} rounds of requests",
-            source.spec().display_name
-        )))
+    }
+
+    /// One follow-up request's answer; for one the source keeps, also its URL and whether the
+    /// answer came from the cache directory.
+    async fn follow_up(
+        &self,
+        source: &dyn Source,
+        url: Url,
+        patient: bool,
+    ) -> Result<(Arc<Answer>, Option<(Url, bool)>), FetchError> {
+        let (Some(store), Some(fresh)) = (&self.kept, source.keep(&url)) else {
+            let answer = self.fetch_url(source, url, patient).await?;
+            return Ok((Arc::new(answer), None));
+        };
+        if let Some(answer) = store.answer(&url, fresh).await {
+            if let Some(log) = &self.log {
+                log.kept(source.spec(), &url);
+            }
+            return Ok((Arc::new(answer), Some((url, true))));
+        }
+        let answer = self.fetch_url(source, url.clone(), patient).await?;
+        Ok((Arc::new(answer), Some((url, false))))
+    }
+
+    /// Keep the follow-ups fetched (not read from the cache) that the source keeps.
+    async fn keep_answers(&self, kept: &[KeptAnswer], answers: &[Arc<Answer>]) {
+        let Some(store) = &self.kept else {
+            return;
+        };
+        for fetched in kept.iter().filter(|k| !k.from_cache) {
+            if let Some(answer) = answers.get(fetched.index) {
+                store.keep_answer(&fetched.url, answer).await;
+            }
+        }
+    }
+
+    /// Forget every answer read from the cache directory and ask the network for it instead;
+    /// `false` when none was (the source's error is the query's).
+    async fn ask_kept_again(
+        &self,
+        source: &dyn Source,
+        kept: &mut [KeptAnswer],
+        answers: &mut [Arc<Answer>],
+        patient: bool,
+    ) -> Result<bool, FetchError> {
+        let Some(store) = &self.kept else {
+            return Ok(false);
+        };
+        let mut asked = false;
+        for stale in kept.iter_mut().filter(|k| k.from_cache) {
+            store.forget_answer(&stale.url).await;
+            let answer = self.fetch_url(source, stale.url.clone(), patient).await?;
+            if let Some(slot) = answers.get_mut(stale.index) {
+                *slot = Arc::new(answer);
+            }
+            stale.from_cache = false;
+            asked = true;
+        }
+        Ok(asked)
     }
 
     fn gate(&self, source: &dyn Source) -> Arc<Gate> {
@@ -505,7 +623,8 @@ impl Fetcher {
         let mut attempt = 0;
         let mut first = Some(first);
         loop {
-            let (ticket, result) = {
+            // `carried`: the session the attempt carried (`Source::session`), if any.
+            let (ticket, result, carried) = {
                 let permit = match first.take() {
                     Some(permit) => permit,
                     None => self.acquire().await,
@@ -518,7 +637,9 @@ impl Fetcher {
                     // future, and every job's future exists from the start, waiting for a
                     // permit; only the --jobs attempts in flight need that memory.
                     Admission::Go(ticket) => {
-                        (ticket, Box::pin(self.attempt(source, &url, attempt)).await)
+                        let carried = self.sessions.current(source.spec().name);
+                        let attempt = self.attempt(source, &url, attempt, carried.as_ref());
+                        (ticket, Box::pin(attempt).await, carried)
                     }
                     // Another source is next in the chain: it is asked now, not after the wait.
                     Admission::Wait(_) | Admission::WaitProbe(_) if !patient => {
@@ -548,6 +669,13 @@ impl Fetcher {
             match result {
                 Ok(answer) => {
                     gate.succeeded();
+                    // An answer asking for a session: asked again with one (not a retry).
+                    // Boxed: a rare path, kept out of every request's future.
+                    if let Some(session) = source.session().filter(|s| (s.wanted)(&answer))
+                        && Box::pin(self.renew_session(source, session, carried.as_ref())).await?
+                    {
+                        continue;
+                    }
                     return Ok(answer);
                 }
                 Err(FetchError::QuotaSpent { api, detail }) => {
@@ -586,47 +714,38 @@ impl Fetcher {
 
     /// One attempt (`attempt` counts from 0), its outcome in the fetcher's terms: an answer
     /// for the source to read, or a failure the retry policy knows (429, 5xx, transport) or
-    /// that ends the request. The source's key and headers go on the wire here, and only
-    /// here; `-v` shows the attempt.
+    /// that ends the request. The source's key, its headers and the session it carries go on
+    /// the wire here, and only here; `-v` shows the attempt.
     async fn attempt(
         &self,
         source: &dyn Source,
         url: &Url,
         attempt: u32,
+        session: Option<&Arc<Credentials>>,
     ) -> Result<Answer, FetchError> {
         let spec = source.spec();
         let api = spec.display_name;
+        let mut headers = source.headers(url);
+        let mut wire = spec.key.as_ref().and_then(|_| self.with_key(source, url));
+        let carried = session.and_then(|c| Some((c, source.session()?)));
+        if let Some((credentials, session)) = carried {
+            let mut sent = wire.unwrap_or_else(|| url.clone());
+            sent.query_pairs_mut()
+                .append_pair(session.param, &credentials.token);
+            wire = Some(sent);
+            headers
+                .get_or_insert_with(HeaderMap::new)
+                .insert(COOKIE, credentials.cookie.clone());
+        }
         let started = self.log.as_ref().map(|_| std::time::Instant::now());
-        let headers = source.headers(url);
-        let keyed = spec.key.as_ref().and_then(|_| self.with_key(source, url));
         let response = self
             .http
-            .get(keyed.as_ref().unwrap_or(url), headers.as_ref())
+            .get(wire.as_ref().unwrap_or(url), headers.as_ref())
             .await
-            .map_err(|e| match e {
-                HttpError::Transport { error, when } => {
-                    FetchError::from_transport(&error, api, when, self.http.timeout())
-                }
-                HttpError::TooLarge => FetchError::TooLarge {
-                    api,
-                    limit: MAX_BODY,
-                },
-                HttpError::Timeout => FetchError::Timeout {
-                    api,
-                    after: self.http.timeout(),
-                },
-            });
-        if let (Some(log), Some(started)) = (&self.log, started) {
-            let outcome = match &response {
-                Ok(r) => verbose::Outcome::Answer {
-                    status: r.status,
-                    version: r.version,
-                    bytes: r.body.len(),
-                    redirects: r.redirects,
-                },
-                Err(e) => verbose::Outcome::Failed(e),
-            };
-            log.attempt(spec, url, attempt + 1, started.elapsed(), outcome);
+            .map_err(|e| self.http_error(api, e));
+        if let Some(started) = started {
+            let shown = verbose::shown_url(spec, url, carried.map(|(_, s)| s.param));
+            self.log_exchange(spec, &shown, attempt, started, &response);
         }
         let mut response = response?;
         if response.status == 429 {
@@ -638,7 +757,138 @@ impl Fetcher {
                 return Err(FetchError::QuotaSpent { api, detail: words });
             }
         }
-        status_outcome(api, response)
+        let answer = status_outcome(api, response)?;
+        // A spent quota told in an answer that is no 429 (Alpha Vantage's 200 `Information`).
+        if let Some(words) = source.quota_spent(&answer) {
+            return Err(FetchError::QuotaSpent { api, detail: words });
+        }
+        Ok(answer)
+    }
+
+    /// `http`'s failure in the fetcher's terms.
+    fn http_error(&self, api: &'static str, error: HttpError) -> FetchError {
+        match error {
+            HttpError::Transport { error, when } => {
+                FetchError::from_transport(&error, api, when, self.http.timeout())
+            }
+            HttpError::TooLarge => FetchError::TooLarge {
+                api,
+                limit: MAX_BODY,
+            },
+            HttpError::Timeout => FetchError::Timeout {
+                api,
+                after: self.http.timeout(),
+            },
+        }
+    }
+
+    /// `-v`'s line for one exchange begun at `started` with `spec`'s server, its URL `shown`
+    /// (without key or token).
+    fn log_exchange(
+        &self,
+        spec: &SourceSpec,
+        shown: &str,
+        attempt: u32,
+        started: std::time::Instant,
+        response: &Result<Response, FetchError>,
+    ) {
+        let Some(log) = &self.log else {
+            return;
+        };
+        let outcome = match response {
+            Ok(r) => verbose::Outcome::Answer {
+                status: r.status,
+                version: r.version,
+                bytes: r.body.len(),
+                redirects: r.redirects,
+            },
+            Err(e) => verbose::Outcome::Failed(e),
+        };
+        log.attempt(spec, shown, attempt + 1, started.elapsed(), outcome);
+    }
+
+    /// One request of a session (its cookie, its token): `http`'s answer whatever the
+    /// status, its cookies collected, shown by `-v` as sent (it carries no key or token).
+    async fn session_request(
+        &self,
+        source: &dyn Source,
+        url: &Url,
+        headers: Option<&HeaderMap>,
+    ) -> Result<Response, FetchError> {
+        let spec = source.spec();
+        let started = std::time::Instant::now();
+        let response = self
+            .http
+            .get_with_cookies(url, headers)
+            .await
+            .map_err(|e| self.http_error(spec.display_name, e));
+        self.log_exchange(spec, url.as_str(), 0, started, &response);
+        response
+    }
+
+    /// After an answer asked for `session` (its request carried `carried`, or none): whether
+    /// a session is at hand to ask again with (`true`), or nothing better than `carried` to
+    /// try (`false`: the answer is the request's, for its source to read; see `session`).
+    /// Getting a session failed: that failure, the request's.
+    async fn renew_session(
+        &self,
+        source: &dyn Source,
+        session: &Session,
+        carried: Option<&Arc<Credentials>>,
+    ) -> Result<bool, FetchError> {
+        let renewed = self
+            .sessions
+            .renew(source.spec().name, session, carried, || {
+                self.open_session(source, session)
+            })
+            .await?;
+        Ok(renewed.is_some())
+    }
+
+    /// A new session from `source`'s servers: its cookie, then its token asked with that
+    /// cookie (once each: this is the run's one try).
+    async fn open_session(
+        &self,
+        source: &dyn Source,
+        session: &Session,
+    ) -> Result<Credentials, FetchError> {
+        let api = source.spec().display_name;
+        let failed = |cause: FetchError| FetchError::NoSession {
+            api,
+            cause: Box::new(cause),
+        };
+        let set = self
+            .session_request(source, &session.cookie, None)
+            .await
+            .map_err(failed)?;
+        let cookie = session::cookie_header(&set.cookies).ok_or_else(|| {
+            failed(FetchError::Malformed {
+                api,
+                detail: format!(
+                    "{} set no cookie (HTTP {})",
+                    crate::text::clip(session.cookie.as_str(), 80),
+                    set.status
+                ),
+            })
+        })?;
+        let unsendable = || {
+            failed(FetchError::Malformed {
+                api,
+                detail: "its cookie cannot be sent back (not a header's text, or too long)".into(),
+            })
+        };
+        let header = HeaderValue::from_str(&cookie).map_err(|_| unsendable())?;
+        let headers = HeaderMap::from_iter([(COOKIE, header)]);
+        let token = self
+            .session_request(source, &session.token, Some(&headers))
+            .await
+            .map_err(failed)?;
+        let token = (session.read_token)(&Answer {
+            status: token.status,
+            body: token.body,
+        })
+        .map_err(failed)?;
+        session::credentials(&cookie, token, true).ok_or_else(unsendable)
     }
 
     /// `url` with the source's key attached as it declares (issue 19), when it has one; the
@@ -654,6 +904,14 @@ impl Fetcher {
         }
         Some(keyed)
     }
+}
+
+/// A follow-up whose answer its source keeps (`Source::keep`): where the answer is in the
+/// query's answers, its URL, and whether it came from the cache directory.
+struct KeptAnswer {
+    index: usize,
+    url: Url,
+    from_cache: bool,
 }
 
 /// One request and how it is made: to which source, within which limits, and whether it

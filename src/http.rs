@@ -82,6 +82,9 @@ pub struct Response {
     pub redirects: usize,
     /// The HTTP version it came over (for `-v`).
     pub version: reqwest::Version,
+    /// Its `Set-Cookie` headers, as sent, for [`Http::get_with_cookies`] (issue 19: the
+    /// cookie of a session, `session`); otherwise empty, and nothing looked up or allocated.
+    pub cookies: Vec<String>,
 }
 
 /// Why a request got no complete answer.
@@ -129,7 +132,22 @@ impl Http {
             None
         };
         let clock = Clock(Mutex::new(tokio::time::Instant::now() + self.timeout));
-        self.follow(url, headers, &origin, permit, &clock).await
+        self.follow(url, headers, false, &origin, permit, &clock)
+            .await
+    }
+
+    /// [`Http::get`] for a session's requests (issue 19, `session`), with the answer's
+    /// `Set-Cookie` headers collected. A function of its own so that `get`, which every other
+    /// request goes through, keeps its one caller and stays inlined there (no cost to them).
+    pub async fn get_with_cookies(
+        &self,
+        url: &Url,
+        headers: Option<&HeaderMap>,
+    ) -> Result<Response, HttpError> {
+        let origin = self.origin(url);
+        let clock = Clock(Mutex::new(tokio::time::Instant::now() + self.timeout));
+        // Two small answers once a run: no large-body permit taken before they are sent.
+        self.follow(url, headers, true, &origin, None, &clock).await
     }
 
     fn origin(&self, url: &Url) -> Arc<Origin> {
@@ -141,10 +159,12 @@ impl Http {
         )
     }
 
+    /// The request and its redirects; `cookies`: collect the final answer's `Set-Cookie`.
     async fn follow(
         &self,
         first: &Url,
         headers: Option<&HeaderMap>,
+        cookies: bool,
         origin: &Origin,
         mut permit: Option<SemaphorePermit<'_>>,
         clock: &Clock,
@@ -170,6 +190,15 @@ impl Http {
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_string);
             let location = raw_location.map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let set_cookies = if cookies {
+                answered
+                    .get_all(reqwest::header::SET_COOKIE)
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let body = self.read_body(response, origin, &mut permit, clock).await?;
             let next = match (status, &followable) {
                 (301 | 302 | 303 | 307 | 308, Some(to)) if redirects < MAX_REDIRECTS => {
@@ -190,6 +219,7 @@ impl Http {
                         body,
                         redirects,
                         version,
+                        cookies: set_cookies,
                     });
                 }
             }

@@ -11,7 +11,9 @@
 //!   sources, one file each), `calendar` (days and instants), `secret` (API keys);
 //! - how: `fetch` (bound, retry, collect, chains), `http` (one request: redirects, body
 //!   limit, time limit, HTTP/2 warm-up), `client` (building the one client), `gate` (429s per
-//!   source), `limit` (a source's own limits), `verbose` (`-v`);
+//!   source), `limit` (a source's own limits), `session` (a session an API asks for: Yahoo's
+//!   cookie and crumb), `kept` (answers and sessions kept in the cache directory), `verbose`
+//!   (`-v`);
 //! - what came back: `quote` (a price and its exact rounding), `fx` (minor units and
 //!   `--currency`: one exact conversion per price), `error` (what a user can see go wrong,
 //!   in words), `text` (server text made safe to show);
@@ -42,6 +44,7 @@ mod gate;
 pub mod history;
 mod http;
 mod input;
+mod kept;
 mod limit;
 pub mod output;
 mod plan;
@@ -49,6 +52,7 @@ mod progress;
 pub mod quote;
 mod round;
 mod secret;
+mod session;
 pub mod source;
 mod spill;
 pub mod text;

@@ -8,6 +8,13 @@
 //! behind a slow source never hold `--jobs` permits other sources could use. The spacing is
 //! counted between starts of requests (retries included) and is never reset, not even by a
 //! `--watch` round. Sources without limits cost nothing here: they have no limiter.
+//!
+//! **Whose choice wins** (issue 19, the lead's decision). A concurrency cap is a politeness
+//! default: an explicit `-j N` is the user's choice and lifts it up to N (`--jobs` then bounds
+//! that source as it bounds every other). A spacing, and the one request at a time that
+//! enforces it, is the provider's rule (Alpha Vantage answers a second request within a
+//! second with a refusal that spends the run), and no flag lifts it; nor does one lift a
+//! quota, which the source reads from its answers (`Source::quota_spent`).
 
 use std::time::Duration;
 
@@ -31,14 +38,15 @@ struct Spacing {
 }
 
 impl Limiter {
-    fn new(limits: &Limits) -> Limiter {
-        Limiter {
+    /// `None` when nothing is left to enforce.
+    fn new(limits: &Limits) -> Option<Limiter> {
+        limits.any().then(|| Limiter {
             slots: limits.in_flight.map(|n| Semaphore::new(n.max(1))),
             spacing: limits.spacing.map(|every| Spacing {
                 every,
                 next: std::sync::Mutex::new(Instant::now()),
             }),
-        }
+        })
     }
 
     /// One of the source's slots, held for the whole request (its retries included); `None`
@@ -73,12 +81,16 @@ pub struct Limiters {
 }
 
 impl Limiters {
-    pub fn new() -> Limiters {
+    /// The limits of the run: each source's own, but with `jobs_given` (an explicit `-j`)
+    /// the concurrency caps of the sources without a spacing are lifted (see the module docs).
+    pub fn new(jobs_given: bool) -> Limiters {
         Limiters {
             limiters: REGISTRY
                 .iter()
-                .filter(|spec| spec.limits.any())
-                .map(|spec| (spec.name, Limiter::new(&spec.limits)))
+                .filter_map(|spec| {
+                    let limits = effective(&spec.limits, jobs_given);
+                    Some((spec.name, Limiter::new(&limits)?))
+                })
                 .collect(),
         }
     }
@@ -96,9 +108,61 @@ impl Limiters {
     }
 }
 
+/// What of `limits` holds in a run: a concurrency cap unless `-j` was given, a spacing (and
+/// the cap that comes with it) always.
+pub fn effective(limits: &Limits, jobs_given: bool) -> Limits {
+    if jobs_given && limits.spacing.is_none() {
+        return Limits {
+            in_flight: None,
+            ..*limits
+        };
+    }
+    *limits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_explicit_jobs_lifts_a_cap_but_never_a_spacing() {
+        let capped = Limits {
+            in_flight: Some(10),
+            spacing: None,
+            quota: "",
+        };
+        assert_eq!(effective(&capped, false).in_flight, Some(10));
+        assert_eq!(effective(&capped, true).in_flight, None);
+        let spaced = Limits {
+            in_flight: Some(1),
+            spacing: Some(Duration::from_secs(1)),
+            quota: "25 a day",
+        };
+        let lifted = effective(&spaced, true);
+        assert_eq!(
+            (lifted.in_flight, lifted.spacing),
+            (Some(1), Some(Duration::from_secs(1)))
+        );
+        // Every registered source: with -j, only spaced ones keep a limiter.
+        let limiters = Limiters::new(true);
+        for spec in REGISTRY {
+            assert_eq!(
+                limiters.of(spec).is_some(),
+                spec.limits.spacing.is_some(),
+                "{}",
+                spec.name
+            );
+        }
+        let limiters = Limiters::new(false);
+        for spec in REGISTRY {
+            assert_eq!(
+                limiters.of(spec).is_some(),
+                spec.limits.any(),
+                "{}",
+                spec.name
+            );
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn turns_are_spaced_from_start_to_start() {
@@ -106,7 +170,8 @@ mod tests {
             in_flight: Some(1),
             spacing: Some(Duration::from_secs(1)),
             quota: "",
-        });
+        })
+        .unwrap();
         let started = Instant::now();
         let mut starts = Vec::new();
         for _ in 0..3 {
@@ -136,7 +201,8 @@ mod tests {
             in_flight: Some(2),
             spacing: None,
             quota: "",
-        });
+        })
+        .unwrap();
         let a = limiter.slot().await;
         let b = limiter.slot().await;
         assert!(a.is_some() && b.is_some());
@@ -144,7 +210,6 @@ mod tests {
         assert!(third.is_err(), "a third request must wait");
         drop(a);
         assert!(limiter.slot().await.is_some());
-        let unlimited = Limiter::new(&Limits::NONE);
-        assert!(unlimited.slot().await.is_none());
+        assert!(Limiter::new(&Limits::NONE).is_none());
     }
 }

@@ -111,11 +111,13 @@ pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A one-line excerpt of a body that is not what we expected, for error messages: the
-/// first line, trimmed, unsafe characters replaced, at most [`MAX_EXCERPT`] characters.
+/// first line, trimmed, every registered secret written `…`, unsafe characters replaced, at
+/// most [`MAX_EXCERPT`] characters.
 pub fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let line = text.trim().lines().next().unwrap_or("").trim();
-    clip(line, MAX_EXCERPT)
+    // Before it is cut: a secret cut in two would no longer be found whole (issue 19).
+    clip(&redact(line), MAX_EXCERPT)
 }
 
 /// A JSON error in words, cut short: serde quotes the offending value, which a hostile

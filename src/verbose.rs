@@ -12,8 +12,10 @@
 //!
 //! Each line is written whole as it happens, through the same making-safe as every server
 //! text (`text::message`: no control characters, no API key). A URL is shown as sent, except
-//! that a key is written `…` (`token=…`). Without `-v` nothing here runs: a ticker a later
-//! source priced adds nothing to stderr.
+//! that a key or a session's token is written `…` (`token=…`, `crumb=…`); a cookie is never
+//! shown. A follow-up answered from the cache directory (`Source::keep`) gets a line too,
+//! saying no request was sent. Without `-v` nothing here runs: a ticker a later source
+//! priced adds nothing to stderr.
 
 use std::io::Write;
 use std::time::Duration;
@@ -40,16 +42,16 @@ pub enum Outcome<'a> {
 }
 
 impl Log {
-    /// One HTTP attempt to `url` (as the source built it, without its key).
+    /// One HTTP attempt to `shown` (the URL as [`shown_url`] writes it: no key, no token)
+    /// of `spec`'s source.
     pub fn attempt(
         &self,
         spec: &SourceSpec,
-        url: &Url,
+        shown: &str,
         attempt: u32,
         took: Duration,
         outcome: Outcome<'_>,
     ) {
-        let shown = shown_url(spec, url);
         let ms = took.as_millis();
         let line = match outcome {
             Outcome::Answer {
@@ -90,19 +92,36 @@ impl Log {
             "{ticker}: {skipped} skipped ({why}); asking {next}"
         ));
     }
+
+    /// A follow-up request answered from the cache directory (`Source::keep`): no attempt,
+    /// so its URL is shown as the source built it (no key was added to it).
+    pub fn kept(&self, spec: &SourceSpec, url: &Url) {
+        write(&format!(
+            "{}: GET {url}: kept from an earlier run (the cache), not asked",
+            spec.name
+        ));
+    }
 }
 
-/// `url` as sent to `spec`'s source, its key written `…`: `…/prices?token=…`.
-pub fn shown_url(spec: &SourceSpec, url: &Url) -> String {
+/// `url` as sent to `spec`'s source, with its key (when the source has one) and the
+/// session's token (`session`: its query parameter, when the request carries one) written
+/// `…`, in the order they are sent: `…/prices?token=…`, `…?range=1d&interval=1d&crumb=…`.
+pub fn shown_url(spec: &SourceSpec, url: &Url, session: Option<&str>) -> String {
     let mut shown = url.to_string();
+    let mut query = url.query().is_some();
+    let mut hide = |param: &str| {
+        shown.push(if query { '&' } else { '?' });
+        query = true;
+        shown.push_str(param);
+        shown.push_str("=…");
+    };
     if let Some(key) = &spec.key {
         match key.sent_as {
-            SentAs::Query(param) => {
-                shown.push(if url.query().is_some() { '&' } else { '?' });
-                shown.push_str(param);
-                shown.push_str("=…");
-            }
+            SentAs::Query(param) => hide(param),
         }
+    }
+    if let Some(param) = session {
+        hide(param);
     }
     shown
 }

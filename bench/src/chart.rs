@@ -7,8 +7,10 @@
 //! (`GET /__prices?symbols=...`) instead of recomputing them.
 //!
 //! Besides the latest price ([`chart_body`]) the server answers daily history
-//! ([`history_body`]: one bar per weekday, a close per symbol and day from [`close_of`]) and
-//! Coinbase's spot price ([`coinbase_spot_body`]), each deterministic in the same way.
+//! ([`history_body`]: one bar per weekday, a close per symbol and day from [`close_of`]),
+//! Coinbase's spot price ([`coinbase_spot_body`]) and Nasdaq's quote ([`nasdaq_info_body`]),
+//! each deterministic in the same way; and, told to refuse Yahoo, Yahoo's 429
+//! ([`TOO_MANY_REQUESTS_BODY`]).
 
 /// FNV-1a, 64 bit: tiny and stable across Rust versions and platforms (`std`'s hasher is
 /// neither stable nor specified), so a price never changes between builds.
@@ -96,6 +98,41 @@ pub fn coinbase_spot_body(pair: &str) -> Option<String> {
         text(quote),
         text(&price_of(pair)),
     ))
+}
+
+/// Yahoo's rate-limit answer, sent with status 429 as plain text to every chart request by a
+/// server told to refuse them (`shared/fixtures/yahoo_too_many_requests.429.txt`).
+pub const TOO_MANY_REQUESTS_BODY: &str = "Edge: Too Many Requests";
+
+/// Nasdaq's `GET /api/quote/{SYMBOL}/info?assetclass=…` answer for `symbol`, in the recorded
+/// shape of an answer after the close (`shared/fixtures/nasdaq_info_SGOL_etf_2023-02-24_reformatted.json`):
+/// `data.primaryData.lastSalePrice` is `$` and [`price_of`]`(symbol)`, the day's close of
+/// Feb 24, 2023, whatever the asset class asked.
+///
+/// ```
+/// use quotes_bench::chart::{nasdaq_info_body, price_of};
+/// let body: serde_json::Value = serde_json::from_str(&nasdaq_info_body("T0001")).unwrap();
+/// let price = format!("${}", price_of("T0001"));
+/// assert_eq!(body["data"]["primaryData"]["lastSalePrice"], price.as_str());
+/// assert_eq!(body["data"]["symbol"], "T0001");
+/// ```
+pub fn nasdaq_info_body(symbol: &str) -> String {
+    let text = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    format!(
+        concat!(
+            r#"{{"data":{{"symbol":{sym},"companyName":{name},"stockType":"Common Stock","#,
+            r#""exchange":"NASDAQ-GM","isNasdaqListed":true,"isNasdaq100":false,"isHeld":false,"#,
+            r#""primaryData":{{"lastSalePrice":{price},"netChange":"0.00","percentageChange":"0.00%","#,
+            r#""deltaIndicator":"","lastTradeTimestamp":"Feb 24, 2023","isRealTime":false,"#,
+            r#""bidPrice":"N/A","askPrice":"N/A","bidSize":"N/A","askSize":"N/A","volume":"1,776,935"}},"#,
+            r#""secondaryData":null,"marketStatus":"Closed","assetClass":"STOCKS","keyStats":null,"#,
+            r#""notifications":[]}},"message":null,"status":{{"rCode":200,"bCodeMessage":null,"#,
+            r#""developerMessage":null}}}}"#
+        ),
+        sym = text(symbol),
+        name = text(&format!("Bench instrument {symbol}")),
+        price = text(&format!("${}", price_of(symbol))),
+    )
 }
 
 /// Yahoo's answer to a request it cannot serve (status 400), with `description` as its

@@ -7,7 +7,12 @@
 //! | `GET /v8/finance/chart/{SYMBOL}` (any query without `period1`) | [`chart::chart_body`]: today's price, byte for byte as ever |
 //! | `GET /v8/finance/chart/{SYMBOL}?period1=P1[&period2=P2][&interval=1d\|1wk\|1mo\|3mo][&events=split]` | [`chart::history_body`]: one bar per weekday (or week, month, quarter) |
 //! | `GET /v2/prices/{BASE}-{QUOTE}/spot` | [`chart::coinbase_spot_body`] |
+//! | `GET /api/quote/{SYMBOL}/info` (any `assetclass`) | [`chart::nasdaq_info_body`] |
 //! | anything else | Yahoo's 404 body |
+//!
+//! With [`ServerConfig::refuse_yahoo`] every chart request (latest and history) gets Yahoo's
+//! 429 instead, after the same delay: Yahoo refusing a whole IP range (issue 19's fallback
+//! scenario), while the same server still answers as Nasdaq and Coinbase.
 //!
 //! What it counts ([`Stats`]) is what the benchmark is about: how many TCP connections a
 //! program opened, how many requests it sent, how many were in flight at once, and how many
@@ -51,15 +56,19 @@ pub struct ServerConfig {
     pub tls: bool,
     /// The h2 `SETTINGS_MAX_CONCURRENT_STREAMS` the server announces.
     pub max_concurrent_streams: u32,
+    /// Answer every Yahoo chart request 429 `Edge: Too Many Requests` (after the delay), as
+    /// Yahoo does to a refused IP range.
+    pub refuse_yahoo: bool,
 }
 
 impl Default for ServerConfig {
-    /// No delay, plain HTTP, 250 concurrent h2 streams.
+    /// No delay, plain HTTP, 250 concurrent h2 streams, Yahoo answering.
     fn default() -> Self {
         ServerConfig {
             delay: Duration::ZERO,
             tls: false,
             max_concurrent_streams: 250,
+            refuse_yahoo: false,
         }
     }
 }
@@ -121,6 +130,7 @@ impl Server {
             builder,
             acceptor,
             delay: cfg.delay,
+            refuse_yahoo: cfg.refuse_yahoo,
             counters: Arc::clone(&counters),
         });
         let accept_loop = tokio::spawn(accept_loop(listener, shared));
@@ -181,6 +191,7 @@ struct Shared {
     builder: auto::Builder<TokioExecutor>,
     acceptor: Option<TlsAcceptor>,
     delay: Duration,
+    refuse_yahoo: bool,
     counters: Arc<Counters>,
 }
 
@@ -283,6 +294,19 @@ async fn answer(
     {
         return coinbase_spot(&req, shared, &percent_decode(pair)).await;
     }
+    if let Some(symbol) = path
+        .strip_prefix("/api/quote/")
+        .and_then(|rest| rest.strip_suffix("/info"))
+        .filter(|s| !s.is_empty() && !s.contains('/'))
+    {
+        if !shared.delay.is_zero() {
+            tokio::time::sleep(shared.delay).await;
+        }
+        return json(
+            StatusCode::OK,
+            chart::nasdaq_info_body(&percent_decode(symbol)),
+        );
+    }
 
     let symbol = path
         .strip_prefix("/v8/finance/chart/")
@@ -305,6 +329,16 @@ async fn answer(
         .map(|p1| history(&symbol, &p1, req.uri().query().unwrap_or("")));
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
+    }
+    if shared.refuse_yahoo {
+        let mut response = json(
+            StatusCode::TOO_MANY_REQUESTS,
+            chart::TOO_MANY_REQUESTS_BODY.to_owned(),
+        );
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return response;
     }
     let body = match history {
         None => chart::chart_body(&symbol),

@@ -124,6 +124,7 @@ async fn tls_server_negotiates_h2_and_honours_max_streams() {
         delay: Duration::from_millis(100),
         tls: true,
         max_concurrent_streams: 5,
+        ..ServerConfig::default()
     })
     .await
     .expect("starts");
@@ -238,6 +239,48 @@ async fn control_endpoints_give_prices_without_counting() {
     let (_, stats) = get(&c, &format!("{}/__stats", server.url())).await;
     assert_eq!(stats["paths"], serde_json::json!({}));
     assert_eq!(server.stats(), Stats::default());
+}
+
+#[tokio::test]
+async fn a_refusing_yahoo_answers_429_and_still_answers_as_nasdaq() {
+    let refusing = Server::start(ServerConfig {
+        refuse_yahoo: true,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("starts");
+    let c = client(&refusing);
+    for url in [
+        chart_url(&refusing.url(), "T0001"),
+        format!(
+            "{}/v8/finance/chart/T0001?period1=0&period2=86400",
+            refusing.url()
+        ),
+    ] {
+        let answer = c.get(&url).send().await.expect("request succeeds");
+        assert_eq!(answer.status(), 429, "{url}");
+        assert_eq!(
+            answer.text().await.expect("body"),
+            "Edge: Too Many Requests"
+        );
+    }
+    let (_, nasdaq) = get(
+        &c,
+        &format!("{}/api/quote/T0001/info?assetclass=stocks", refusing.url()),
+    )
+    .await;
+    assert_eq!(nasdaq["data"]["symbol"], "T0001");
+    assert_eq!(
+        nasdaq["data"]["primaryData"]["lastSalePrice"],
+        format!("${}", price_of("T0001"))
+    );
+    assert_eq!(refusing.stats().requests, 3);
+    // A server that answers Yahoo answers as Nasdaq too.
+    let plain = Server::start(ServerConfig::default())
+        .await
+        .expect("starts");
+    let (_, chart) = get(&client(&plain), &chart_url(&plain.url(), "T0002")).await;
+    assert_chart(&chart, "T0002");
 }
 
 #[tokio::test]

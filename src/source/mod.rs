@@ -32,9 +32,15 @@
 //!   next asset class after "Symbol not exists.");
 //! - queries it cannot answer ([`Source::supports`]: adjusted closes from a source that has
 //!   none), refused before any request;
-//! - a 429 that means a quota is spent ([`Source::quota_spent`]): no more requests to it for
-//!   the rest of the run, instead of backing off and asking again.
+//! - an answer that means a quota is spent ([`Source::quota_spent`]: a 429 in Tiingo's
+//!   words, a 200 in Alpha Vantage's): no more requests to it for the rest of the run,
+//!   instead of backing off and asking again;
+//! - answers that hold for days ([`Source::keep`]: Alpha Vantage's SYMBOL_SEARCH, a
+//!   listing's currency), kept in the cache directory so a later run does not ask again;
+//! - a session the API may demand ([`Source::session`]: Yahoo's cookie and crumb), got once
+//!   per run when an answer asks for it and kept for a day.
 
+pub mod alphavantage;
 pub mod coinbase;
 pub mod ecb;
 pub mod nasdaq;
@@ -61,6 +67,7 @@ pub static REGISTRY: &[&SourceSpec] = &[
     &ecb::SPEC,
     &nasdaq::SPEC,
     &tiingo::SPEC,
+    &alphavantage::SPEC,
 ];
 
 /// What a source is, as users and the rest of the program see it.
@@ -135,20 +142,27 @@ impl Limits {
         self.in_flight.is_some() || self.spacing.is_some()
     }
 
-    /// The limits in words, for the README's source table: `10 requests at a time`.
+    /// The limits in words, for the README's source table: `10 requests at a time unless
+    /// -j says more`, `one request a second`. A concurrency cap is a default an explicit `-j`
+    /// lifts; a spacing (with the one request at a time it implies) is not (see `limit`).
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(n) = self.in_flight {
-            parts.push(format!(
-                "{n} request{} at a time",
+        match (self.in_flight, self.spacing) {
+            (Some(n), None) => parts.push(format!(
+                "{n} request{} at a time unless `-j` says more",
                 if n == 1 { "" } else { "s" }
-            ));
+            )),
+            (Some(n), Some(_)) if n > 1 => {
+                parts.push(format!("{n} requests at a time"));
+            }
+            _ => {}
         }
         if let Some(spacing) = self.spacing {
-            parts.push(format!(
-                "one request every {}",
-                crate::error::secs(&spacing)
-            ));
+            parts.push(if spacing == Duration::from_secs(1) {
+                "one request a second".to_string()
+            } else {
+                format!("one request every {}", crate::error::secs(&spacing))
+            });
         }
         if !self.quota.is_empty() {
             parts.push(self.quota.to_string());
@@ -351,10 +365,29 @@ pub trait Source: Send + Sync {
         self.parse(query, answers).map(Step::Done)
     }
 
-    /// For a 429: whether its body says a quota is spent (an hourly or daily allowance, not
-    /// a burst), with the source's words. Then nothing more is sent to the source this run
-    /// and its tickers fail at once, instead of backing off and asking again.
+    /// Whether an answer says a quota is spent (an hourly or daily allowance, not a burst),
+    /// with the source's words: a 429 whose body says so (Tiingo), or an answer of any status
+    /// that says so (Alpha Vantage tells its limits in a 200's body). Then nothing more is
+    /// sent to the source this run and its tickers fail at once (`rate_limited`), instead of
+    /// backing off and asking again. Asked of a 429 before the fetcher's own handling, and
+    /// of every other answer before [`Source::follow`] reads it.
     fn quota_spent(&self, _answer: &Answer) -> Option<String> {
+        None
+    }
+
+    /// How long the answer to `url` stays true, when it is a fact that hardly changes (Alpha
+    /// Vantage's SYMBOL_SEARCH: a listing's currency): the fetcher then keeps it in the cache
+    /// directory and answers from there while it is fresh, so a later run spends no request
+    /// on it. Asked of follow-up requests ([`Step::More`]); an answer is kept only once the
+    /// source has read every answer of its query into prices, and one kept that the source
+    /// cannot read is asked of the network again. `None` (the default): never kept.
+    fn keep(&self, _url: &Url) -> Option<Duration> {
+        None
+    }
+
+    /// The session the API may demand before it answers ([`Session`]: Yahoo's cookie and
+    /// crumb); `None` (the default) for an API that never does.
+    fn session(&self) -> Option<&Session> {
         None
     }
 
@@ -364,6 +397,27 @@ pub trait Source: Send + Sync {
     fn commodity(&self, ticker: &Ticker) -> String {
         ticker.to_string()
     }
+}
+
+/// A session an API may demand before it answers (issue 19: Yahoo's cookie and crumb): a
+/// cookie set by one request, a token got with that cookie from another, and from then on
+/// every request to the source carries both (the cookie in `Cookie`, the token as the query
+/// parameter `param`). The fetcher gets one for the whole run when an answer asks for it
+/// (`wanted`), shared by every ticker, retries that request once with it, and keeps it in
+/// the cache directory for a day, in a file only its owner may read (`session`).
+#[derive(Debug)]
+pub struct Session {
+    /// Where the cookie is set: whatever the status, its `Set-Cookie` headers are the cookie.
+    pub cookie: Url,
+    /// Where the token is got with that cookie.
+    pub token: Url,
+    /// The query parameter that carries the token: `crumb`.
+    pub param: &'static str,
+    /// Whether an answer says its request wants a session (Yahoo: 401 "Invalid Crumb").
+    pub wanted: fn(&Answer) -> bool,
+    /// The token in the token request's answer, or why it holds none (a 429's "Too Many
+    /// Requests", an HTML page).
+    pub read_token: fn(&Answer) -> Result<String, FetchError>,
 }
 
 /// What a source read from its answers to one query.

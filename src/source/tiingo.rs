@@ -137,7 +137,7 @@ impl Source for Tiingo {
 
     /// Every Tiingo 429 is a spent allowance (hourly, daily, or a month's symbols).
     fn quota_spent(&self, answer: &Answer) -> Option<String> {
-        Some(detail(&answer.body))
+        (answer.status == 429).then(|| detail(&answer.body))
     }
 }
 
@@ -425,5 +425,7 @@ mod tests {
         let plain = b"Error: You have exceeded your monthly unique symbol request allocation";
         let words = tiingo().quota_spent(&answer(429, plain)).unwrap();
         assert_eq!(words, String::from_utf8_lossy(plain));
+        // Any other answer is read as an answer.
+        assert_eq!(tiingo().quota_spent(&answer(200, plain)), None);
     }
 }

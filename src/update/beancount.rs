@@ -17,7 +17,6 @@
 use jiff::civil::Date;
 
 use super::book::{Line, shown, split_word};
-use crate::output::beancount::is_commodity;
 
 /// Where the scan is in a beancount file.
 #[derive(Default)]
@@ -160,7 +159,7 @@ impl Beancount {
             "price" => price(day, rest).map_err(|why| format!("price entry {why}")),
             "commodity" => {
                 let (commodity, _) = split_word(rest);
-                if !is_commodity(commodity) {
+                if !is_currency(commodity) {
                     return Err(format!("commodity entry {}", shown(text)));
                 }
                 // Declared: its metadata follows, indented.
@@ -176,8 +175,25 @@ impl Beancount {
     }
 }
 
+/// Whether `rest`, after a date, is a beancount entry that only a price file of beancount
+/// holds (`price VTSAX 100 USD`, `commodity VTSAX`): ledger reads it as a transaction
+/// without postings, so a journal scan uses this to tell a beancount file it was given.
+pub fn is_entry_of_prices(rest: &str) -> bool {
+    let (keyword, rest) = split_word(rest);
+    match keyword {
+        "price" => price(Date::ZERO, rest).is_ok(),
+        "commodity" => {
+            let (name, after) = split_word(rest);
+            let after = after.trim();
+            is_currency(name) && (after.is_empty() || after.starts_with(';'))
+        }
+        _ => false,
+    }
+}
+
 /// `COMMODITY NUMBER CURRENCY`, after `DATE price`; the number may be an expression
-/// (`1/3`, `(1 + 2)`), as beancount evaluates it.
+/// (`1/3`, `(1 + 2)`), as beancount evaluates it, and the currency may follow it without a
+/// space (`100.00USD`), as beancount's lexer reads it.
 fn price(day: Date, rest: &str) -> Result<Line<'_>, String> {
     let text = match rest.find(';') {
         Some(at) => &rest[..at],
@@ -185,16 +201,14 @@ fn price(day: Date, rest: &str) -> Result<Line<'_>, String> {
     }
     .trim();
     let (commodity, amount) = split_word(text);
-    let (number, currency) = match amount.trim().rsplit_once(char::is_whitespace) {
-        Some((number, currency)) => (number.trim(), currency),
-        None => ("", amount.trim()),
-    };
+    let (number, currency) = split_amount(amount.trim()).unwrap_or(("", ""));
+    let number = number.trim();
     let number_ok = !number.is_empty()
         && number.bytes().any(|b| b.is_ascii_digit())
         && number
             .bytes()
             .all(|b| b.is_ascii_digit() || b" .,+-*/()".contains(&b));
-    if !is_commodity(commodity) || !number_ok || !is_commodity(currency) {
+    if !is_currency(commodity) || !number_ok || !is_currency(currency) {
         return Err(format!(
             "is not DATE price COMMODITY NUMBER CURRENCY: {}",
             shown(text)
@@ -205,6 +219,48 @@ fn price(day: Date, rest: &str) -> Result<Line<'_>, String> {
         commodity,
         currency,
     })
+}
+
+/// An amount's number and currency: the currency is the last token, where beancount's
+/// lexer starts it (at its first capital letter, or at the `/` of a futures name like
+/// `/6J`), whether or not a space comes before it.
+fn split_amount(amount: &str) -> Option<(&str, &str)> {
+    let bytes = amount.as_bytes();
+    let in_name = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b"'._-".contains(&b);
+    let token = bytes
+        .iter()
+        .rposition(|b| !(in_name(*b) || *b == b'/'))
+        .map_or(0, |at| at + 1);
+    let letter = token + bytes[token..].iter().position(u8::is_ascii_uppercase)?;
+    // `/6J`: a slash, then name characters, then the first capital letter.
+    let start = match bytes[token..letter].iter().rposition(|b| *b == b'/') {
+        Some(slash) => token + slash,
+        None => letter,
+    };
+    Some(amount.split_at(start))
+}
+
+/// Whether `name` is a currency beancount reads (its lexer's rule): a capital letter, then
+/// capitals, digits and `' . _ -`, ending with a capital or a digit (`V`, `VTSAX`, `NT.TO`,
+/// any length); or a futures name, `/` then those characters with at least one capital
+/// letter (`/6J`, `/NQH21`). Wider than what `quotes` writes (`output::beancount`): a file
+/// may hold any name bean-check accepts.
+pub fn is_currency(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let in_name = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b"'._-".contains(b);
+    let ends_well = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit();
+    match bytes {
+        [first] => first.is_ascii_uppercase(),
+        [b'/', rest @ ..] => {
+            rest.iter().all(in_name)
+                && rest.iter().any(u8::is_ascii_uppercase)
+                && rest.last().is_some_and(ends_well)
+        }
+        [first, .., last] => {
+            first.is_ascii_uppercase() && ends_well(last) && bytes.iter().all(in_name)
+        }
+        [] => false,
+    }
 }
 
 /// A beancount date: `YYYY-MM-DD` or `YYYY/MM/DD`.
@@ -435,6 +491,43 @@ two lines\" ; \"a comment, not a string
         ] {
             let (at, why) = read(text).unwrap_err();
             assert_eq!(at, line, "{text:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn every_currency_and_amount_bean_check_reads() {
+        let text = "\
+2020-01-01 commodity /ESZ24
+2020-01-01 commodity AAPL_210917C00150000_AND_SOME
+2021-01-04 price /ESZ24 4500.25 USD
+2021-01-04 price V 1 /6J
+2021-01-04 price NT.TO 100.00USD
+2021-01-04 price AAPL_210917C00150000_AND_SOME (1+2)USD
+2021-01-04 price A'B 1/3USD
+";
+        let book = read(text).unwrap();
+        assert_eq!(book.last("/ESZ24", "USD"), Some(date(2021, 1, 4)));
+        assert_eq!(book.last("V", "/6J"), Some(date(2021, 1, 4)));
+        assert_eq!(book.last("NT.TO", "USD"), Some(date(2021, 1, 4)));
+        assert_eq!(
+            book.last("AAPL_210917C00150000_AND_SOME", "USD"),
+            Some(date(2021, 1, 4))
+        );
+        // As beancount's lexer reads it: the number 1, the futures name /3USD.
+        assert_eq!(book.last("A'B", "/3USD"), Some(date(2021, 1, 4)));
+        for name in ["V", "VTSAX", "NT.TO", "/6J", "/NQH21_QNEG21C13100", "A-1"] {
+            assert!(is_currency(name), "{name}");
+        }
+        for name in ["", "v", "1A", "A_", "/", "/6", "/6.3", "/A.", "USD$", "A B"] {
+            assert!(!is_currency(name), "{name}");
+        }
+        for bad in [
+            "2021-01-04 price VTSAX 100 usd\n",
+            "2021-01-04 price VTSAX USD\n",
+            "2021-01-04 price VTSAX 100\n",
+            "2021-01-04 price /6 100 USD\n",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
         }
     }
 

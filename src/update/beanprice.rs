@@ -64,7 +64,7 @@ impl PriceSpec {
                     shown()
                 )
             })?;
-            if !crate::output::beancount::is_commodity(currency) {
+            if !super::beancount::is_currency(currency) {
                 return Err(format!("{:?}: {currency:?} is not a currency", shown()));
             }
             let alternatives = sources

@@ -12,7 +12,9 @@
 //! serialised and none loses another's lines. A run that finds the lock taken waits for it
 //! (bounded by `--deadline`, ended by Ctrl-C). Once it holds the lock it checks that the
 //! path still names the file it locked (another program may have renamed a new file over
-//! it meanwhile) and otherwise opens and locks again.
+//! it meanwhile) and otherwise opens and locks again. It checks once more before it
+//! appends: a file saved over the path during the fetch (an editor, a sync tool) is not
+//! appended to blind, nor removed if this run had created the one it replaced.
 //!
 //! **Appended in place.** The new lines are added to the file itself, as `>>` would add
 //! them, in one write followed by fsync (a back-fill of millions of lines in writes of a
@@ -381,6 +383,15 @@ impl Locked {
                  the lock?); run again",
             )));
         }
+        // A file saved over the path meanwhile (an editor, a sync tool, writing a new file
+        // and renaming it) is not this one: lines appended here would be in no file anyone
+        // reads, while the run said "appended".
+        if !names(&self.path, file) {
+            return Err(failed(io::Error::other(
+                "it was replaced while quotes was updating it (an editor or a sync tool saving \
+                 it?); run again",
+            )));
+        }
         let from = meta.len();
         let to = from.saturating_add(len);
         // The note first, and on disk, so that a kill in the middle of the write below is
@@ -420,11 +431,12 @@ impl Locked {
     }
 
     /// A file this run created and left empty (nothing to append, or the run failed) is
-    /// removed, as if the run had not been.
+    /// removed, as if the run had not been; never another file saved over its path meanwhile.
     pub fn discard_if_created_and_empty(&self) {
         if let Some(file) = &self.file
             && self.created
             && file.metadata().is_ok_and(|m| m.len() == 0)
+            && names(&self.path, file)
         {
             let _ = std::fs::remove_file(&self.path);
         }

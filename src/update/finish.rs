@@ -30,7 +30,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use rust_decimal::Decimal;
 
 use super::Update;
-use super::targets::{Expect, State, Target, currency_name};
+use super::targets::{Expect, State, Target, currency_name, is_currency};
 use crate::exit::{ExitStatus, Stop};
 use crate::output::{self, Row, Style, Written};
 use crate::plan::{Plan, Turn};
@@ -144,6 +144,8 @@ struct Run {
     records: Vec<Id>,
     /// Why it failed; the closes before the failure are still written.
     failed: Option<String>,
+    /// The currency its first window's answer is quoted in (see [`Update::left_behind`]).
+    quoted_in: Option<String>,
 }
 
 /// A round's closes for an update, gathered target by target as each input's turn comes.
@@ -160,18 +162,24 @@ pub struct Collect<'a> {
 
 impl Sink for Collect<'_> {
     fn turn(&mut self, _plan: &Plan, turn: Turn<'_>) {
-        let Some(at) = self.target_of.get(self.turns).copied().flatten() else {
-            self.turns += 1;
+        let entry = self.turns;
+        self.turns += 1;
+        let Some(at) = self.target_of.get(entry).copied().flatten() else {
             return;
         };
-        self.turns += 1;
         let target = &self.update.targets[at];
         let run = &mut self.runs[at];
         if run.failed.is_some() {
             return; // no window after a failed one is written (no gap)
         }
         let quotes = match turn.result {
-            Ok(quotes) => quotes,
+            Ok(quotes) => {
+                if matches!(&target.state, State::Fetch(entries) if entries.first() == Some(&entry))
+                {
+                    run.quoted_in = quotes.first().and_then(|q| q.currency.clone());
+                }
+                quotes
+            }
             // The windows before this one are kept; none after it.
             Err(e) => {
                 run.failed = Some(e.to_string());
@@ -246,6 +254,8 @@ impl Update {
                     crate::text::message(why)
                 ));
                 failed.push(&target.label);
+            } else if let Some(note) = self.left_behind(target, run) {
+                stderr.push_str(&format!("quotes: {}: {note}\n", target.label));
             }
         }
         let mut status = ExitStatus::from_failed(!failed.is_empty());
@@ -438,6 +448,38 @@ impl Update {
         })
     }
 
+    /// A commodity a ledger file prices in several currencies, priced by its name: its
+    /// ticker is quoted in one of them, and the others' histories are not continued. Said,
+    /// so that a run that keeps one currency never seems to keep them all.
+    fn left_behind(&self, target: &Target, run: &Run) -> Option<String> {
+        let (State::Fetch(_), Expect::OneOf(want)) = (&target.state, &target.expect) else {
+            return None;
+        };
+        let got = run.quoted_in.as_deref()?;
+        // Only codes a price can come in: no ticker is quoted in `$` (its message said how
+        // to go on in a code; the `$` history then stays behind on purpose).
+        let code = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        let others: Vec<String> = want
+            .iter()
+            .filter(|c| *c != got && code(c))
+            .cloned()
+            .collect();
+        let first = others.first()?;
+        let commodity = &target.commodity;
+        Some(format!(
+            "{} is quoted in {got}, so {}'s prices of {commodity} in {} are not continued; to \
+             keep them, give the tickers, one of them quoted in {}, e.g. TICKER@{commodity}",
+            target.label,
+            self.path.display(),
+            names(&others),
+            currency_name(first),
+        ))
+    }
+
     /// Whether a close is not in the file yet: after the last price of its commodity in
     /// its currency.
     fn is_new(&self, target: &Target, quote: &Quote) -> bool {
@@ -469,14 +511,28 @@ impl Update {
                  be; nothing appended for it"
             )),
             Expect::OneOf(want) if want.iter().any(|c| c == got) => Ok(()),
+            // `$`, `€`, a bare number: not another instrument, a name quotes never takes to
+            // be a currency. Its ticker, given once, starts that currency's history; later
+            // runs go on with it.
+            Expect::OneOf(want) if is_currency(got) && !want.iter().any(|c| is_currency(c)) => {
+                let ticker = if label == commodity.as_str() {
+                    label.to_string()
+                } else {
+                    format!("{label}@{commodity}")
+                };
+                Err(format!(
+                    "{label} is quoted in {got}, but {path} prices {commodity} in {}, not a \
+                     currency code quotes takes to be {got}: nothing appended for it; to price \
+                     {commodity} in {got} from now on, give its ticker once: `quotes --update \
+                     {path} {ticker}`",
+                    names(want)
+                ))
+            }
             Expect::OneOf(want) => Err(format!(
                 "{label} is quoted in {got}, but {path} prices {commodity} in {}: another \
                  instrument? nothing appended for it; give the ticker that prices it in {}, \
                  e.g. `quotes --update {path} TICKER@{commodity}`",
-                want.iter()
-                    .map(|c| currency_name(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                names(want),
                 currency_name(&want[0]),
             )),
         }
@@ -588,6 +644,12 @@ impl<'a> Merged<'a> {
         }
         None
     }
+}
+
+/// `EUR, USD`: currencies as messages name them.
+fn names(currencies: &[String]) -> String {
+    let names: Vec<&str> = currencies.iter().map(|c| currency_name(c)).collect();
+    names.join(", ")
 }
 
 /// beanprice's `^`: the inverse of a rate. The ticker's price must be quoted in the

@@ -60,8 +60,9 @@ const DIRECTIVES: &[&str] = &[
     "O",
     "b",
     "h",
-    "!account",
-    "!alias",
+    // ledger's rewrites.
+    "account-rewrite",
+    "payee-rewrite",
 ];
 
 impl Ledger {
@@ -104,7 +105,7 @@ impl Ledger {
         let (word, rest) = split_word(text);
         match word {
             "P" => return self.price(rest),
-            "include" | "!include" => return Ok(Line::Include(rest.trim().to_string())),
+            "include" => return Ok(Line::Include(rest.trim().to_string())),
             "comment" | "test" => {
                 self.block = Some(if word == "comment" {
                     "end comment"
@@ -145,7 +146,35 @@ impl Ledger {
         // (`2026-11-20=2026-11-21`).
         let date = word.split('=').next().unwrap_or(word);
         if first.is_some_and(|b| b.is_ascii_digit()) && self.date(date).is_some() {
+            if super::beancount::is_entry_of_prices(rest) {
+                return Err(format!(
+                    "a beancount entry, {}: this is a beancount file, which ledger's P lines \
+                     would break; give -f beancount, or name it .beancount",
+                    shown(text)
+                ));
+            }
             return Ok(Line::Other);
+        }
+        self.rarely(text)
+    }
+
+    /// Rarer spellings, looked at only once the usual ones did not match, so that those
+    /// cost nothing more; or the line's error.
+    #[cold]
+    fn rarely<'a>(&mut self, text: &'a str) -> Result<Line<'a>, String> {
+        // `P2026-11-20 …`: ledger and hledger read a price directive whose date follows the
+        // `P` without a space.
+        if let Some(rest) = text.strip_prefix('P')
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return self.price(rest);
+        }
+        // A directive may be written with `!` or `@` before its name (`!include`, `@P …`),
+        // which ledger and hledger read as nothing. One, never a run of them.
+        if let Some(rest) = text.strip_prefix(['!', '@'])
+            && !rest.starts_with(['!', '@'])
+        {
+            return self.line(rest);
         }
         Err(format!(
             "neither a price directive (P DATE COMMODITY PRICE), a transaction, a directive \
@@ -232,6 +261,28 @@ impl Ledger {
             currency,
         })
     }
+}
+
+/// hledger's formats besides the journal, which an `include` may name (by a `FORMAT:`
+/// prefix, or by the file's extension). None of them holds a price directive.
+const OTHER_FORMATS: &[&str] = &["timeclock", "timedot", "csv", "tsv", "ssv", "rules"];
+
+/// What an `include` names: its path or pattern without hledger's `FORMAT:` prefix, and
+/// whether the files are journals, to be read for their prices (`None`: each file's
+/// extension says, as hledger picks its reader).
+pub fn include_format(pattern: &str) -> (&str, Option<bool>) {
+    match pattern.split_once(':') {
+        Some(("journal" | "ledger", path)) => (path, Some(true)),
+        Some((format, path)) if OTHER_FORMATS.contains(&format) => (path, Some(false)),
+        _ => (pattern, None),
+    }
+}
+
+/// Whether an included file is a journal: its extension is not one of hledger's other
+/// formats (`.timedot`, `.csv`, …).
+pub fn is_journal(path: &std::path::Path) -> bool {
+    let extension = path.extension().and_then(|e| e.to_str());
+    !extension.is_some_and(|e| OTHER_FORMATS.iter().any(|f| e.eq_ignore_ascii_case(f)))
 }
 
 fn is_time(word: &str) -> bool {
@@ -339,6 +390,7 @@ P 2021-01-04 TSLA 243.26 USD
 P 2021/01/05 14:30:00 TSLA $245.04
 P 2021-01-06 \"BRK-B\" 240.5 USD ; a note
 P 2021.1.7 VTSAX 100 USD
+P2021-01-02 NOSPACE 1 USD
 
 commodity VTSAX
   note Vanguard
@@ -351,6 +403,10 @@ commodity VTSAX
     Expenses:Rent   $500
     Assets:Cash
 include other.journal
+!payee Shop
+@commodity VTSAX
+@P 2021-01-02 PREFIXED 1 USD
+payee-rewrite Shop Store
 --day-break
 i 2021/01/08 08:00:00 Work
 o 2021/01/08 09:00:00
@@ -363,9 +419,14 @@ P 2021-01-03 TSLA 200 USD";
         assert_eq!(book.last("TSLA", "$"), Some(date(2021, 1, 5)));
         assert_eq!(book.last("BRK-B", "USD"), Some(date(2021, 1, 6)));
         assert_eq!(book.last("VTSAX", "USD"), Some(date(2021, 1, 7)));
-        assert_eq!(names(&book), ["TSLA", "BRK-B", "VTSAX"]);
+        assert_eq!(book.last("NOSPACE", "USD"), Some(date(2021, 1, 2)));
+        assert_eq!(book.last("PREFIXED", "USD"), Some(date(2021, 1, 2)));
+        assert_eq!(
+            names(&book),
+            ["TSLA", "BRK-B", "VTSAX", "NOSPACE", "PREFIXED"]
+        );
         let (_, read) = read_one(Kind::Ledger, text.as_bytes()).unwrap();
-        assert_eq!(read.includes, [(17, "other.journal".to_string())]);
+        assert_eq!(read.includes, [(18, "other.journal".to_string())]);
         assert!(!read.ends_with_newline);
     }
 
@@ -447,6 +508,22 @@ P 01/25 H 1 USD
     }
 
     #[test]
+    fn a_beancount_file_is_not_taken_for_a_journal() {
+        for text in [
+            "2021-01-04 price VTSAX 100 USD\n",
+            "2021-01-04 price VTSAX  1/3USD ; c\n",
+            "; prices\n2020-01-01 commodity VTSAX\n  price: \"USD:yahoo/VTSAX\"\n",
+        ] {
+            let (_, why) = read(text).unwrap_err();
+            assert!(why.contains("give -f beancount"), "{text:?}: {why}");
+        }
+        // A journal's transactions whose payee begins with those words are transactions.
+        read("2021-01-04 price check\n    Expenses:Fees   $1\n    Assets:Cash\n").unwrap();
+        read("2021-01-04 commodity fees\n    Expenses:Fees   $1\n    Assets:Cash\n").unwrap();
+        read("2021-01-04 * price VTSAX 100 USD\n").unwrap();
+    }
+
+    #[test]
     fn parse_errors_name_their_line() {
         for (text, line) in [
             ("P 2021-01-04 TSLA 1 USD\nsymbol,price\n", 2),
@@ -457,10 +534,22 @@ P 01/25 H 1 USD
             ("2021-01-04,123.4\n", 1),
             ("P 2021-01-04 TSLA 1 USD\n\u{1}\n", 2),
             ("P 2021-01-04 TSLA one USD\n", 1),
+            ("!!include other.journal\n", 1),
         ] {
             let (at, why) = read(text).unwrap_err();
             assert_eq!(at, line, "{text:?}: {why}");
         }
+    }
+
+    #[test]
+    fn includes_of_hledgers_other_formats_are_not_journals() {
+        assert_eq!(include_format("a.journal"), ("a.journal", None));
+        assert_eq!(include_format("timedot:t.txt"), ("t.txt", Some(false)));
+        assert_eq!(include_format("journal:p.txt"), ("p.txt", Some(true)));
+        assert_eq!(include_format("C:/p.journal"), ("C:/p.journal", None));
+        let path = std::path::Path::new;
+        assert!(is_journal(path("a.journal")) && is_journal(path("prices")));
+        assert!(!is_journal(path("w.timedot")) && !is_journal(path("b.CSV")));
     }
 
     #[test]

@@ -50,17 +50,23 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// `-f ledger|beancount`, or from the extension: `.beancount` and `.bean` are beancount,
-    /// anything else ledger. `None` for a format that writes no price directives.
+    /// `-f ledger|beancount`, or from the extension, in any case (`Books.Beancount` on a
+    /// file system that keeps the case the user typed): `.beancount` and `.bean` are
+    /// beancount, anything else ledger. `None` for a format that writes no price directives.
     pub fn of(format: Option<&FormatSpec>, path: &Path) -> Option<Kind> {
         match format.map(|f| f.name) {
             Some("ledger") => Some(Kind::Ledger),
             Some("beancount") => Some(Kind::Beancount),
             Some(_) => None,
-            None => match path.extension().and_then(|e| e.to_str()) {
-                Some("beancount" | "bean") => Some(Kind::Beancount),
-                _ => Some(Kind::Ledger),
-            },
+            None => {
+                let extension = path.extension().and_then(|e| e.to_str());
+                let is = |name: &str| extension.is_some_and(|e| e.eq_ignore_ascii_case(name));
+                if is("beancount") || is("bean") {
+                    Some(Kind::Beancount)
+                } else {
+                    Some(Kind::Ledger)
+                }
+            }
         }
     }
 
@@ -166,7 +172,16 @@ pub fn start(
         .collect();
     while let Some((from, line, pattern)) = includes.pop_front() {
         let at = |why: String| UsageError(format!("{}:{line}: {why}", from.display()));
-        for included in file::included(&from, &pattern).map_err(at)? {
+        // hledger includes its other formats too (`include work.timedot`, `timeclock:FILE`):
+        // they hold no prices, so they are not read.
+        let (pattern, journal) = match kind {
+            Kind::Ledger => ledger::include_format(&pattern),
+            Kind::Beancount => (pattern.as_str(), Some(true)),
+        };
+        for included in file::included(&from, pattern).map_err(at)? {
+            if !journal.unwrap_or_else(|| ledger::is_journal(&included)) {
+                continue;
+            }
             if !seen.insert(identity(&included)) {
                 continue;
             }
@@ -232,6 +247,8 @@ mod tests {
         let p = Path::new;
         assert_eq!(Kind::of(None, p("a.beancount")), Some(Kind::Beancount));
         assert_eq!(Kind::of(None, p("a.bean")), Some(Kind::Beancount));
+        assert_eq!(Kind::of(None, p("Books.Beancount")), Some(Kind::Beancount));
+        assert_eq!(Kind::of(None, p("BOOKS.BEAN")), Some(Kind::Beancount));
         assert_eq!(Kind::of(None, p("prices.journal")), Some(Kind::Ledger));
         assert_eq!(Kind::of(None, p("prices")), Some(Kind::Ledger));
         assert_eq!(

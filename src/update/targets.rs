@@ -9,7 +9,8 @@
 //! never as the ticker it resembles; any other commodity by its own name on `--source`, and
 //! its price must then come in a currency the file already prices it in (a coin the file
 //! prices in EUR that Yahoo quotes in USD is another instrument). A commodity is never
-//! priced in itself.
+//! priced in itself. With `--currency`, every target's prices come in that currency,
+//! converted (beanprice's `^` excepted: an inverse is of the rate as quoted).
 //!
 //! **From which day.** The day after the last price of the commodity in the target's
 //! currency; a target whose currency is known before the fetch (a pair's quote, beanprice's
@@ -227,8 +228,28 @@ fn from_file(
             Kind::Ledger => {
                 let currencies: Vec<String> =
                     commodity.currencies().map(|(c, _)| c.to_string()).collect();
-                // A name that cannot be a ticker ("ABC 1") is not one to guess at.
-                if currencies.is_empty() || Ticker::parse(name).is_err() {
+                if currencies.is_empty() {
+                    continue;
+                }
+                // A name that cannot be a ticker (`$`, "ABC 1") is not one to guess at; said,
+                // so that a file's commodity is never left behind in silence.
+                if Ticker::parse(name).is_err() {
+                    let example = if name.contains(|c: char| {
+                        c.is_whitespace() || c.is_control() || matches!(c, '"' | '@' | ';')
+                    }) {
+                        String::new()
+                    } else {
+                        format!(", e.g. `quotes --update {path} 'TICKER@{name}'`")
+                    };
+                    notes.push(format!(
+                        "{path}: {name} (priced in {}) is no ticker quotes can ask for; not \
+                         priced: give the ticker that prices it{example}",
+                        currencies
+                            .iter()
+                            .map(|c| currency_name(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                     continue;
                 }
                 wanted.push(Wanted {
@@ -253,15 +274,16 @@ fn target(
     asked: &mut Vec<(String, When)>,
 ) -> Target {
     let commodity = resolved.commodity.clone();
-    let expect = match &wanted.expect {
-        Some(expect) => expect.clone(),
-        None => match (
-            &request.currency,
-            pair_quote(&*resolved.source, &resolved.ticker),
-        ) {
-            (Some(currency), _) => Expect::Exactly(currency.clone()),
-            (None, Some(quote)) => Expect::Exactly(quote),
-            (None, None) => Expect::Any,
+    // `--currency`: every price comes in it, converted, whatever currency the file or the
+    // ticker would price it in (a commodity the file prices in USD then has no EUR history
+    // yet, never "another instrument"). Not beanprice's `^`: an inverse is of the rate as
+    // quoted.
+    let expect = match (&request.currency, &wanted.expect) {
+        (Some(currency), _) if !wanted.inverted => Expect::Exactly(currency.clone()),
+        (_, Some(expect)) => expect.clone(),
+        (_, None) => match pair_quote(&*resolved.source, &resolved.ticker) {
+            Some(quote) => Expect::Exactly(quote),
+            None => Expect::Any,
         },
     };
     let mut target = Target {
@@ -460,6 +482,77 @@ mod tests {
         assert_eq!(weeks[1].0, d("2019-12-30"));
         let months = windows(d("1990-01-02"), d("2026-12-04"), history::Interval::Month);
         assert_eq!(months[0].1, d("2019-12-31"));
+    }
+
+    /// A request for `interval` through `to`, for the date arithmetic.
+    fn request(interval: history::Interval, to: Date) -> Request {
+        let (rate_source, rates) = crate::source::REGISTRY
+            .iter()
+            .find_map(|s| Some((s.name, s.rates.as_ref()?)))
+            .unwrap();
+        Request {
+            path: "p.journal".into(),
+            kind: Kind::Ledger,
+            inputs: Vec::new(),
+            from: None,
+            to,
+            interval,
+            adjust: history::Adjust::None,
+            dry_run: false,
+            default_source: "yahoo".into(),
+            currency: None,
+            rate_source,
+            rates,
+        }
+    }
+
+    #[test]
+    fn a_daily_cron_writes_a_week_or_a_month_once_it_is_over_everywhere() {
+        // Every hour from Monday 2021-03-22 to Tuesday 2021-04-06, `--to` today (UTC): the
+        // last day written is the end of the last week (month) over in UTC−12 too.
+        let week = history::Interval::Week;
+        let month = history::Interval::Month;
+        let mut now: jiff::Timestamp = "2021-03-22T00:00:00Z".parse().unwrap();
+        let end: jiff::Timestamp = "2021-04-06T23:00:00Z".parse().unwrap();
+        while now <= end {
+            let today = crate::calendar::utc_date(now.as_second()).unwrap();
+            // The day that is over everywhere: yesterday, from 12:00 UTC on.
+            let noon = now.as_second() % 86_400 >= 12 * 3600;
+            let over = if noon {
+                today.yesterday().unwrap()
+            } else {
+                today.yesterday().unwrap().yesterday().unwrap()
+            };
+            let sunday = {
+                let mut d = over;
+                while d.weekday() != jiff::civil::Weekday::Sunday {
+                    d = d.yesterday().unwrap();
+                }
+                d
+            };
+            let month_end = if over == over.last_of_month() {
+                over
+            } else {
+                over.first_of_month().yesterday().unwrap()
+            };
+            assert_eq!(last_day(&request(week, today), now), Some(sunday), "{now}");
+            assert_eq!(
+                last_day(&request(month, today), now),
+                Some(month_end),
+                "{now}"
+            );
+            now = now.checked_add(jiff::Span::new().hours(1)).unwrap();
+        }
+        // Concretely: the week of 03-29 … 04-04 is written from Monday 04-05 12:00 UTC.
+        let at = |t: &str| last_day(&request(week, d("2021-04-05")), t.parse().unwrap());
+        assert_eq!(at("2021-04-05T11:59:59Z"), Some(d("2021-03-28")));
+        assert_eq!(at("2021-04-05T12:00:00Z"), Some(d("2021-04-04")));
+        // An earlier --to: the last period over by then.
+        let past = request(month, d("2021-03-15"));
+        assert_eq!(
+            last_day(&past, "2021-04-06T00:00:00Z".parse().unwrap()),
+            Some(d("2021-02-28"))
+        );
     }
 
     #[test]

@@ -132,4 +132,11 @@ fn bench_run_smoke_measures_quotes_in_every_scenario() {
         );
         assert_eq!(row["identical"], true, "scenario S, byte for byte: {row}");
     }
+    // Scenario F (issue 19): every row measured, Yahoo refusing and Nasdaq pricing each ticker.
+    let fallback = rows("fallback");
+    let ids: Vec<&str> = fallback.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["yahoo", "fallback", "fallback_default_jobs"]);
+    for row in &fallback {
+        assert_eq!(row["status"], "ok", "scenario F: {row}");
+    }
 }

@@ -57,9 +57,16 @@ const SCRUBBED: &[&str] = &[
 ];
 
 /// The names to remove from a child's environment, given the names set in this one:
-/// everything in `SCRUBBED`, and every set name starting with `LC_` or `QUOTES_`.
+/// everything in `SCRUBBED`, every set name starting with `LC_` or `QUOTES_`, and every API
+/// key a source reads (a developer's real `TIINGO_API_KEY` must neither change a test nor be
+/// sent to a test server).
 pub fn scrubbed_names(set: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut names: Vec<OsString> = SCRUBBED.iter().map(OsString::from).collect();
+    for spec in quotes::source::REGISTRY {
+        if let Some(key) = &spec.key {
+            names.push(key.env.into());
+        }
+    }
     for name in set {
         let bytes = name.as_encoded_bytes();
         if (bytes.starts_with(b"LC_") || bytes.starts_with(b"QUOTES_")) && !names.contains(&name) {
@@ -148,6 +155,46 @@ fn sweep_dead_processes(root: &Path) {
             // Best effort: another test process may be sweeping the same directory.
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+/// Issue 19: an API key never shows. Runs `cmd()` (quotes with the key in its variable,
+/// pointed at `server`, which echoes the key back in its errors) with `-v` on `tickers` in
+/// the table, JSON and CSV formats, and fails the test if the key, or its first characters,
+/// appear on stdout or stderr, or if stderr lacks `line` (a request as `-v` shows it, the key
+/// written `…`) or `echoed` (the server's echo, the key written `…`); then if a request
+/// lacked the key as the query parameter `param`. Every keyed source's test calls it.
+pub fn assert_key_never_shows(
+    cmd: impl Fn() -> Command,
+    server: &Server,
+    (key, param): (&str, &str),
+    tickers: &[&str],
+    (line, echoed): (&str, &str),
+) {
+    for format in ["table", "json", "csv"] {
+        let assert = cmd()
+            .args(["-v", "-f", format])
+            .args(tickers)
+            .assert()
+            .code(1);
+        let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        for shown in [key, &key[..8]] {
+            assert!(
+                !out.contains(shown) && !err.contains(shown),
+                "{format}:\n{out}\n{err}"
+            );
+        }
+        assert!(err.contains(line), "{line}\n{err}");
+        assert!(err.contains(echoed), "{echoed}\n{err}");
+    }
+    // The key was sent, all the same.
+    for request in server.requests() {
+        assert_eq!(
+            request.query_param(param).as_deref(),
+            Some(key),
+            "{request:?}"
+        );
     }
 }
 

@@ -28,6 +28,7 @@ fn tls_server(delay: Duration) -> Tls {
             delay,
             tls: true,
             max_concurrent_streams: 250,
+            ..ServerConfig::default()
         }))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

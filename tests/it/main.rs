@@ -9,10 +9,12 @@
 mod cmd;
 mod support;
 
+mod alphavantage;
 mod bench_smoke;
 mod cache;
 mod chains;
 mod core;
+mod crumb;
 mod currencies;
 mod formats;
 mod hardening;

@@ -1,7 +1,8 @@
 //! The Nasdaq source (issue 19) against a local server speaking its recorded answers:
 //! latest (the regular session's price), history as traded, the asset class found in at most
-//! three requests, not found, rate limited, malformed, its headers and its concurrency cap,
-//! and Nasdaq as the next source when Yahoo refuses everything.
+//! three requests, not found, rate limited, malformed, its headers and its concurrency cap (a
+//! default an explicit `-j` lifts), and Nasdaq as the next source when Yahoo refuses
+//! everything.
 
 use std::time::{Duration, Instant};
 
@@ -265,21 +266,25 @@ fn rate_limited_and_malformed_answers_fail_their_ticker() {
 }
 
 #[test]
-fn at_most_ten_requests_in_flight_whatever_jobs_says() {
-    // The first ten answers are held until ten requests are in flight at once.
-    let server = Server::start(|req| {
-        closed_market(req)
-            .with_delay(Duration::from_millis(20))
-            .when_in_flight(10)
-    });
+fn at_most_ten_requests_in_flight_unless_jobs_says_more() {
     let tickers: Vec<String> = (0..30).map(|i| format!("N{i:02}")).collect();
-    nasdaq(&server)
-        .args(["--source", "nasdaq", "-j", "50"])
-        .args(&tickers)
-        .assert()
-        .success();
-    assert_eq!(server.request_count(), 30);
-    assert_eq!(server.max_in_flight(), 10);
+    // The cap is a default: without -j, ten at once (the first ten answers are held until
+    // ten requests are in flight); -j given is the user's choice and lifts it up to N.
+    for (jobs, most) in [(None, 10), (Some("30"), 30), (Some("5"), 5)] {
+        let server = Server::start(move |req| {
+            closed_market(req)
+                .with_delay(Duration::from_millis(20))
+                .when_in_flight(most)
+        });
+        let mut cmd = nasdaq(&server);
+        cmd.args(["--source", "nasdaq"]);
+        if let Some(jobs) = jobs {
+            cmd.args(["-j", jobs]);
+        }
+        cmd.args(&tickers).assert().success();
+        assert_eq!(server.request_count(), 30);
+        assert_eq!(server.max_in_flight(), most, "-j {jobs:?}");
+    }
 }
 
 #[test]

@@ -529,7 +529,7 @@ fn wait_until_fails_the_test_on_timeout() {
 }
 
 #[test]
-fn scrubbed_names_cover_proxies_colour_locale_and_every_quotes_variable() {
+fn scrubbed_names_cover_proxies_colour_locale_keys_and_every_quotes_variable() {
     let set = [
         "PATH",
         "HOME",
@@ -562,6 +562,8 @@ fn scrubbed_names_cover_proxies_colour_locale_and_every_quotes_variable() {
         "LC_TIME",
         "QUOTES_YAHOO_URL",
         "QUOTES_SOMETHING_NEW",
+        "TIINGO_API_KEY",
+        "ALPHAVANTAGE_API_KEY",
     ] {
         assert_eq!(
             names.iter().filter(|n| *n == name).count(),

@@ -73,6 +73,11 @@ fn ledger_line(d: Date, commodity: &str, ticker: &str, currency: &str) -> String
     )
 }
 
+/// The beancount entry of `ticker`'s close on `d`, in USD.
+fn beancount_line(d: &str, ticker: &str) -> String {
+    format!("{d} price {ticker} {} USD\n", close_of(ticker, d))
+}
+
 /// The ledger lines of `ticker`'s closes on the weekdays of `from..=to`, in `currency`.
 fn ledger_lines(from: Date, to: Date, ticker: &str, currency: &str) -> String {
     weekdays(from, to)
@@ -118,6 +123,18 @@ fn yahoo_usd() -> Server {
     Server::start(|req| yahoo_answer(req, Some("USD")))
 }
 
+/// Yahoo answering every symbol in USD but the rate USDEUR=X, in EUR.
+fn yahoo_with_usdeur() -> Server {
+    Server::start(|req| {
+        let currency = if req.symbol() == "USDEUR=X" {
+            "EUR"
+        } else {
+            "USD"
+        };
+        yahoo_answer(req, Some(currency))
+    })
+}
+
 /// Coinbase Exchange answering any pair's daily candles for the days asked, each day's
 /// close `close_of(PAIR, day)`.
 fn coinbase_candles() -> Server {
@@ -154,17 +171,25 @@ fn coinbase_candles() -> Server {
     })
 }
 
+/// The prices hledger reads in `file` (`hledger prices`), which it must read; `None` where
+/// hledger is not installed (a laptop; CI fails instead).
+fn hledger_prices(file: &Path) -> Option<String> {
+    if !require_tool("hledger") {
+        return None;
+    }
+    let out = std::process::Command::new("hledger")
+        .arg("-f")
+        .arg(file)
+        .arg("prices")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "hledger: {}", stderr(&out));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// hledger and ledger must both read `file`.
 fn ledger_tools_accept(file: &Path) {
-    if require_tool("hledger") {
-        let out = std::process::Command::new("hledger")
-            .arg("-f")
-            .arg(file)
-            .arg("prices")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "hledger: {}", stderr(&out));
-    }
+    hledger_prices(file);
     if require_tool("ledger") {
         let out = std::process::Command::new("ledger")
             .arg("-f")
@@ -372,6 +397,66 @@ fn a_file_renamed_over_the_path_while_a_run_waited_is_the_one_updated() {
     holder.read_to_string(&mut old).unwrap();
     assert_eq!(old, "P 2021-01-04 OLDFILE 1 USD\n");
     ledger_tools_accept(&file);
+}
+
+// Unix: on Windows a file open in another program cannot be renamed over, and the path
+// check (`names`) always holds there.
+#[cfg(unix)]
+#[test]
+fn a_file_replaced_while_the_prices_were_fetched_is_neither_appended_to_blind_nor_removed() {
+    // An editor (or a sync tool) saves the file by renaming a new one over its path while
+    // the run is fetching: the server does it when the request arrives, so the run is past
+    // its lock and its read.
+    fn replacing(
+        saved: &Path,
+        file: &Path,
+        reply: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        let (saved, file) = (saved.to_path_buf(), file.to_path_buf());
+        Server::start(move |req| {
+            if saved.exists() {
+                std::fs::rename(&saved, &file).unwrap();
+            }
+            reply(req)
+        })
+    }
+    let dir = Dirs::new();
+    let file = dir.file("prices.journal");
+    let saved = dir.file("prices.journal.new");
+    std::fs::write(&file, "P 2021-01-04 EDITED 1 USD\n").unwrap();
+    let new = "P 2021-01-04 EDITED 1 USD\n; a line the editor added\n";
+    std::fs::write(&saved, new).unwrap();
+    let server = replacing(&saved, &file, |req| yahoo_answer(req, Some("USD")));
+    // The lines are not appended to the file nobody sees any more, with "appended" said.
+    update(&dir, &server, &file)
+        .args(["--no-cache", "--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: {}: cannot append to it: it was replaced while quotes was updating it (an \
+             editor or a sync tool saving it?); run again; the file is unchanged\n",
+            file.display()
+        ));
+    assert_eq!(read(&file), new);
+    ledger_tools_accept(&file);
+
+    // A file this run created, replaced by another before the run failed, is not removed.
+    let created = dir.file("new.journal");
+    let saved = dir.file("new.journal.saved");
+    std::fs::write(&saved, "P 2021-01-04 KEPT 1 USD\n").unwrap();
+    let server = replacing(&saved, &created, |req| yahoo_answer(req, None));
+    update(&dir, &server, &created)
+        .args([
+            "--no-cache",
+            "--from",
+            "2021-01-04",
+            "--to",
+            "2021-01-05",
+            "GONE",
+        ])
+        .assert()
+        .code(1);
+    assert_eq!(read(&created), "P 2021-01-04 KEPT 1 USD\n");
 }
 
 #[cfg(target_os = "linux")]
@@ -851,6 +936,35 @@ fn a_commodity_priced_in_two_currencies_keeps_both() {
 }
 
 #[test]
+fn a_currency_a_commoditys_ticker_is_not_quoted_in_is_said_to_be_left_behind() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("prices.journal");
+    // Priced by its name, VTSAX is quoted in USD: its EUR history cannot go on, and the run
+    // says so rather than seem to keep both.
+    let before = "P 2021-01-04 VTSAX 100 USD\nP 2021-01-04 VTSAX 90 EUR\n";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(format!(
+            "quotes: VTSAX: VTSAX is quoted in USD, so {p}'s prices of VTSAX in EUR are not \
+             continued; to keep them, give the tickers, one of them quoted in EUR, e.g. \
+             TICKER@VTSAX\n{p}: appended 1 price\n",
+            p = file.display()
+        ));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-05"), "VTSAX", "VTSAX", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
 fn beanprice_quote_currencies_are_each_kept() {
     let dir = Dirs::new();
     let exchange = coinbase_candles();
@@ -973,6 +1087,138 @@ P 2021-01-04 VTSAX 100 USD
     asked.sort();
     asked.dedup();
     assert_eq!(asked, ["BTC", "USDEUR=X", "VTSAX"]);
+}
+
+#[test]
+fn a_file_that_prices_in_dollar_signs_is_told_how_to_go_on_in_usd() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("dollars.journal");
+    let before = "P 2021-01-04 VTSAX $100.00\n";
+    std::fs::write(&file, before).unwrap();
+    // `$` is not taken to be USD; the message says how to go on in USD, never to look for a
+    // ticker quoted in `$` (there is none).
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: VTSAX: VTSAX is quoted in USD, but {p} prices VTSAX in $, not a currency \
+             code quotes takes to be USD: nothing appended for it; to price VTSAX in USD from \
+             now on, give its ticker once: `quotes --update {p} VTSAX`\n\
+             {p}: nothing appended; failed: VTSAX\n",
+            p = file.display()
+        ));
+    assert_eq!(read(&file), before);
+    // What it says works: the ticker once, then runs without tickers go on in USD.
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_lines(day("2021-01-05"), day("2021-01-06"), "VTSAX", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
+fn a_commodity_that_is_no_ticker_is_said_to_be_skipped() {
+    let dir = Dirs::new();
+    let server = yahoo_with_usdeur();
+    let file = dir.file("prices.journal");
+    let before = "\
+P 2021-01-04 $ 0.92 EUR
+P 2021-01-04 \"Gold bar\" 1800 USD
+P 2021-01-04 VTSAX 100 USD
+";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(format!(
+            "quotes: {p}: $ (priced in EUR) is no ticker quotes can ask for; not priced: give \
+             the ticker that prices it, e.g. `quotes --update {p} 'TICKER@$'`\n\
+             quotes: {p}: Gold bar (priced in USD) is no ticker quotes can ask for; not \
+             priced: give the ticker that prices it\n\
+             {p}: appended 1 price\n",
+            p = file.display()
+        ));
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-05"), "VTSAX", "VTSAX", "USD")
+        )
+    );
+    // What it says works: `$` priced by the ticker the user takes it to be (written quoted,
+    // the same commodity to ledger and hledger).
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05", "USDEUR=X@$"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert!(
+        read(&file).ends_with(&ledger_line(day("2021-01-05"), "\"$\"", "USDEUR=X", "EUR")),
+        "{}",
+        read(&file)
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
+fn with_currency_every_commodity_of_the_file_is_kept_in_that_currency() {
+    let dir = Dirs::new();
+    let server = yahoo_with_usdeur();
+    let file = dir.file("prices.journal");
+    let before = "P 2021-01-04 VTSAX 100 USD\n";
+    std::fs::write(&file, before).unwrap();
+    // Converted by --currency, VTSAX is not "another instrument": it has no EUR history yet.
+    update(&dir, &server, &file)
+        .args(["--currency", "EUR", "--to", "2021-01-05"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "quotes: VTSAX: VTSAX has no EUR price in {p} yet: give --from YYYY-MM-DD for where \
+             its history starts\n{p}: nothing appended; failed: VTSAX\n",
+            p = file.display()
+        ));
+    // With --from it starts one, and later runs go on with it.
+    update(&dir, &server, &file)
+        .args([
+            "--currency",
+            "EUR",
+            "--from",
+            "2021-01-05",
+            "--to",
+            "2021-01-05",
+        ])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    update(&dir, &server, &file)
+        .args(["--currency", "EUR", "--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    let text = read(&file);
+    let added: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(added.len(), 2, "{text}");
+    for (line, d) in added.iter().zip(["2021-01-05", "2021-01-06"]) {
+        assert!(line.starts_with(&format!("P {d} VTSAX ")), "{text}");
+        assert!(line.ends_with(" EUR"), "{text}");
+    }
+    ledger_tools_accept(&file);
 }
 
 #[test]
@@ -1148,6 +1394,81 @@ fn a_catch_up_longer_than_one_request_is_fetched_in_windows_and_stops_nothing() 
     ledger_tools_accept(&file);
 }
 
+#[test]
+fn a_window_that_fails_keeps_the_windows_before_it_and_leaves_no_gap() {
+    let dir = Dirs::new();
+    // OLDE's second window fails, GAPPY's first: the file gets OLDE's first window, and
+    // nothing of GAPPY (its second window alone would leave thirty years missing that no
+    // later run would fill).
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = Server::start({
+        let healthy = healthy.clone();
+        move |req| {
+            // The closes of a window (not the request for the splits since an older one).
+            let from = req
+                .query_param("period1")
+                .and_then(|p| p.parse::<i64>().ok());
+            let daily = req.query_param("interval").as_deref() == Some("1d");
+            let late = from.is_some_and(|p| p >= 1_735_689_600); // 2025-01-01
+            if !daily {
+                return yahoo_answer(req, Some("USD"));
+            }
+            let fails = match req.symbol().as_str() {
+                "OLDE" => late,
+                "GAPPY" => !late,
+                _ => false,
+            };
+            if fails && !healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                return Reply::fixture(404, "yahoo_chart_error_not_found.404.json");
+            }
+            yahoo_answer(req, Some("USD"))
+        }
+    });
+    let file = dir.file("prices.journal");
+    let before = "P 1995-01-02 OLDE 1 USD\nP 1995-01-02 GAPPY 1 USD\n";
+    std::fs::write(&file, before).unwrap();
+    let run = || {
+        update(&dir, &server, &file)
+            .arg("--no-cache")
+            .args(["--to", "2025-01-10"])
+            .assert()
+    };
+    run()
+        .code(1)
+        .stderr(predicate::str::contains("quotes: OLDE: not found on Yahoo"))
+        .stderr(predicate::str::contains(
+            "quotes: GAPPY: not found on Yahoo",
+        ))
+        .stderr(predicate::str::ends_with("; failed: OLDE, GAPPY\n"));
+    let first = weekdays(day("1995-01-03"), day("2025-01-02"));
+    let lines = |ticker: &str, days: &[Date]| -> String {
+        days.iter()
+            .map(|d| ledger_line(*d, ticker, ticker, "USD"))
+            .collect()
+    };
+    assert_eq!(read(&file), format!("{before}{}", lines("OLDE", &first)));
+    // The next run goes on from where each stopped, and the books are whole.
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    run().success();
+    let mut expected = format!("{before}{}", lines("OLDE", &first));
+    let all = weekdays(day("1995-01-03"), day("2025-01-10"));
+    for d in &all {
+        if *d > day("2025-01-02") {
+            expected.push_str(&ledger_line(*d, "OLDE", "OLDE", "USD"));
+        }
+        expected.push_str(&ledger_line(*d, "GAPPY", "GAPPY", "USD"));
+    }
+    // Sorted by date within each run's lines: OLDE's late days and all of GAPPY's.
+    let text = read(&file);
+    let mut got: Vec<&str> = text.lines().collect();
+    let mut want: Vec<&str> = expected.lines().collect();
+    assert_eq!(got.len(), want.len());
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    ledger_tools_accept(&file);
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. beanprice's metadata
 
@@ -1221,6 +1542,75 @@ fn beanprice_metadata_inverse_skip_and_alternatives() {
     bean_check_accepts(&file);
 }
 
+/// Yahoo answering every symbol in `currency`, `symbol`'s close of `day` being `close`
+/// (with the bench server's `priceHint` of 2).
+fn yahoo_closing_at(
+    symbol: &'static str,
+    day: &'static str,
+    close: &'static str,
+    currency: &'static str,
+) -> Server {
+    Server::start(move |req| match yahoo_answer(req, Some(currency)) {
+        Reply::Full { body, .. } if req.symbol() == symbol => {
+            let body = String::from_utf8(body).unwrap();
+            Reply::json(200, body.replace(&close_of(symbol, day), close))
+        }
+        other => other,
+    })
+}
+
+#[test]
+fn a_close_smaller_than_its_sources_precision_is_not_written_as_zero() {
+    let dir = Dirs::new();
+    // A coin worth 0.0000407 USD, which Yahoo says to show with 2 decimals: 0.00 in the
+    // books would be a wrong price.
+    let server = yahoo_closing_at("TINY", "2021-01-05", "0.0000407", "USD");
+    let file = dir.file("prices.journal");
+    let before = "P 2021-01-04 TINY 0.0000408 USD\nP 2021-01-04 BIG 135.71 USD\n";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 2));
+    // A price of the usual size keeps its source's 2 decimals.
+    assert_eq!(
+        read(&file),
+        format!(
+            "{before}P 2021-01-05 TINY 0.0000407 USD\n{}",
+            ledger_line(day("2021-01-05"), "BIG", "BIG", "USD")
+        )
+    );
+    ledger_tools_accept(&file);
+}
+
+#[test]
+fn the_inverse_of_a_large_rate_keeps_its_significant_digits() {
+    let dir = Dirs::new();
+    // 1 USD = 24,567 VND: one dong is 0.0000407050… USD. At 6 decimals it would be written
+    // 0.000041, 0.7% off.
+    let server = yahoo_closing_at("USDVND=X", "2021-01-05", "24567.0", "VND");
+    let file = dir.file("dong.beancount");
+    let before = "\
+2020-01-01 commodity USD
+2020-01-01 commodity VND
+  price: \"USD:yahoo/^USDVND=X\"
+
+2021-01-04 price VND 0.0000408 USD
+";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        format!("{before}2021-01-05 price VND 0.0000407050 USD\n")
+    );
+    bean_check_accepts(&file);
+}
+
 #[test]
 fn metadata_bean_price_cannot_read_fails_its_commodity_not_the_file() {
     let dir = Dirs::new();
@@ -1252,10 +1642,7 @@ fn metadata_bean_price_cannot_read_fails_its_commodity_not_the_file() {
         ));
     assert_eq!(
         read(&file),
-        format!(
-            "{before}2021-01-05 price FINE {} USD\n",
-            close_of("FINE", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "FINE")
     );
     bean_check_accepts(&file);
 }
@@ -1324,10 +1711,87 @@ over two lines\"
         .stderr(appended(&file, 1));
     assert_eq!(
         read(&file),
-        format!(
-            "{before}2021-01-05 price FUND {} USD\n",
-            close_of("FUND", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "FUND")
+    );
+    bean_check_accepts(&file);
+}
+
+#[test]
+fn a_beancount_file_whose_extension_is_in_capitals_is_kept_as_beancount() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    // As a user may name it where the file system keeps the case typed (macOS, Windows):
+    // read as a ledger file, it would get `P` lines bean-check refuses.
+    let file = dir.file("Books.Beancount");
+    let before = "2020-01-01 commodity USD\n2021-01-04 price VTSAX 100 USD\n";
+    std::fs::write(&file, before).unwrap();
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        before.to_string() + &beancount_line("2021-01-05", "VTSAX")
+    );
+    bean_check_accepts(&file);
+}
+
+#[test]
+fn a_beancount_file_not_named_so_is_never_given_ledger_lines() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("prices.txt");
+    let before = "2020-01-01 commodity USD\n2021-01-04 price VTSAX 100 USD\n";
+    std::fs::write(&file, before).unwrap();
+    // ledger reads its entries as empty transactions; its P lines would break the file for
+    // bean-check. Refused, unchanged, with what to do.
+    update(&dir, &server, &file)
+        .args(["--from", "2021-01-04", "--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "quotes: error: {p}:1: a beancount entry, \"2020-01-01 commodity USD\": this is a \
+             beancount file, which ledger's P lines would break; give -f beancount, or name \
+             it .beancount; not a ledger file quotes can read, {p} left unchanged\n",
+            p = file.display()
+        ));
+    assert_eq!(read(&file), before);
+    update(&dir, &server, &file)
+        .args(["-f", "beancount", "--to", "2021-01-05", "VTSAX"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    bean_check_accepts(&file);
+}
+
+#[test]
+fn every_commodity_and_amount_bean_check_reads_is_read() {
+    let dir = Dirs::new();
+    let server = yahoo_usd();
+    let file = dir.file("futures.beancount");
+    // Beancount 3's names (futures, any length) and an amount without a space: bean-check
+    // reads them all.
+    let before = "\
+2020-01-01 commodity USD
+2020-01-01 commodity /ESZ24
+2020-01-01 commodity VTSAX
+  price: \"USD:yahoo/VTSAX\"
+2020-01-01 commodity AAPL_210917C00150000_A_LONG_NAME
+2021-01-04 price /ESZ24 4500.25 USD
+2021-01-04 price AAPL_210917C00150000_A_LONG_NAME 1.10USD
+2021-01-04 price VTSAX 100.00USD
+";
+    std::fs::write(&file, before).unwrap();
+    bean_check_accepts(&file);
+    update(&dir, &server, &file)
+        .args(["--to", "2021-01-05"])
+        .assert()
+        .success()
+        .stderr(appended(&file, 1));
+    assert_eq!(
+        read(&file),
+        before.to_string() + &beancount_line("2021-01-05", "VTSAX")
     );
     bean_check_accepts(&file);
 }
@@ -1379,12 +1843,43 @@ fn included_files_are_read_as_part_of_the_books() {
         .success();
     assert_eq!(
         read(&bean),
-        format!(
-            "{before}2021-01-05 price FUND {} USD\n",
-            close_of("FUND", "2021-01-05")
-        )
+        before.to_string() + &beancount_line("2021-01-05", "FUND")
     );
     bean_check_accepts(&bean);
+
+    // hledger's other formats, by extension or by prefix, hold no prices: not read; a
+    // journal named with hledger's `journal:` prefix is.
+    let hours = dir.file("hours.journal");
+    std::fs::write(
+        dir.file("work.timedot"),
+        "2021-01-04\nclient.work  .... ..\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.file("clock.log"),
+        "i 2021/01/04 08:00:00 work\no 2021/01/04 09:00:00\n",
+    )
+    .unwrap();
+    std::fs::write(dir.file("archive.txt"), "P 2021-01-05 HOURS 1 USD\n").unwrap();
+    let before = "include work.timedot\ninclude timeclock:clock.log\ninclude journal:archive.txt\n\
+                  P 2021-01-04 HOURS 1 USD\n";
+    std::fs::write(&hours, before).unwrap();
+    update(&dir, &server, &hours)
+        .args(["--to", "2021-01-06"])
+        .assert()
+        .success()
+        .stderr(appended(&hours, 1));
+    assert_eq!(
+        read(&hours),
+        format!(
+            "{before}{}",
+            ledger_line(day("2021-01-06"), "HOURS", "HOURS", "USD")
+        )
+    );
+    // ledger has no timedot: hledger reads it.
+    if let Some(prices) = hledger_prices(&hours) {
+        assert_eq!(prices.lines().count(), 3, "{prices}");
+    }
 
     // An include of nothing is refused with its line, as ledger refuses it.
     let broken = dir.file("broken.journal");

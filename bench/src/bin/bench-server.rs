@@ -1,5 +1,5 @@
-//! `bench-server`: the Yahoo- and Coinbase-format bench server as a process, for `bench/run`
-//! and by hand.
+//! `bench-server`: the Yahoo-, Coinbase- and Nasdaq-format bench server as a process, for
+//! `bench/run` and by hand.
 //!
 //! Prints `listening URL` as its first line on stdout (after writing `--cert-out`, so the
 //! certificate is there when the line is read), then serves until killed.
@@ -13,6 +13,7 @@ use quotes_bench::{Server, ServerConfig};
 
 const USAGE: &str = "\
 usage: bench-server [--port P] [--delay-ms D] [--tls [--cert-out FILE]] [--max-streams N]
+                    [--refuse-yahoo]
 
 Answers like Yahoo's chart API and Coinbase's spot price, after D ms (default 0), on
 127.0.0.1:P (default: a free port):
@@ -20,6 +21,8 @@ Answers like Yahoo's chart API and Coinbase's spot price, after D ms (default 0)
   GET /v8/finance/chart/SYMBOL?period1=P1&period2=P2&interval=1d|1wk|1mo|3mo[&events=split]
                                                  daily history: a bar per weekday at 14:30 UTC
   GET /v2/prices/BASE-QUOTE/spot                 Coinbase's spot price of the pair
+  GET /api/quote/SYMBOL/info                     Nasdaq's quote (any assetclass)
+--refuse-yahoo answers every chart request 429 `Edge: Too Many Requests` instead, after D.
 --tls serves HTTPS (ALPN h2, http/1.1) with a fresh self-signed certificate for 127.0.0.1
 and localhost, written as PEM to FILE. --max-streams is the h2
 SETTINGS_MAX_CONCURRENT_STREAMS (default 250).
@@ -45,6 +48,7 @@ fn parse(mut args: Args) -> Result<Options, String> {
             max_concurrent_streams: args
                 .value("--max-streams")?
                 .unwrap_or(defaults.max_concurrent_streams),
+            refuse_yahoo: args.switch("--refuse-yahoo"),
         },
         cert_out: args.value("--cert-out")?,
     };

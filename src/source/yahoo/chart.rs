@@ -236,7 +236,7 @@ pub fn read<'a>(answer: &'a Answer, asked: &str) -> Result<ChartResult<'a>, Fetc
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(_) if status == 404 => return Err(not_found(excerpt(body))),
-        Err(_) if status != 200 => return Err(SPEC.http_error(status, excerpt(body))),
+        Err(_) if status != 200 => return Err(SPEC.http_error(status, error_words(body))),
         Err(e) => {
             return Err(SPEC.malformed(format!("not the chart format ({})", text::serde_error(&e))));
         }
@@ -297,6 +297,23 @@ pub fn same_instrument(answered: &str, asked: &str) -> bool {
         || usd_short_form(answered, asked)
 }
 
+/// What an error body that is not a chart says: the `finance.error` of Yahoo's newer APIs
+/// (`Unauthorized: Invalid Crumb`), or an excerpt of the text.
+fn error_words(body: &[u8]) -> String {
+    match super::crumb::finance_error(body) {
+        Some(error) => {
+            let code = error.code.unwrap_or_default();
+            let description = error.description.unwrap_or_default();
+            excerpt(
+                format!("{code}: {description}")
+                    .trim_matches([' ', ':'])
+                    .as_bytes(),
+            )
+        }
+        None => excerpt(body),
+    }
+}
+
 fn not_found(detail: String) -> FetchError {
     SPEC.not_found(if detail.is_empty() {
         "no data for this symbol".into()
@@ -308,6 +325,22 @@ fn not_found(detail: String) -> FetchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_of_yahoos_newer_apis_is_said_in_its_words() {
+        let answer = Answer {
+            status: 401,
+            body: include_bytes!(
+                "../../../tests/fixtures/yahoo_error_401_invalid_crumb_2023-04-19.json"
+            )
+            .to_vec(),
+        };
+        let err = read(&answer, "AAPL").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "HTTP 401 from Yahoo: Unauthorized: Invalid Crumb"
+        );
+    }
 
     #[test]
     fn the_symbol_answered_is_the_symbol_asked_as_yahoo_writes_it() {

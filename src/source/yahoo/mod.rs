@@ -3,9 +3,13 @@
 //!
 //! One folder, one set of types: `chart` reads the answer (the serde types and the errors an
 //! answer without a chart stands for), `latest` takes the latest price from it and
-//! `history` past closes (`--date`, `--from`) from its daily bars and split events.
+//! `history` past closes (`--date`, `--from`) from its daily bars and split events. `crumb`
+//! is the cookie and crumb the API may ask for (issue 19): the session the fetcher gets
+//! from Yahoo's cookie server (the second endpoint, `--yahoo-cookie-url`) and the chart
+//! API's `/v1/test/getcrumb` when an answer asks for one.
 
 mod chart;
+mod crumb;
 pub mod history;
 pub mod latest;
 
@@ -13,7 +17,9 @@ use std::sync::Arc;
 
 use reqwest::Url;
 
-use super::{Answer, Endpoint, Parsed, Query, Rates, Source, SourceSpec, When, endpoint_url};
+use super::{
+    Answer, Endpoint, Parsed, Query, Rates, Session, Source, SourceSpec, When, endpoint_url,
+};
 use crate::calendar::today_utc;
 use crate::error::FetchError;
 use crate::history::Adjust;
@@ -25,12 +31,20 @@ pub static SPEC: SourceSpec = SourceSpec {
     about: "Yahoo Finance: stocks, funds, ETFs, indices, currencies, futures",
     tickers: "VTSAX, BRK-B, ^GSPC, VOD.L, EURUSD=X",
     not_found_hint: "check the symbol and its exchange suffix, e.g. VOD.L",
-    endpoints: &[Endpoint {
-        flag: "yahoo-url",
-        env: "QUOTES_YAHOO_URL",
-        default_url: "https://query1.finance.yahoo.com",
-        about: "Yahoo's chart API",
-    }],
+    endpoints: &[
+        Endpoint {
+            flag: "yahoo-url",
+            env: "QUOTES_YAHOO_URL",
+            default_url: "https://query1.finance.yahoo.com",
+            about: "Yahoo's chart API (and its crumb, `/v1/test/getcrumb`)",
+        },
+        Endpoint {
+            flag: "yahoo-cookie-url",
+            env: "QUOTES_YAHOO_COOKIE_URL",
+            default_url: "https://fc.yahoo.com",
+            about: "Yahoo's cookie server (asked only when the chart API wants a crumb)",
+        },
+    ],
     build: |urls| Arc::new(Yahoo::new(urls)),
     // `USDEUR=X`: the price of one USD in EUR, latest or a day's close like any ticker.
     rates: Some(Rates {
@@ -43,14 +57,22 @@ pub static SPEC: SourceSpec = SourceSpec {
 
 pub struct Yahoo {
     base_url: Url,
+    /// The cookie and crumb the chart API may ask for.
+    session: Session,
 }
 
 impl Yahoo {
-    /// `urls` holds the base URL of [`SPEC`]'s one endpoint.
+    /// `urls` holds the base URLs of [`SPEC`]'s endpoints: the chart API, the cookie server.
     pub fn new(urls: &[Url]) -> Yahoo {
-        Yahoo {
-            base_url: SPEC.base_url(urls, 0),
-        }
+        let base_url = SPEC.base_url(urls, 0);
+        let session = Session {
+            cookie: endpoint_url(&SPEC.base_url(urls, 1), &[], &[]),
+            token: endpoint_url(&base_url, &["v1", "test", "getcrumb"], &[]),
+            param: "crumb",
+            wanted: crumb::wanted,
+            read_token: crumb::read,
+        };
+        Yahoo { base_url, session }
     }
 
     fn chart_url(&self, query: &Query, params: &[(&str, &str)]) -> Url {
@@ -135,6 +157,10 @@ impl Source for Yahoo {
             When::Close(date, adjust) => history::close(date, adjust, answers, asked, now),
             When::Range(range) => history::range(&range, answers, asked, now),
         }
+    }
+
+    fn session(&self) -> Option<&Session> {
+        Some(&self.session)
     }
 
     /// Currency pairs are prices of their base: `EURUSD=X` is a price of EUR in USD, and
@@ -267,6 +293,27 @@ mod tests {
         let urls = yahoo().requests(&query("NVDA", When::Range(range)));
         assert_eq!(urls.len(), 1);
         assert!(!urls[0].as_str().contains("events"), "{}", urls[0]);
+    }
+
+    #[test]
+    fn the_crumb_is_asked_of_the_chart_apis_origin_and_the_cookie_of_its_server() {
+        let yahoo = Yahoo::new(&[
+            Url::parse("http://127.0.0.1:8080/mirror").unwrap(),
+            Url::parse("http://127.0.0.1:9090").unwrap(),
+        ]);
+        let session = yahoo.session().unwrap();
+        assert_eq!(session.cookie.as_str(), "http://127.0.0.1:9090/");
+        assert_eq!(
+            session.token.as_str(),
+            "http://127.0.0.1:8080/mirror/v1/test/getcrumb"
+        );
+        assert_eq!(session.param, "crumb");
+        let defaults = Yahoo::new(&[]);
+        assert_eq!(defaults.session.cookie.as_str(), "https://fc.yahoo.com/");
+        assert_eq!(
+            defaults.session.token.as_str(),
+            "https://query1.finance.yahoo.com/v1/test/getcrumb"
+        );
     }
 
     #[test]
