@@ -435,10 +435,7 @@ impl<'r> Round<'r> {
             if at == entries.len() && sink.pending() == 0 {
                 break;
             }
-            match stops.unless_ended(sink.flush()).await {
-                Ok(()) => {}
-                Err(stop) => return Err(stop),
-            }
+            stops.unless_ended(sink.flush()).await?;
         }
         Ok(())
     }

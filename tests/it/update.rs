@@ -38,6 +38,15 @@ fn appended(file: &Path, n: usize) -> String {
     format!("{}: appended {n} price{plural}\n", file.display())
 }
 
+/// A run with `args` that succeeds, saying it appended `n` prices to `file`.
+fn appends(dir: &Dirs, yahoo: &Server, file: &Path, args: &[&str], n: usize) {
+    update(dir, yahoo, file)
+        .args(args)
+        .assert()
+        .success()
+        .stderr(appended(file, n));
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("the price file")
 }
@@ -1111,16 +1120,8 @@ fn a_file_that_prices_in_dollar_signs_is_told_how_to_go_on_in_usd() {
         ));
     assert_eq!(read(&file), before);
     // What it says works: the ticker once, then runs without tickers go on in USD.
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05", "VTSAX"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-06"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(&dir, &server, &file, &["--to", "2021-01-05", "VTSAX"], 1);
+    appends(&dir, &server, &file, &["--to", "2021-01-06"], 1);
     assert_eq!(
         read(&file),
         format!(
@@ -1163,11 +1164,13 @@ P 2021-01-04 VTSAX 100 USD
     );
     // What it says works: `$` priced by the ticker the user takes it to be (written quoted,
     // the same commodity to ledger and hledger).
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05", "USDEUR=X@$"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(
+        &dir,
+        &server,
+        &file,
+        &["--to", "2021-01-05", "USDEUR=X@$"],
+        1,
+    );
     assert!(
         read(&file).ends_with(&ledger_line(day("2021-01-05"), "\"$\"", "USDEUR=X", "EUR")),
         "{}",
@@ -1194,23 +1197,27 @@ fn with_currency_every_commodity_of_the_file_is_kept_in_that_currency() {
             p = file.display()
         ));
     // With --from it starts one, and later runs go on with it.
-    update(&dir, &server, &file)
-        .args([
+    appends(
+        &dir,
+        &server,
+        &file,
+        &[
             "--currency",
             "EUR",
             "--from",
             "2021-01-05",
             "--to",
             "2021-01-05",
-        ])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
-    update(&dir, &server, &file)
-        .args(["--currency", "EUR", "--to", "2021-01-06"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+        ],
+        1,
+    );
+    appends(
+        &dir,
+        &server,
+        &file,
+        &["--currency", "EUR", "--to", "2021-01-06"],
+        1,
+    );
     let text = read(&file);
     let added: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(added.len(), 2, "{text}");
@@ -1568,11 +1575,7 @@ fn a_close_smaller_than_its_sources_precision_is_not_written_as_zero() {
     let file = dir.file("prices.journal");
     let before = "P 2021-01-04 TINY 0.0000408 USD\nP 2021-01-04 BIG 135.71 USD\n";
     std::fs::write(&file, before).unwrap();
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 2));
+    appends(&dir, &server, &file, &["--to", "2021-01-05"], 2);
     // A price of the usual size keeps its source's 2 decimals.
     assert_eq!(
         read(&file),
@@ -1599,11 +1602,7 @@ fn the_inverse_of_a_large_rate_keeps_its_significant_digits() {
 2021-01-04 price VND 0.0000408 USD
 ";
     std::fs::write(&file, before).unwrap();
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(&dir, &server, &file, &["--to", "2021-01-05"], 1);
     assert_eq!(
         read(&file),
         format!("{before}2021-01-05 price VND 0.0000407050 USD\n")
@@ -1666,11 +1665,7 @@ fn a_ledger_file_with_a_bom_crlf_and_dates_without_a_year_is_read_and_kept() {
                   01/05 * Shop\r\n    Expenses:Food   $5\r\n    Assets:Cash\r\n\
                   P 01/05 KEPT 1.00 USD";
     std::fs::write(&file, before).unwrap();
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-07"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 2));
+    appends(&dir, &server, &file, &["--to", "2021-01-07"], 2);
     let expected = format!(
         "{before}\r\n{}",
         ledger_lines(day("2021-01-06"), day("2021-01-07"), "KEPT", "USD").replace('\n', "\r\n")
@@ -1704,11 +1699,7 @@ over two lines\"
 2021-01-04 price FUND 1 USD
 ";
     std::fs::write(&file, before).unwrap();
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(&dir, &server, &file, &["--to", "2021-01-05"], 1);
     assert_eq!(
         read(&file),
         before.to_string() + &beancount_line("2021-01-05", "FUND")
@@ -1725,11 +1716,7 @@ fn a_beancount_file_whose_extension_is_in_capitals_is_kept_as_beancount() {
     let file = dir.file("Books.Beancount");
     let before = "2020-01-01 commodity USD\n2021-01-04 price VTSAX 100 USD\n";
     std::fs::write(&file, before).unwrap();
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05", "VTSAX"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(&dir, &server, &file, &["--to", "2021-01-05", "VTSAX"], 1);
     assert_eq!(
         read(&file),
         before.to_string() + &beancount_line("2021-01-05", "VTSAX")
@@ -1757,11 +1744,13 @@ fn a_beancount_file_not_named_so_is_never_given_ledger_lines() {
             p = file.display()
         ));
     assert_eq!(read(&file), before);
-    update(&dir, &server, &file)
-        .args(["-f", "beancount", "--to", "2021-01-05", "VTSAX"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(
+        &dir,
+        &server,
+        &file,
+        &["-f", "beancount", "--to", "2021-01-05", "VTSAX"],
+        1,
+    );
     bean_check_accepts(&file);
 }
 
@@ -1784,11 +1773,7 @@ fn every_commodity_and_amount_bean_check_reads_is_read() {
 ";
     std::fs::write(&file, before).unwrap();
     bean_check_accepts(&file);
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-05"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(&dir, &server, &file, &["--to", "2021-01-05"], 1);
     assert_eq!(
         read(&file),
         before.to_string() + &beancount_line("2021-01-05", "VTSAX")
@@ -1810,11 +1795,7 @@ fn included_files_are_read_as_part_of_the_books() {
     let file = dir.file("prices.journal");
     let before = "include archive/*.journal\nP 2021-01-04 INCL 1 USD\n";
     std::fs::write(&file, before).unwrap();
-    update(&dir, &server, &file)
-        .args(["--to", "2021-01-06"])
-        .assert()
-        .success()
-        .stderr(appended(&file, 1));
+    appends(&dir, &server, &file, &["--to", "2021-01-06"], 1);
     assert_eq!(
         read(&file),
         format!(
