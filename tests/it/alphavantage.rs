@@ -185,6 +185,26 @@ fn the_latest_price_then_its_currency_which_is_kept_for_the_next_run() {
         )
     );
     assert_eq!(functions(&server), ["GLOBAL_QUOTE", "SYMBOL_SEARCH"]);
+    // What the cache directory keeps holds no key: the URL is kept as shown, `apikey`-less.
+    let mut kept = 0;
+    let mut dirs = vec![cache.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(KEY),
+                    "the key is in {}",
+                    path.display()
+                );
+                kept += 1;
+            }
+        }
+    }
+    assert!(kept > 0, "nothing was kept in {}", cache.path().display());
     // The next run asks for the quote only: the listing was kept, and -v says so.
     let again = run(true);
     let (out, err) = output(&again);
